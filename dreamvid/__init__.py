@@ -1,0 +1,1 @@
+"""dreamvid: DeepDream stills, zoom tunnels and temporally stable dreamed clips."""
