@@ -1,0 +1,4 @@
+
+from .cli import run_main
+
+run_main()

@@ -1,0 +1,173 @@
+"""The command line: `run(argv) -> int`. User errors print one line on stderr and return 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .errors import UserError
+from .presets import description, load_config, load_preset, preset_names, preset_text
+from .settings import SETTINGS, Setting, merge
+
+GROUPS = {"image": ("dream",), "zoom": ("dream", "zoom", "output"), "video": ("dream", "video", "output")}
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print usage and exit; we want one line
+        raise UserError(f"{self.prog}: {message}")
+
+
+def add_setting_flag(parser: argparse.ArgumentParser, setting: Setting) -> None:
+    common = {"dest": setting.name, "default": argparse.SUPPRESS, "help": setting.help}
+    if setting.kind == "bool":
+        parser.add_argument(setting.flag, action="store_true", **common)
+    elif setting.kind == "layers":
+        parser.add_argument(setting.flag, nargs="+", metavar="NAME[=WEIGHT]", **common)
+    else:
+        metavar = "|".join(setting.choices) if setting.choices else setting.kind.upper()
+        parser.add_argument(setting.flag, metavar=metavar, **common)
+
+
+def add_settings(parser: argparse.ArgumentParser, command: str) -> None:
+    parser.add_argument("--preset", help="start from a preset (see `dreamvid presets`)")
+    parser.add_argument("--config", metavar="FILE", help="TOML file of settings (overrides the preset)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    for group in GROUPS[command]:
+        flags = parser.add_argument_group(f"{group} settings")
+        for setting in SETTINGS:
+            if setting.group == group:
+                add_setting_flag(flags, setting)
+
+
+def resolve_settings(args: argparse.Namespace) -> dict:
+    """defaults < preset < --config file < explicit flags."""
+    sources = []
+    if args.preset:
+        sources.append((f"preset {args.preset}", load_preset(args.preset)))
+    if args.config:
+        sources.append((args.config, load_config(args.config)))
+    sources.append(("the command line", {s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)}))
+    return merge(*sources)
+
+
+def command_image(args: argparse.Namespace) -> int:
+    from .still import render_image
+
+    render_image(args.input, args.output, resolve_settings(args), overwrite=args.overwrite)
+    return 0
+
+
+def command_zoom(args: argparse.Namespace) -> int:
+    from .zoom import render_zoom
+
+    settings = resolve_settings(args)
+    if args.input and settings["noise"]:
+        raise UserError("give an input picture or --noise, not both")
+    if not args.input and not settings["noise"]:
+        raise UserError("zoom needs an input picture or --noise")
+    render_zoom(args.input or "", args.output, settings, overwrite=args.overwrite,
+                resume=args.resume, preview=args.preview)
+    return 0
+
+
+def command_video(args: argparse.Namespace) -> int:
+    from .clip import render_clip
+
+    render_clip(args.input, args.output, resolve_settings(args), overwrite=args.overwrite,
+                resume=args.resume, preview=args.preview)
+    return 0
+
+
+def command_render(args: argparse.Namespace) -> int:
+    from .jobs import render_job
+
+    render_job(args.job, overwrite=args.overwrite, resume=args.resume)
+    return 0
+
+
+def command_presets(args: argparse.Namespace) -> int:
+    for name in preset_names():
+        print(f"{name:24s} {description(preset_text(name))}")
+    return 0
+
+
+def command_layers(args: argparse.Namespace) -> int:
+    from .atlas import print_layers, render_atlas
+
+    if args.atlas:
+        if not args.output:
+            raise UserError("layers --atlas needs -o OUTPUT.png")
+        render_atlas(args.atlas, args.output, args.model, args.size, args.overwrite)
+    else:
+        print_layers(args.model)
+    return 0
+
+
+def add_video_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted render of this output")
+    parser.add_argument("--preview", action="store_true", help="quick low-resolution check of the motion")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="dreamvid", description="DeepDream stills, zoom tunnels and dreamed clips.")
+    parser.add_argument("--version", action="version", version=f"dreamvid {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    image = commands.add_parser("image", help="dream a picture")
+    image.add_argument("input", help="picture to dream")
+    image.add_argument("-o", "--output", required=True, help="output picture (.png, .jpg, .webp...)")
+    add_settings(image, "image")
+    image.set_defaults(handler=command_image)
+
+    zoom = commands.add_parser("zoom", help="render an endless dream zoom from a picture or from noise")
+    zoom.add_argument("input", nargs="?", help="start picture (or use --noise)")
+    zoom.add_argument("-o", "--output", required=True, help="output video (.mp4, .webm, .gif, frames/%%05d.png)")
+    add_video_flags(zoom)
+    add_settings(zoom, "zoom")
+    zoom.set_defaults(handler=command_zoom)
+
+    video = commands.add_parser("video", help="dream every frame of a clip, following its motion")
+    video.add_argument("input", help="source clip")
+    video.add_argument("-o", "--output", required=True, help="output video (.mp4, .webm, .gif, frames/%%05d.png)")
+    add_video_flags(video)
+    add_settings(video, "video")
+    video.set_defaults(handler=command_video)
+
+    render = commands.add_parser("render", help="render a job file (the .dreamvid.toml beside any output)")
+    render.add_argument("job", help="job TOML: mode, input, output and settings")
+    render.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    render.add_argument("--resume", action="store_true", help="continue an interrupted render")
+    render.set_defaults(handler=command_render)
+
+    presets = commands.add_parser("presets", help="list the presets")
+    presets.set_defaults(handler=command_presets)
+
+    layers = commands.add_parser("layers", help="list a model's dreamable layers, or draw an atlas of them")
+    layers.add_argument("--model", default="efficientnet_lite0", help="model whose layers to list")
+    layers.add_argument("--atlas", metavar="IN", help="dream IN at each layer into a labelled contact sheet")
+    layers.add_argument("-o", "--output", help="atlas picture to write")
+    layers.add_argument("--size", type=int, default=256, help="side of each atlas tile in px")
+    layers.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    layers.set_defaults(handler=command_layers)
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 user error, 130 interrupted)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.handler(args)
+    except UserError as error:
+        print(f"dreamvid: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dreamvid: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exit_request:  # --help and --version
+        return exit_request.code if isinstance(exit_request.code, int) else 0
+
+
+def run_main() -> None:
+    """Console-script entry point: the only place that calls sys.exit."""
+    sys.exit(run())

@@ -1,0 +1,129 @@
+"""The DeepDream ascent: an octave pyramid with detail re-injection, jitter and normalised steps.
+
+`image` is a float tensor [1, 3, H, W] in 0..1 RGB on the model's device. Randomness comes from
+a CPU `torch.Generator`, so a seed gives the same jitter on every device.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch.nn import functional as F
+
+from .models import FeatureNet
+from .objectives import Objective
+
+MIN_OCTAVE_SIDE = 32  # smaller octaves hold no pattern worth growing and only cost time
+
+
+@dataclass(frozen=True)
+class DreamParams:
+    """The knobs of one dream; defaults follow RESEARCH.md section 1 (measured on Lite0)."""
+
+    octaves: int = 3  # pyramid levels; each adds coarser, larger patterns
+    octave_scale: float = 1.4  # size ratio between levels (the 2015 notebook's value)
+    iterations: int = 10  # ascent steps per octave
+    step: float = 0.02  # step on a 0..1 image, in units of mean |gradient|
+    jitter: int = 16  # random roll in px, hides the network's stride grid
+    smooth: float = 0.0  # gradient smoothing sigma in px (0 = off); smoother, larger patterns
+
+
+def octave_sizes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
+    """Pyramid sizes, smallest first, ending at (height, width); tiny levels are dropped."""
+    sizes = []
+    for level in reversed(range(octaves)):
+        size = (round(height / scale**level), round(width / scale**level))
+        if min(size) >= MIN_OCTAVE_SIDE or level == 0:
+            sizes.append(size)
+    return sizes
+
+
+def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    shrinking = size[0] < image.shape[-2]
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+
+
+def gaussian_kernel(sigma: float, device: torch.device) -> torch.Tensor:
+    radius = max(1, math.ceil(3 * sigma))
+    offsets = torch.arange(-radius, radius + 1, device=device, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    return kernel / kernel.sum()
+
+
+def blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with reflected borders (per channel)."""
+    kernel = gaussian_kernel(sigma, image.device)
+    radius = min(kernel.numel() // 2, image.shape[-1] - 1, image.shape[-2] - 1)
+    kernel = kernel[kernel.numel() // 2 - radius: kernel.numel() // 2 + radius + 1]
+    channels = image.shape[1]
+    padded = F.pad(image, (radius, radius, 0, 0), mode="reflect")
+    image = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    padded = F.pad(image, (0, 0, radius, radius), mode="reflect")
+    return F.conv2d(padded, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
+def smooth_gradient(gradient: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A cascade of three blurs (sigma x 0.5, 1, 2), averaged: smooths without washing out."""
+    return sum(blur(gradient, sigma * factor) for factor in (0.5, 1.0, 2.0)) / 3
+
+
+def random_shift(jitter: int, generator: torch.Generator) -> tuple[int, int]:
+    if jitter <= 0:
+        return 0, 0
+    dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
+    return dy, dx
+
+
+def objective_gradient(net: FeatureNet, image: torch.Tensor, objective: Objective,
+                       shift: tuple[int, int]) -> torch.Tensor:
+    """d objective / d image, seen through a rolled copy (the roll is undone by autograd)."""
+    image = image.detach().requires_grad_(True)
+    rolled = torch.roll(image, shifts=shift, dims=(2, 3))
+    score = objective(net(rolled))
+    (gradient,) = torch.autograd.grad(score, image)
+    return gradient
+
+
+def ascent_step(net: FeatureNet, image: torch.Tensor, objective: Objective, params: DreamParams,
+                generator: torch.Generator, sigma: float) -> torch.Tensor:
+    """One normalised gradient-ascent step, clamped to the valid pixel range."""
+    gradient = objective_gradient(net, image, objective, random_shift(params.jitter, generator))
+    if sigma > 0:
+        gradient = smooth_gradient(gradient, sigma)
+    gradient = gradient / (gradient.abs().mean() + 1e-8)
+    return (image + params.step * gradient).clamp_(0.0, 1.0)
+
+
+def dream(net: FeatureNet, image: torch.Tensor, objective: Objective, params: DreamParams,
+          generator: torch.Generator, on_step: Callable[[], None] | None = None) -> torch.Tensor:
+    """Dream `image` (returns a new tensor of the same size), octave by octave, keeping the detail."""
+    base = image.detach()
+    sizes = octave_sizes(base.shape[-2], base.shape[-1], params.octaves, params.octave_scale)
+    detail = torch.zeros_like(resize(base, sizes[0]))
+    for size in sizes:
+        octave_base = resize(base, size)
+        # 1. re-inject the detail dreamed at the coarser level into this level's clean base
+        dreamed = (octave_base + resize(detail, size)).clamp_(0.0, 1.0)
+        # 2. ascend
+        for iteration in range(params.iterations):
+            sigma = params.smooth * (0.5 + (iteration + 1) / params.iterations) if params.smooth > 0 else 0.0
+            dreamed = ascent_step(net, dreamed, objective, params, generator, sigma)
+            if on_step:
+                on_step()
+        # 3. keep only what the dream added, so the next level is not re-blurred
+        detail = dreamed - octave_base
+    return (base + resize(detail, tuple(base.shape[-2:]))).clamp_(0.0, 1.0)
+
+
+def make_generator(seed: int, frame: int = 0) -> torch.Generator:
+    """Per-frame randomness derived from the seed and the frame index (exact resume)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + frame)
+
+
+def total_steps(height: int, width: int, params: DreamParams) -> int:
+    return len(octave_sizes(height, width, params.octaves, params.octave_scale)) * params.iterations

@@ -1,0 +1,93 @@
+"""The `Dreamer`: one model built once per render, and the settings turned into a dream per frame."""
+
+from __future__ import annotations
+
+import torch
+
+from . import objectives
+from .dream import DreamParams, dream, make_generator
+from .errors import UserError
+from .images import frame_to_image, load_picture, resize_frame
+from .models import FeatureNet, load_model
+from .schedule import parse_schedule
+from .settings import Resolved
+
+GUIDE_SIDE = 320  # guide features are pooled from a picture this size: enough for the layers we use
+
+
+def pick_device(name: str) -> torch.device:
+    """auto -> CUDA when present, else CPU; asking for CUDA without one is a user error."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA GPU is available here (use --device cpu or auto)")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def parse_channels(text: str) -> list[int]:
+    try:
+        channels = [int(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise UserError(f"channels (--channels) must be whole numbers separated by commas, got {text!r}") from None
+    if any(channel < 0 for channel in channels):
+        raise UserError(f"channels (--channels) must be >= 0, got {text!r}")
+    return channels
+
+
+class Dreamer:
+    """Holds the network and the objective's fixed parts; dreams one image per call."""
+
+    def __init__(self, settings: Resolved, device: torch.device, net: FeatureNet | None = None):
+        self.settings = settings
+        self.device = device
+        self.layers = list(settings["layers"])
+        self.net = net or load_model(settings["model"], self.layers, device, settings["weights"] or None)
+        self.channels = self._checked_channels(parse_channels(settings["channels"]))
+        self.guides = self._guide_features(settings["guide"]) if settings["guide"] else {}
+        self.weight_schedules = {layer: parse_schedule(weight, f"layers.{layer}")
+                                 for layer, weight in settings["layers"].items()}
+
+    def _checked_channels(self, channels: list[int]) -> list[int]:
+        if not channels:
+            return []
+        probe = self.net(torch.zeros(1, 3, 64, 64, device=self.device))[self.layers[0]]
+        if max(channels) >= probe.shape[1]:
+            raise UserError(f"layer {self.layers[0]} has {probe.shape[1]} channels; got channel {max(channels)}")
+        return channels
+
+    def _guide_features(self, path: str) -> dict[str, torch.Tensor]:
+        guide = frame_to_image(resize_frame(load_picture(path), GUIDE_SIDE), self.device)
+        with torch.no_grad():
+            activations = self.net(guide)
+        return {layer: objectives.guide_features(activations[layer]) for layer in self.layers}
+
+    def layer_weights(self, frame: int) -> dict[str, float]:
+        fps = float(self.settings.fps)
+        return {layer: schedule.at(frame, fps) for layer, schedule in self.weight_schedules.items()}
+
+    def layer_term(self, layer: str) -> objectives.Objective:
+        if layer in self.guides:
+            return objectives.guided(layer, self.guides[layer])
+        if self.channels and layer == self.layers[0]:
+            return objectives.channel_mean(layer, self.channels)
+        return objectives.layer_l2(layer)
+
+    def objective(self, frame: int = 0) -> objectives.Objective:
+        weights = self.layer_weights(frame)
+        return objectives.weighted_sum([(weight, self.layer_term(layer)) for layer, weight in weights.items()])
+
+    def params(self, frame: int = 0, iterations: int | None = None) -> DreamParams:
+        at = self.settings.at
+        return DreamParams(
+            octaves=self.settings["octaves"],
+            octave_scale=at("octave_scale", frame),
+            iterations=at("iterations", frame) if iterations is None else iterations,
+            step=at("step", frame),
+            jitter=at("jitter", frame),
+            smooth=at("smooth", frame),
+        )
+
+    def dream(self, image: torch.Tensor, frame: int = 0, iterations: int | None = None, on_step=None) -> torch.Tensor:
+        """Dream one image with the settings of `frame` and randomness derived from (seed, frame)."""
+        generator = make_generator(self.settings["seed"], frame)
+        return dream(self.net, image, self.objective(frame), self.params(frame, iterations), generator, on_step)

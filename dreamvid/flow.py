@@ -1,0 +1,138 @@
+"""Optical flow on source frames, flow warping, and Ruder et al.'s reliability weights.
+
+Flow convention: a flow field is float32 H x W x 2 (dx, dy) in pixels on the grid of the frame
+it starts from, so `from_frame(x) ~ to_frame(x + flow(x))`, and warping pulls pixels:
+`warp_with_flow(to_frame, flow) ~ from_frame`.
+"""
+
+import cv2
+import numpy as np
+
+from dreamvid.errors import UserError
+
+# DIS MEDIUM: end-point error 0.05-0.08 px at ~60 ms per 720p pair (RESEARCH.md section 3);
+# FAST halves the time (~15 ms) for about twice the error.
+FLOW_PRESETS = {
+    "dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+    "dis-fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+}
+
+# Ruder et al.'s consistency check constants (RESEARCH.md section 3, step 3).
+DISOCCLUSION_RELATIVE = 0.01
+DISOCCLUSION_ABSOLUTE = 0.5
+BOUNDARY_RELATIVE = 0.01
+BOUNDARY_ABSOLUTE = 0.002
+RELIABILITY_BLUR_SIGMA = 0.8
+
+# cv2.remap handles at most 4 channels per call, and in OpenCV 5.0 its 2-channel path still
+# rounds sample positions to 1/32 px (errors of ~3/255 measured; 1, 3 and 4 are exact;
+# the old table is opencv/opencv#26361), so 2 channels are remapped one by one.
+_REMAP_MAX_CHANNELS = 4
+
+
+class FlowEstimator:
+    """Dense optical flow between RGB frames, holding one reusable DIS instance."""
+
+    def __init__(self, method: str = "dis") -> None:
+        if method not in FLOW_PRESETS:
+            allowed = ", ".join(sorted(FLOW_PRESETS))
+            raise UserError(f"unknown flow method {method!r}; allowed: {allowed}")
+        self.method = method
+        self._dis = cv2.DISOpticalFlow_create(FLOW_PRESETS[method])
+
+    def flow(self, from_frame: np.ndarray, to_frame: np.ndarray) -> np.ndarray:
+        """Flow on from_frame's grid such that from_frame(x) ~ to_frame(x + flow(x))."""
+        if from_frame.shape[:2] != to_frame.shape[:2]:
+            raise ValueError(f"frame sizes differ: {from_frame.shape} vs {to_frame.shape}")
+        return self._dis.calc(_grey(from_frame), _grey(to_frame), None).astype(np.float32)
+
+
+def _grey(frame: np.ndarray) -> np.ndarray:
+    # DIS accepts only 8-bit single-channel images.
+    if frame.dtype != np.uint8:
+        raise ValueError(f"flow needs uint8 frames, got {frame.dtype}")
+    if frame.ndim == 2:
+        return np.ascontiguousarray(frame)
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+
+
+def backward_forward(
+    estimator: FlowEstimator, prev_frame: np.ndarray, cur_frame: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(backward, forward): backward = flow(cur -> prev) on cur's grid, forward = flow(prev -> cur),
+    the pair reliability() and the residual warp need."""
+    return estimator.flow(cur_frame, prev_frame), estimator.flow(prev_frame, cur_frame)
+
+
+def _sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    height, width = flow.shape[:2]
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return xs + flow[..., 0], ys + flow[..., 1]
+
+
+def warp_with_flow(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Pull pixels: out(x) = image(x + flow(x)), bilinear, edges replicated (never black)."""
+    if image.shape[:2] != flow.shape[:2]:
+        raise ValueError(f"image {image.shape} and flow {flow.shape} sizes differ")
+    map_x, map_y = _sample_maps(flow)
+
+    def remap(channels: np.ndarray) -> np.ndarray:
+        out = cv2.remap(
+            np.ascontiguousarray(channels), map_x, map_y,
+            interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
+        )
+        return out.reshape(channels.shape)  # remap drops a trailing axis of length 1
+
+    if image.ndim == 2:
+        return remap(image)
+    chunks = _channel_chunks(image.shape[2])
+    if len(chunks) == 1:
+        return remap(image)
+    return np.concatenate([remap(image[..., start:stop]) for start, stop in chunks], axis=2)
+
+
+def _channel_chunks(channels: int) -> list[tuple[int, int]]:
+    chunks, start = [], 0
+    while start < channels:
+        size = min(_REMAP_MAX_CHANNELS, channels - start)
+        size = 1 if size == 2 else size
+        chunks.append((start, start + size))
+        start += size
+    return chunks
+
+
+def resize_flow(flow: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """Resample a flow field to size_wh = (width, height), scaling its vectors to match."""
+    width, height = size_wh
+    scale = np.array([width / flow.shape[1], height / flow.shape[0]], dtype=np.float32)
+    resized = cv2.resize(flow.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    return resized * scale
+
+
+def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """Ruder et al.'s weights in [0, 1] on backward's grid: 0 where out of frame, disoccluded
+    or on a motion boundary, then blurred (sigma 0.8)."""
+    height, width = backward.shape[:2]
+    map_x, map_y = _sample_maps(backward)
+    inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
+
+    forward_there = warp_with_flow(forward, backward)  # F(x + B(x))
+    round_trip = np.sum((backward + forward_there) ** 2, axis=2)
+    backward_sq = np.sum(backward**2, axis=2)
+    magnitudes = backward_sq + np.sum(forward_there**2, axis=2)
+    disoccluded = round_trip >= DISOCCLUSION_RELATIVE * magnitudes + DISOCCLUSION_ABSOLUTE
+
+    # np.gradient takes central differences in the interior.
+    du_dy, du_dx = np.gradient(backward[..., 0])
+    dv_dy, dv_dx = np.gradient(backward[..., 1])
+    gradient_sq = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2
+    boundary = gradient_sq > BOUNDARY_RELATIVE * backward_sq + BOUNDARY_ABSOLUTE
+
+    weights = (inside & ~disoccluded & ~boundary).astype(np.float32)
+    weights = cv2.GaussianBlur(weights, (0, 0), RELIABILITY_BLUR_SIGMA)
+    return np.clip(weights, 0.0, 1.0)
+
+
+def is_scene_cut(weights: np.ndarray, threshold: float = 0.3) -> bool:
+    """True when too little of the frame is reliably tracked from the previous one."""
+    return float(np.mean(weights)) < threshold

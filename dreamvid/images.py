@@ -1,0 +1,120 @@
+"""Pictures in and out, and the one place where `frame` (uint8 H x W x 3 RGB numpy) and
+`image` (float tensor [1, 3, H, W] in 0..1 on a device) convert into each other."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import UserError
+
+PICTURE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+MIN_SIDE = 16
+
+
+def frame_to_image(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 (or float 0..1) H x W x 3 -> float tensor [1, 3, H, W] in 0..1."""
+    array = frame.astype(np.float32) / 255.0 if frame.dtype == np.uint8 else frame.astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).unsqueeze(0).to(device)
+
+
+def image_to_float_frame(image: torch.Tensor) -> np.ndarray:
+    """float tensor [1, 3, H, W] -> float32 H x W x 3 numpy in 0..1 (keeps precision for loops)."""
+    return image.detach()[0].permute(1, 2, 0).float().clamp(0, 1).cpu().numpy()
+
+
+def image_to_frame(image: torch.Tensor) -> np.ndarray:
+    """float tensor [1, 3, H, W] -> uint8 H x W x 3, rounded."""
+    return float_to_frame(image_to_float_frame(image))
+
+
+def float_to_frame(array: np.ndarray) -> np.ndarray:
+    return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def to_rgb_array(picture: Image.Image) -> np.ndarray:
+    """Any PIL mode -> uint8 RGB: 16-bit scaled (not clipped), alpha composited over white."""
+    if picture.mode in ("I;16", "I;16B", "I;16L", "I"):
+        values = np.asarray(picture, dtype=np.float64)
+        peak = 65535.0 if values.max() > 255 else 255.0
+        grey = np.clip(values / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if picture.mode == "F":
+        grey = np.clip(np.asarray(picture) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    has_alpha = picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info
+    if has_alpha:
+        rgba = picture.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    return np.asarray(picture.convert("RGB"))
+
+
+def load_picture(path: str) -> np.ndarray:
+    """Read any common picture as an RGB frame, respecting EXIF orientation."""
+    if not os.path.exists(path):
+        raise UserError(f"input not found: {path}")
+    if os.path.isdir(path):
+        raise UserError(f"input is a folder, not a picture: {path}")
+    try:
+        with Image.open(path) as picture:
+            picture = ImageOps.exif_transpose(picture)
+            frame = to_rgb_array(picture)
+    except UnidentifiedImageError:
+        raise UserError(f"not a picture (or a format we cannot read): {path}") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise UserError(f"cannot read picture {path}: {error}") from None
+    if min(frame.shape[:2]) < MIN_SIDE:
+        raise UserError(f"picture too small: {frame.shape[1]}x{frame.shape[0]} (each side must be >= {MIN_SIDE} px)")
+    return np.ascontiguousarray(frame)
+
+
+def check_picture_output(path: str) -> None:
+    """Fail before any work if the output cannot be written."""
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in PICTURE_EXTENSIONS:
+        raise UserError(f"unknown output extension {extension or '(none)'!r} for {path}; "
+                        f"use one of: {', '.join(PICTURE_EXTENSIONS)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"output folder is not writable: {folder}")
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def save_picture(frame: np.ndarray, path: str) -> None:
+    """Write atomically: a temporary file in the same folder, renamed when complete."""
+    check_picture_output(path)
+    extension = os.path.splitext(path)[1].lower()
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(suffix=extension, prefix=".dreamvid-", dir=folder)
+    os.close(handle)
+    try:
+        options = {"quality": 95} if extension in (".jpg", ".jpeg", ".webp") else {}
+        Image.fromarray(frame).save(temporary, **options)
+        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes it private; a picture is not
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def resize_frame(frame: np.ndarray, size: int) -> np.ndarray:
+    """Scale so that the longer side is `size` px (0 keeps the frame as it is)."""
+    height, width = frame.shape[:2]
+    if size <= 0 or max(height, width) == size:
+        return frame
+    scale = size / max(height, width)
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resample = Image.Resampling.LANCZOS
+    return np.asarray(Image.fromarray(frame).resize(new_size, resample))

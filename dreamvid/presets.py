@@ -1,0 +1,116 @@
+"""Presets (TOML files under the top-level `presets/` folder, installed as `dreamvid.presets`),
+user config files, job files and the resolved settings written beside every output."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from importlib import resources
+
+from .errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+JOB_KEYS = ("mode", "input", "output")  # what a job file holds besides settings
+MODES = ("image", "zoom", "video")
+
+
+def preset_folder():
+    return resources.files("dreamvid.presets")
+
+
+def preset_names() -> list[str]:
+    return sorted(entry.name[:-5] for entry in preset_folder().iterdir() if entry.name.endswith(".toml"))
+
+
+def preset_text(name: str) -> str:
+    if name not in preset_names():
+        raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
+    return (preset_folder() / f"{name}.toml").read_text(encoding="utf-8")
+
+
+def description(text: str) -> str:
+    """A preset's one-line description: its first comment line."""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            return line.lstrip("#").strip()
+    return ""
+
+
+def parse_toml(text: str, source: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{source} is not valid TOML: {error}") from None
+
+
+def load_preset(name: str) -> dict:
+    return parse_toml(preset_text(name), f"preset {name}")
+
+
+def read_toml_file(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise UserError(f"file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read {path}: {error}") from None
+    return parse_toml(text, path)
+
+
+def load_config(path: str) -> dict:
+    """A user settings file; a job file works too (its mode/input/output are not settings)."""
+    values = read_toml_file(path)
+    return {key: value for key, value in values.items() if key not in JOB_KEYS}
+
+
+def load_job(path: str) -> tuple[str, str, str, dict]:
+    """A job file: mode, input, output and settings; relative paths are relative to the file."""
+    values = read_toml_file(path)
+    mode = values.get("mode")
+    if mode not in MODES:
+        raise UserError(f"{path}: 'mode' must be one of: {', '.join(MODES)}; got {mode!r}")
+    if "output" not in values:
+        raise UserError(f"{path}: a job file needs an 'output'")
+    folder = os.path.dirname(os.path.abspath(path))
+    locate = lambda p: os.path.join(folder, p) if p else ""  # noqa: E731
+    settings = {key: value for key, value in values.items() if key not in JOB_KEYS}
+    return mode, locate(values.get("input", "")), locate(values["output"]), settings
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(str(value))  # JSON string escapes are valid TOML basic strings
+
+
+def job_text(mode: str, input_path: str, output_path: str, settings: dict) -> str:
+    lines = ["# Written by dreamvid: `dreamvid render THIS_FILE` renders this again.",
+             f"mode = {toml_value(mode)}",
+             f"input = {toml_value(os.path.abspath(input_path) if input_path else '')}",
+             f"output = {toml_value(os.path.abspath(output_path))}", ""]
+    lines += [f"{key} = {toml_value(value)}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def settings_path(output_path: str) -> str:
+    return output_path.rstrip("/\\") + ".dreamvid.toml"
+
+
+def save_job(mode: str, input_path: str, output_path: str, settings: dict) -> str:
+    """Write the resolved settings beside the output; returns the file's path."""
+    path = settings_path(output_path)
+    temporary = path + ".partial"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(job_text(mode, input_path, output_path, settings))
+    os.replace(temporary, path)
+    return path

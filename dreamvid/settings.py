@@ -1,0 +1,240 @@
+"""Every setting of a render in one place: its default, why it has that value, and its check.
+
+Settings merge as one dict: defaults < preset < user TOML file < explicit flags. Unknown keys
+are rejected with the list of allowed ones. Numeric knobs marked `schedule` also take keyframe
+strings ("0: 1.0, 48: 1.05"), evaluated per frame by `dreamvid.schedule`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from .errors import UserError
+from .models import MODELS, check_layers, get_spec
+from .schedule import parse_schedule
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+    kind: str  # int | float | str | bool | choice | schedule | layers | fps
+    low: float | None = None  # inclusive lower bound
+    high: float | None = None  # inclusive upper bound
+    above: float | None = None  # exclusive lower bound
+    choices: tuple[str, ...] = ()
+    group: str = "dream"  # dream | zoom | video | output: which commands offer it as a flag
+    integer: bool = False  # schedule values are rounded to int when used
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # dream: the still-image engine (RESEARCH.md section 1)
+    Setting("model", "efficientnet_lite0", "network to dream with", "choice", choices=tuple(MODELS)),
+    Setting("weights", "", "weights file for the model (default: embedded / torch hub cache)", "str"),
+    Setting("layers", {}, "layers to amplify, NAME or NAME=WEIGHT (weights may be schedules); "
+            "default: the model's default layer", "layers"),
+    Setting("channels", "", "comma-separated channel indices of the first layer to amplify (empty = all)", "str"),
+    Setting("guide", "", "guide picture: grow the features it contains", "str"),
+    Setting("octaves", 3, "pyramid levels (3 x 1.4 keeps 512 px dreams to ~3 s on 2 CPU cores)", "int", low=1, high=12),
+    Setting("octave_scale", 1.4, "size ratio between pyramid levels (the 2015 notebook's)", "schedule", above=1.0, high=4.0),
+    Setting("iterations", 10, "ascent steps per octave", "schedule", low=0, high=1000, integer=True),
+    Setting("step", 0.02, "ascent step on a 0..1 image, in units of mean |gradient|", "schedule", low=0.0, high=1.0),
+    Setting("jitter", 16, "random roll in px per step (hides the network's stride grid)", "schedule", low=0, high=512, integer=True),
+    Setting("smooth", 0.0, "gradient smoothing sigma in px (0 = off): smoother, larger patterns", "schedule", low=0.0, high=32.0),
+    Setting("seed", 0, "random seed; per-frame randomness derives from it and the frame index", "int", low=0),
+    Setting("device", "auto", "where to run the ascent (auto = CUDA when present)", "choice", choices=("auto", "cpu", "cuda")),
+    Setting("size", 0, "longer side of the dream in px (0 = the input's own size)", "int", low=0, high=16384),
+    Setting("precision", "auto", "CUDA arithmetic: auto = bf16/fp16 autocast, fp32 = exact", "choice",
+            choices=("auto", "fp32", "fp16", "bf16")),
+    Setting("tile", 1024, "octaves larger than this many px per side dream in tiles (bounded memory; 0 = never)",
+            "int", low=0, high=16384),
+    Setting("compile", False, "torch.compile the network (CUDA; slow first frame, faster after)", "bool"),
+    # zoom: the feedback loop (RESEARCH.md section 2); rates are per second, so fps does not change the look
+    Setting("frames", 0, "frames to render (0 = zoom: 5 seconds; video: the whole clip)", "int", low=0, group="zoom"),
+    Setting("fps", "30", "frames per second of a zoom video (a number or a ratio like 30000/1001)", "fps", group="zoom"),
+    Setting("zoom", 1.2, "zoom factor per second (1 = still, >1 = fly in, <1 = fly out)", "schedule", above=0.0, high=100.0, group="zoom"),
+    Setting("rotate", 0.0, "rotation in degrees per second (counter-clockwise)", "schedule", group="zoom"),
+    Setting("translate_x", 0.0, "horizontal move in percent of the width per second", "schedule", group="zoom"),
+    Setting("translate_y", 0.0, "vertical move in percent of the height per second", "schedule", group="zoom"),
+    Setting("center_x", 0.5, "zoom/rotation centre, fraction of the width", "schedule", low=0.0, high=1.0, group="zoom"),
+    Setting("center_y", 0.5, "zoom/rotation centre, fraction of the height", "schedule", low=0.0, high=1.0, group="zoom"),
+    Setting("noise", False, "start from noise instead of a picture", "bool", group="zoom"),
+    Setting("noise_size", 512, "side of the square noise start picture in px", "int", low=16, high=16384, group="zoom"),
+    Setting("colour_coherence", 0.3, "pull each frame's LAB mean/std toward the reference (0 = off, 1 = full)",
+            "schedule", low=0.0, high=1.0, group="zoom"),
+    Setting("colour_reference", "", "picture whose colours to keep (default: the first frame)", "str", group="zoom"),
+    Setting("interpolation", "lanczos", "resampling of the camera move (lanczos keeps loops sharp)", "choice",
+            choices=("lanczos", "cubic", "linear"), group="zoom"),
+    # video: dreaming an existing clip (RESEARCH.md section 3)
+    Setting("flow", "dis", "temporal method: dis / dis-fast (optical flow), blend (no motion), none (per frame)",
+            "choice", choices=("dis", "dis-fast", "blend", "none"), group="video"),
+    Setting("persistence", 0.9, "share of the previous frame's dream carried into the next", "schedule",
+            low=0.0, high=1.0, group="video"),
+    Setting("iterations_next", 4, "ascent steps per octave after the first frame (the carried dream does the rest)",
+            "schedule", low=0, high=1000, integer=True, group="video"),
+    Setting("start", 0.0, "start of the dreamed range in the clip, seconds", "float", low=0.0, group="video"),
+    Setting("duration", 0.0, "length of the dreamed range in seconds (0 = to the end)", "float", low=0.0, group="video"),
+    Setting("scale", 1.0, "dream at this fraction of the clip's resolution", "float", above=0.0, high=1.0, group="video"),
+    Setting("cut_threshold", 0.3, "mean flow reliability below which a frame counts as a scene cut",
+            "float", low=0.0, high=1.0, group="video"),
+    # output
+    Setting("crf", -1, "encoder quality, lower = better (-1 = the format's default: 18 for mp4)", "int", low=-1, high=63, group="output"),
+    Setting("codec", "", "ffmpeg encoder, e.g. libx265 or h264_nvenc (default: by extension)", "str", group="output"),
+)
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def defaults() -> dict[str, object]:
+    return {setting.name: setting.default for setting in SETTINGS}
+
+
+def allowed_keys_message() -> str:
+    return "allowed keys: " + ", ".join(BY_NAME)
+
+
+# ---- checking one value ------------------------------------------------------------------------
+
+def describe(setting: Setting) -> str:
+    return f"{setting.name} ({setting.flag})"
+
+
+def check_bounds(setting: Setting, value: float, where: str = "") -> None:
+    problems = []
+    if setting.low is not None and value < setting.low:
+        problems.append(f">= {setting.low:g}")
+    if setting.above is not None and value <= setting.above:
+        problems.append(f"> {setting.above:g}")
+    if setting.high is not None and value > setting.high:
+        problems.append(f"<= {setting.high:g}")
+    if problems or not math.isfinite(value):
+        raise UserError(f"{describe(setting)} must be {' and '.join(problems) or 'finite'}, got {value:g}{where}")
+
+
+def as_number(setting: Setting, value: object, integer: bool) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UserError(f"{describe(setting)} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise UserError(f"{describe(setting)} must be a number, got {value!r}") from None
+    if integer:
+        if number != int(number):
+            raise UserError(f"{describe(setting)} must be a whole number, got {value!r}")
+        return int(number)
+    return number
+
+
+def check_schedule(setting: Setting, value: object) -> float | str:
+    """A constant stays a number; a keyframe string is parsed, range-checked at its keys, kept as text."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UserError(f"{describe(setting)} must be a number or a schedule string, got {value!r}")
+    schedule = parse_schedule(value, setting.name)
+    for frame in schedule.key_frames():
+        check_bounds(setting, schedule.at(frame, 30.0), f" at frame {frame}")
+    if schedule.is_constant:
+        constant = schedule.at(0, 30.0)
+        return int(constant) if setting.integer and constant == int(constant) else constant
+    return str(schedule)
+
+
+def parse_fps(value: object) -> Fraction:
+    try:
+        fps = Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError):
+        raise UserError(f"fps (--fps) must be a number or a ratio like 30000/1001, got {value!r}") from None
+    if not 0 < fps <= 1000:
+        raise UserError(f"fps (--fps) must be > 0 and <= 1000, got {value}")
+    return fps
+
+
+def parse_layer_item(item: str) -> tuple[str, object]:
+    name, _, weight = item.partition("=")
+    return name.strip(), (weight.strip() if weight.strip() else 1.0)
+
+
+def check_layers_value(setting: Setting, value: object) -> dict[str, object]:
+    """Layers come as "NAME", ["NAME=WEIGHT", ...] or a table {NAME: WEIGHT}; weights may be schedules."""
+    if isinstance(value, str):
+        value = [part for part in value.replace(";", " ").split() if part]
+    if isinstance(value, list):
+        value = dict(parse_layer_item(str(item)) for item in value)
+    if not isinstance(value, dict):
+        raise UserError(f"layers (--layers) must be NAME, a list of NAME=WEIGHT or a table, got {value!r}")
+    weight_setting = Setting(f"layers.{'/'.join(value) or '?'}", 1.0, "", "schedule", low=-100.0, high=100.0)
+    return {str(name): check_schedule(weight_setting, weight) for name, weight in value.items()}
+
+
+def check_value(setting: Setting, value: object) -> object:
+    """Return the canonical form of `value`, or raise UserError naming the setting."""
+    kind = setting.kind
+    if kind == "schedule":
+        return check_schedule(setting, value)
+    if kind == "layers":
+        return check_layers_value(setting, value)
+    if kind == "fps":
+        return str(parse_fps(value))
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        raise UserError(f"{describe(setting)} must be true or false, got {value!r}")
+    if kind in ("int", "float"):
+        number = as_number(setting, value, kind == "int")
+        check_bounds(setting, number)
+        return number
+    if not isinstance(value, str):
+        raise UserError(f"{describe(setting)} must be a string, got {value!r}")
+    if kind == "choice" and value not in setting.choices:
+        raise UserError(f"{describe(setting)} must be one of: {', '.join(setting.choices)}; got {value!r}")
+    return value
+
+
+def check_keys(values: dict, source: str) -> None:
+    unknown = [key for key in values if key not in BY_NAME]
+    if unknown:
+        raise UserError(f"unknown setting {unknown[0]!r} in {source}; {allowed_keys_message()}")
+
+
+def merge(*layers: tuple[str, dict]) -> dict[str, object]:
+    """defaults < each (source, values) in order; every value checked, unknown keys rejected."""
+    resolved = defaults()
+    for source, values in layers:
+        check_keys(values, source)
+        for key, value in values.items():
+            resolved[key] = check_value(BY_NAME[key], value)
+    return with_model_layers(resolved)
+
+
+def with_model_layers(resolved: dict[str, object]) -> dict[str, object]:
+    """Name the default layer explicitly (so saved settings say what was dreamed) and check the layers."""
+    spec = get_spec(resolved["model"])
+    resolved["layers"] = resolved["layers"] or {spec.default_layer: 1.0}
+    check_layers(spec, list(resolved["layers"]))
+    return resolved
+
+
+@dataclass
+class Resolved:
+    """The settings of one render, with the frame-independent values pre-parsed."""
+
+    values: dict[str, object]
+    fps: Fraction = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.fps = parse_fps(self.values["fps"])
+        self._schedules = {
+            name: parse_schedule(self.values[name], name) for name, s in BY_NAME.items() if s.kind == "schedule"
+        }
+
+    def at(self, name: str, frame: int = 0) -> float:
+        value = self._schedules[name].at(frame, float(self.fps))
+        return round(value) if BY_NAME[name].integer else value
+
+    def __getitem__(self, name: str) -> object:
+        return self.values[name]

@@ -1,0 +1,224 @@
+"""Round trips through the real ffmpeg on tiny clips: N frames in, N frames out, failures leave nothing."""
+
+import os
+import subprocess
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+
+from dreamvid import video
+from dreamvid.errors import UserError
+from dreamvid.video import AudioSource, VideoWriter, even_size, fps_fraction, probe_video, read_frames
+
+W, H = 64, 48
+
+
+def frames(n, width=W, height=H):
+    """Frames whose brightness rises with their index, over a horizontal gradient, so order is checkable."""
+    ramp = np.linspace(0, 40, width)[None, :, None]
+    return [np.clip(ramp + 10 + 20 * i, 0, 255).astype(np.uint8).repeat(height, 0).repeat(3, 2) for i in range(n)]
+
+
+def ffmpeg(*args):
+    subprocess.run([video.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+def write(path, n=10, fps=10, size=(W, H), **kwargs):
+    with VideoWriter(str(path), size, fps, **kwargs) as writer:
+        for frame in frames(n, *size):
+            writer.write(frame)
+    return writer
+
+
+def audio_seconds(path):
+    pcm = subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
+                          "-f", "s16le", "-ac", "1", "-ar", "8000", "-"], capture_output=True, check=True).stdout
+    return len(pcm) / 2 / 8000
+
+
+@pytest.fixture(scope="module")
+def clip_with_audio(tmp_path_factory):
+    path = tmp_path_factory.mktemp("src") / "src.mp4"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=size={W}x{H}:rate=10", "-f", "lavfi", "-i",
+           "sine=frequency=440:sample_rate=44100", "-t", "2", "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+def test_fps_fraction_recovers_exact_rates():
+    assert fps_fraction(29.97) == Fraction(30000, 1001)
+    assert fps_fraction(23.98) == Fraction(24000, 1001)
+    assert fps_fraction(59.94) == Fraction(60000, 1001)
+    assert fps_fraction(25) == 25 and fps_fraction(12.5) == Fraction(25, 2)
+    assert fps_fraction("30000/1001") == Fraction(30000, 1001)
+    with pytest.raises(UserError):
+        fps_fraction(0)
+
+
+def test_even_size_rounds_down():
+    assert even_size(65, 47) == (64, 46) and even_size(64, 48) == (64, 48)
+
+
+@pytest.mark.parametrize("fps", [Fraction(30000, 1001), Fraction(25), 10])
+def test_mp4_round_trip_keeps_count_size_rate_and_order(tmp_path, fps):
+    path = tmp_path / "out.mp4"
+    assert write(path, n=10, fps=fps).frames_written == 10
+    info = probe_video(str(path))
+    assert (info.width, info.height, info.fps, info.frame_count, info.has_audio) == (W, H, fps, 10, False)
+    back = list(read_frames(str(path)))
+    assert len(back) == 10 and all(f.shape == (H, W, 3) and f.dtype == np.uint8 for f in back)
+    for sent, got in zip(frames(10), back):
+        assert np.abs(sent.astype(int) - got).mean() < 3
+    assert os.listdir(tmp_path) == ["out.mp4"]
+
+
+@pytest.mark.parametrize("name", ["out.webm", "out.gif", "out.mkv", "out.mov"])
+def test_other_containers_round_trip(tmp_path, name):
+    write(tmp_path / name, n=10)
+    assert len(list(read_frames(str(tmp_path / name)))) == 10
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_png_sequence_written_as_a_whole_folder(tmp_path):
+    write(tmp_path / "seq" / "%05d.png", n=10, size=(65, 47))  # odd sizes are fine for PNG
+    names = sorted(os.listdir(tmp_path / "seq"))
+    assert names == [f"{i:05d}.png" for i in range(1, 11)]
+    first = cv2.imread(str(tmp_path / "seq" / names[0]))
+    assert first.shape == (47, 65, 3) and np.array_equal(first[..., ::-1], frames(1, 65, 47)[0])
+    assert sorted(os.listdir(tmp_path)) == ["seq"]
+
+
+def test_png_sequence_refuses_existing_folder_unless_overwrite(tmp_path):
+    pattern = tmp_path / "seq" / "%05d.png"
+    write(pattern, n=3)
+    with pytest.raises(UserError, match="exists; pass --overwrite"):
+        write(pattern, n=2)
+    write(pattern, n=2, overwrite=True)
+    assert len(os.listdir(tmp_path / "seq")) == 2 and sorted(os.listdir(tmp_path)) == ["seq"]
+    (tmp_path / "seq" / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="other than"):
+        write(pattern, n=2, overwrite=True)
+
+
+def test_read_frames_scales_seeks_and_limits(tmp_path):
+    path = tmp_path / "ramp.mkv"
+    write(path, n=10, fps=10)
+    small = list(read_frames(str(path), size=(32, 24)))
+    assert len(small) == 10 and small[0].shape == (24, 32, 3)
+    later = list(read_frames(str(path), start=0.5))
+    assert len(later) == 5 and abs(later[0].mean() - frames(10)[5].mean()) < 3
+    assert len(list(read_frames(str(path), max_frames=3))) == 3
+    assert len(list(read_frames(str(path), start=0.2, duration=0.3))) == 3
+
+
+def test_read_past_the_end_names_the_clip_length(tmp_path):
+    write(tmp_path / "a.mp4", n=10)
+    with pytest.raises(UserError, match=r"no frames.*clip is 1\.0 s long"):
+        list(read_frames(str(tmp_path / "a.mp4"), start=5))
+
+
+def test_closing_the_reader_early_kills_ffmpeg(tmp_path, monkeypatch):
+    write(tmp_path / "a.mp4", n=10)
+    started = []
+    popen = video._popen
+    monkeypatch.setattr(video, "_popen", lambda *a, **k: started.append(popen(*a, **k)) or started[-1])
+    reader = read_frames(str(tmp_path / "a.mp4"))
+    next(reader)
+    reader.close()
+    assert started[0].returncode is not None
+
+
+def test_truncated_file_is_a_user_error(tmp_path):
+    path = tmp_path / "a.mp4"
+    write(path, n=40)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # +faststart puts the index first, so the frames are cut
+    with pytest.raises(UserError, match=r"could not decode .*a\.mp4: (Decoding error|.*partial file)"):
+        list(read_frames(str(path)))
+
+
+def test_bad_inputs_are_user_errors(tmp_path, clip_with_audio):
+    (tmp_path / "notes.txt").write_text("not a video")
+    ffmpeg("-i", str(clip_with_audio), "-vn", str(tmp_path / "sound.wav"))
+    ffmpeg("-i", str(clip_with_audio), "-frames:v", "1", str(tmp_path / "still.png"))
+    cases = {"notes.txt": "not a video", "missing.mp4": "no such", "sound.wav": "no video stream",
+             "still.png": "still image"}
+    for name, message in cases.items():
+        with pytest.raises(UserError, match=message):
+            probe_video(str(tmp_path / name))
+        with pytest.raises(UserError, match=name):
+            read_frames(str(tmp_path / name))
+
+
+def test_ffmpeg_failure_reports_its_text_and_leaves_nothing(tmp_path):
+    with pytest.raises(UserError, match="nonexistent_encoder"):
+        write(tmp_path / "out.mp4", codec="nonexistent_encoder")
+    assert os.listdir(tmp_path) == []
+
+
+def test_ffmpeg_dying_midstream_is_reported_even_when_silent(tmp_path):
+    with pytest.raises(UserError, match="said nothing and exited with code"):
+        with VideoWriter(str(tmp_path / "out.mp4"), (W, H), 10) as writer:
+            writer._proc.kill()
+            for _ in range(100):  # until the pipe breaks
+                writer.write(frames(1)[0])
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_exception_inside_with_leaves_nothing(tmp_path, error):
+    with pytest.raises(error):
+        with VideoWriter(str(tmp_path / "out.mp4"), (W, H), 10) as writer:
+            writer.write(frames(1)[0])
+            raise error()
+    assert os.listdir(tmp_path) == []
+
+
+def test_wrong_frame_size_is_a_value_error_and_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError, match="shape"):
+        with VideoWriter(str(tmp_path / "out.mp4"), (W, H), 10) as writer:
+            writer.write(frames(1, W + 2, H)[0])
+    assert os.listdir(tmp_path) == []
+
+
+def test_existing_output_is_refused_without_overwrite(tmp_path):
+    path = tmp_path / "out.mp4"
+    write(path, n=3)
+    with pytest.raises(UserError, match="exists; pass --overwrite"):
+        write(path, n=5)
+    write(path, n=5, overwrite=True)
+    assert probe_video(str(path)).frame_count == 5 and os.listdir(tmp_path) == ["out.mp4"]
+
+
+def test_bad_targets_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="65x48.*even.*64x48"):
+        VideoWriter(str(tmp_path / "out.mp4"), (65, 48), 10)
+    with pytest.raises(UserError, match=r"\.mp4.*\.webm.*\.gif"):
+        VideoWriter(str(tmp_path / "out.avi"), (W, H), 10)
+    with pytest.raises(UserError, match="does not exist"):
+        VideoWriter(str(tmp_path / "nowhere" / "out.mp4"), (W, H), 10)
+    write(tmp_path / "odd.gif", n=3, size=(65, 47))
+    assert probe_video(str(tmp_path / "odd.gif")).size == (65, 47)
+    assert os.listdir(tmp_path) == ["odd.gif"]
+
+
+@pytest.mark.parametrize("name", ["out.mp4", "out.webm"])
+def test_audio_is_trimmed_to_the_dreamed_stretch(tmp_path, clip_with_audio, name):
+    path = tmp_path / name
+    write(path, n=10, fps=10, audio=AudioSource(str(clip_with_audio), start=0.5, duration=1.0))
+    assert probe_video(str(path)).has_audio
+    assert audio_seconds(path) == pytest.approx(1.0, abs=0.06)
+
+
+def test_audio_longer_than_the_video_is_cut_to_it(tmp_path, clip_with_audio):
+    write(tmp_path / "out.mp4", n=10, fps=10, audio=AudioSource(str(clip_with_audio), start=0.5))
+    assert audio_seconds(tmp_path / "out.mp4") == pytest.approx(1.0, abs=0.1)
+
+
+def test_source_without_audio_still_writes(tmp_path):
+    silent = tmp_path / "silent.mp4"
+    write(silent, n=10)
+    write(tmp_path / "out.mp4", n=10, audio=AudioSource(str(silent)))
+    info = probe_video(str(tmp_path / "out.mp4"))
+    assert info.frame_count == 10 and not info.has_audio
