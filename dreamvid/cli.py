@@ -7,7 +7,7 @@ import sys
 
 from . import __version__
 from .errors import UserError
-from .presets import description, load_config, load_preset, preset_names, preset_text
+from .config import description, load_config, load_preset, preset_names, preset_text
 from .settings import SETTINGS, Setting, merge
 
 GROUPS = {"image": ("dream",), "zoom": ("dream", "zoom", "output"), "video": ("dream", "video", "output")}

@@ -202,6 +202,7 @@ class FeatureNet(nn.Module):
         modules = dict(network.named_modules())
         for name, path in layer_paths.items():
             modules[path].register_forward_hook(self._capture_hook(name))
+        self.eval()  # batch norm must use its running statistics: dreaming never trains
 
     def _capture_hook(self, name: str):
         def hook(module, inputs, output):

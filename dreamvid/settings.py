@@ -28,6 +28,7 @@ class Setting:
     choices: tuple[str, ...] = ()
     group: str = "dream"  # dream | zoom | video | output: which commands offer it as a flag
     integer: bool = False  # schedule values are rounded to int when used
+    nonzero_low: float | None = None  # when not 0, the value must be at least this (0 = "off" / "auto")
 
     @property
     def flag(self) -> str:
@@ -50,11 +51,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smooth", 0.0, "gradient smoothing sigma in px (0 = off): smoother, larger patterns", "schedule", low=0.0, high=32.0),
     Setting("seed", 0, "random seed; per-frame randomness derives from it and the frame index", "int", low=0),
     Setting("device", "auto", "where to run the ascent (auto = CUDA when present)", "choice", choices=("auto", "cpu", "cuda")),
-    Setting("size", 0, "longer side of the dream in px (0 = the input's own size)", "int", low=0, high=16384),
+    Setting("size", 0, "longer side of the dream in px (0 = the input's own size)", "int", low=0, high=16384,
+            nonzero_low=16),
     Setting("precision", "auto", "CUDA arithmetic: auto = bf16/fp16 autocast, fp32 = exact", "choice",
             choices=("auto", "fp32", "fp16", "bf16")),
     Setting("tile", 1024, "octaves larger than this many px per side dream in tiles (bounded memory; 0 = never)",
-            "int", low=0, high=16384),
+            "int", low=0, high=16384, nonzero_low=64),
     Setting("compile", False, "torch.compile the network (CUDA; slow first frame, faster after)", "bool"),
     # zoom: the feedback loop (RESEARCH.md section 2); rates are per second, so fps does not change the look
     Setting("frames", 0, "frames to render (0 = zoom: 5 seconds; video: the whole clip)", "int", low=0, group="zoom"),
@@ -113,6 +115,8 @@ def check_bounds(setting: Setting, value: float, where: str = "") -> None:
         problems.append(f"> {setting.above:g}")
     if setting.high is not None and value > setting.high:
         problems.append(f"<= {setting.high:g}")
+    if setting.nonzero_low is not None and 0 < value < setting.nonzero_low:
+        problems.append(f"0 or >= {setting.nonzero_low:g}")
     if problems or not math.isfinite(value):
         raise UserError(f"{describe(setting)} must be {' and '.join(problems) or 'finite'}, got {value:g}{where}")
 

@@ -11,7 +11,7 @@ from .dream import total_steps
 from .engine import Dreamer, pick_device
 from .errors import UserError
 from .images import check_picture_output, frame_to_image, image_to_frame, load_picture, resize_frame, save_picture
-from .presets import load_preset, save_job
+from .config import load_preset, save_job
 from .settings import Resolved, merge
 
 

@@ -32,17 +32,34 @@ def write(path, n=10, fps=10, size=(W, H), **kwargs):
     return writer
 
 
-def audio_seconds(path):
+RATE = 8000  # audio is decoded at this rate for checking
+
+
+def audio(path):
+    """A clip's audio as mono float samples at RATE."""
     pcm = subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
-                          "-f", "s16le", "-ac", "1", "-ar", "8000", "-"], capture_output=True, check=True).stdout
-    return len(pcm) / 2 / 8000
+                          "-f", "f32le", "-ac", "1", "-ar", str(RATE), "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(pcm, np.float32)
+
+
+def rms(samples, start, end):
+    return float(np.sqrt(np.mean(samples[int(start * RATE):int(end * RATE)] ** 2)))
+
+
+def recording_popen(monkeypatch):
+    """Record the ffmpeg processes that dreamvid.video starts."""
+    started = []
+    popen = video._popen
+    monkeypatch.setattr(video, "_popen", lambda *a, **k: started.append(popen(*a, **k)) or started[-1])
+    return started
 
 
 @pytest.fixture(scope="module")
 def clip_with_audio(tmp_path_factory):
+    """2 s of test pattern over a 440 Hz tone whose amplitude rises as 0.4 * t, so the time is audible."""
     path = tmp_path_factory.mktemp("src") / "src.mp4"
     ffmpeg("-f", "lavfi", "-i", f"testsrc=size={W}x{H}:rate=10", "-f", "lavfi", "-i",
-           "sine=frequency=440:sample_rate=44100", "-t", "2", "-pix_fmt", "yuv420p", str(path))
+           "aevalsrc=0.4*t*sin(2*PI*440*t):s=44100", "-t", "2", "-pix_fmt", "yuv420p", str(path))
     return path
 
 
@@ -60,10 +77,12 @@ def test_even_size_rounds_down():
     assert even_size(65, 47) == (64, 46) and even_size(64, 48) == (64, 48)
 
 
-@pytest.mark.parametrize("fps", [Fraction(30000, 1001), Fraction(25), 10])
-def test_mp4_round_trip_keeps_count_size_rate_and_order(tmp_path, fps):
+@pytest.mark.parametrize("fps", [Fraction(30000, 1001), Fraction(25), Fraction(10)])
+def test_mp4_round_trip_keeps_count_size_rate_and_order(tmp_path, monkeypatch, fps):
     path = tmp_path / "out.mp4"
+    started = recording_popen(monkeypatch)
     assert write(path, n=10, fps=fps).frames_written == 10
+    assert f"{fps.numerator}/{fps.denominator}" in started[0].args  # exact, not 29.97
     info = probe_video(str(path))
     assert (info.width, info.height, info.fps, info.frame_count, info.has_audio) == (W, H, fps, 10, False)
     back = list(read_frames(str(path)))
@@ -120,9 +139,7 @@ def test_read_past_the_end_names_the_clip_length(tmp_path):
 
 def test_closing_the_reader_early_kills_ffmpeg(tmp_path, monkeypatch):
     write(tmp_path / "a.mp4", n=10)
-    started = []
-    popen = video._popen
-    monkeypatch.setattr(video, "_popen", lambda *a, **k: started.append(popen(*a, **k)) or started[-1])
+    started = recording_popen(monkeypatch)
     reader = read_frames(str(tmp_path / "a.mp4"))
     next(reader)
     reader.close()
@@ -151,9 +168,10 @@ def test_bad_inputs_are_user_errors(tmp_path, clip_with_audio):
             read_frames(str(tmp_path / name))
 
 
-def test_ffmpeg_failure_reports_its_text_and_leaves_nothing(tmp_path):
-    with pytest.raises(UserError, match="nonexistent_encoder"):
-        write(tmp_path / "out.mp4", codec="nonexistent_encoder")
+@pytest.mark.parametrize("n", [1, 20])  # found on close, or as a broken pipe while writing
+def test_ffmpeg_failure_reports_its_text_and_leaves_nothing(tmp_path, n):
+    with pytest.raises(UserError, match="Unknown encoder 'nonexistent_encoder'"):
+        write(tmp_path / "out.mp4", n=n, codec="nonexistent_encoder")
     assert os.listdir(tmp_path) == []
 
 
@@ -167,12 +185,13 @@ def test_ffmpeg_dying_midstream_is_reported_even_when_silent(tmp_path):
 
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
-def test_exception_inside_with_leaves_nothing(tmp_path, error):
+def test_exception_inside_with_kills_ffmpeg_and_leaves_nothing(tmp_path, monkeypatch, error):
+    started = recording_popen(monkeypatch)
     with pytest.raises(error):
         with VideoWriter(str(tmp_path / "out.mp4"), (W, H), 10) as writer:
             writer.write(frames(1)[0])
             raise error()
-    assert os.listdir(tmp_path) == []
+    assert started[0].returncode is not None and os.listdir(tmp_path) == []
 
 
 def test_wrong_frame_size_is_a_value_error_and_leaves_nothing(tmp_path):
@@ -204,16 +223,20 @@ def test_bad_targets_are_user_errors(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["out.mp4", "out.webm"])
-def test_audio_is_trimmed_to_the_dreamed_stretch(tmp_path, clip_with_audio, name):
+def test_audio_is_the_dreamed_stretch_padded_to_the_video(tmp_path, clip_with_audio, name):
     path = tmp_path / name
-    write(path, n=10, fps=10, audio=AudioSource(str(clip_with_audio), start=0.5, duration=1.0))
-    assert probe_video(str(path)).has_audio
-    assert audio_seconds(path) == pytest.approx(1.0, abs=0.06)
+    write(path, n=10, fps=10, audio=AudioSource(str(clip_with_audio), start=0.5, duration=0.5))
+    sound = audio(path)
+    assert probe_video(str(path)).has_audio and len(list(read_frames(str(path)))) == 10
+    assert len(sound) / RATE == pytest.approx(1.0, abs=0.06)
+    assert 0.15 < rms(sound, 0.05, 0.45) < 0.3  # amplitude 0.4 * t for t in 0.55..0.95, not from t = 0
+    assert rms(sound, 0.6, 0.95) < 0.01  # past the 0.5 s asked for: silence
 
 
 def test_audio_longer_than_the_video_is_cut_to_it(tmp_path, clip_with_audio):
     write(tmp_path / "out.mp4", n=10, fps=10, audio=AudioSource(str(clip_with_audio), start=0.5))
-    assert audio_seconds(tmp_path / "out.mp4") == pytest.approx(1.0, abs=0.1)
+    assert len(audio(tmp_path / "out.mp4")) / RATE == pytest.approx(1.0, abs=0.06)
+    assert len(list(read_frames(str(tmp_path / "out.mp4")))) == 10
 
 
 def test_source_without_audio_still_writes(tmp_path):

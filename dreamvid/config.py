@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from importlib import resources
+from pathlib import Path
 
 from .errors import UserError
 
@@ -20,7 +21,11 @@ MODES = ("image", "zoom", "video")
 
 
 def preset_folder():
-    return resources.files("dreamvid.presets")
+    """Installed: the `dreamvid.presets` package; run from a checkout: the top-level folder."""
+    try:
+        return resources.files("dreamvid.presets")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "presets"
 
 
 def preset_names() -> list[str]:
@@ -103,7 +108,10 @@ def job_text(mode: str, input_path: str, output_path: str, settings: dict) -> st
 
 
 def settings_path(output_path: str) -> str:
-    return output_path.rstrip("/\\") + ".dreamvid.toml"
+    """OUT.mp4 -> OUT.mp4.dreamvid.toml; a PNG sequence frames/%05d.png -> frames.dreamvid.toml."""
+    if "%" in os.path.basename(output_path):
+        return os.path.dirname(os.path.abspath(output_path)) + ".dreamvid.toml"
+    return output_path + ".dreamvid.toml"
 
 
 def save_job(mode: str, input_path: str, output_path: str, settings: dict) -> str:

@@ -1,0 +1,60 @@
+"""Median time per ascent iteration at 512x512 with the default settings, early stop on and off.
+
+    python benchmarks/bench_image.py [--repeats 15] [--device cpu|cuda]
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from dreamvid.dream import DreamParams, ascent_step, make_generator
+from dreamvid.engine import pick_device
+from dreamvid.models import load_model
+from dreamvid.objectives import layer_l2
+from dreamvid.settings import merge
+
+
+def time_steps(net, image, objective, params, repeats, device) -> list[float]:
+    generator = make_generator(0)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        image = ascent_step(net, image, objective, params, generator, 0.0)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--size", type=int, default=512)
+    args = parser.parse_args()
+    settings = merge()
+    device = pick_device(args.device)
+    layer = next(iter(settings["layers"]))
+    params = DreamParams(step=settings["step"], jitter=settings["jitter"])
+    objective = layer_l2(layer)
+    image = torch.rand(1, 3, args.size, args.size, generator=torch.Generator().manual_seed(0)).to(device)
+    nets = {"early stop": load_model(settings["model"], [layer], device, early_stop=True),
+            "whole network": load_model(settings["model"], [layer], device, early_stop=False)}
+    times = {name: [] for name in nets}
+    for name, net in nets.items():  # warm-up
+        time_steps(net, image, objective, params, 2, device)
+    for _ in range(3):  # interleaved rounds, so drift on a noisy machine hits both alike
+        for name, net in nets.items():
+            times[name] += time_steps(net, image, objective, params, args.repeats, device)
+    print(f"device: {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else f'{torch.get_num_threads()} threads'})")
+    print(f"model {settings['model']}, layer {layer}, {args.size}x{args.size}, {3 * args.repeats} steps each")
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    for name, median in medians.items():
+        print(f"  {name:14s} median {median * 1000:8.1f} ms/iteration")
+    print(f"  speed-up from early stop: {medians['whole network'] / medians['early stop']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

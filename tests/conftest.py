@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny random-weight networks, the embedded model, small pictures. Nothing downloads."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+os.environ["DREAMVID_OFFLINE"] = "1"  # torchvision weights are never downloaded by the tests
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+from dreamvid.images import load_picture, resize_frame  # noqa: E402
+from dreamvid.models import FeatureNet, load_model  # noqa: E402
+
+SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
+
+
+def tiny_network() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+    )
+
+
+@pytest.fixture
+def tiny_net() -> FeatureNet:
+    """A random-weight 3-conv network; layer "mid" is the second ReLU, "top" the last."""
+    return FeatureNet(tiny_network(), {"mid": "3", "top": "5"}, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+
+
+@pytest.fixture(scope="session")
+def lite0_blocks4() -> FeatureNet:
+    return load_model("efficientnet_lite0", ["blocks.4"], "cpu")
+
+
+@pytest.fixture(scope="session")
+def cat_frame() -> np.ndarray:
+    return load_picture(os.path.join(SAMPLES, "chelsea.jpg"))
+
+
+@pytest.fixture
+def small_cat(cat_frame) -> np.ndarray:
+    return resize_frame(cat_frame, 96)
+
+
+@pytest.fixture
+def cat_path() -> str:
+    return os.path.join(SAMPLES, "chelsea.jpg")
