@@ -30,7 +30,9 @@ def add_setting_flag(parser: argparse.ArgumentParser, setting: Setting) -> None:
 
 
 def add_settings(parser: argparse.ArgumentParser, command: str) -> None:
-    parser.add_argument("--preset", help="start from a preset (see `dreamvid presets`)")
+    default = DEFAULT_PRESETS.get(command)
+    parser.add_argument("--preset", help="start from a preset (see `dreamvid presets`)"
+                        + (f"; default: {default}" if default else ""))
     parser.add_argument("--config", metavar="FILE", help="TOML file of settings (overrides the preset)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     for group in GROUPS[command]:
@@ -40,11 +42,15 @@ def add_settings(parser: argparse.ArgumentParser, command: str) -> None:
                 add_setting_flag(flags, setting)
 
 
+DEFAULT_PRESETS = {"zoom": "tunnel", "video": "video-subtle"}  # light per-frame dreams suit loops
+
+
 def resolve_settings(args: argparse.Namespace) -> dict:
     """defaults < preset < --config file < explicit flags."""
     sources = []
-    if args.preset:
-        sources.append((f"preset {args.preset}", load_preset(args.preset)))
+    preset = args.preset or DEFAULT_PRESETS.get(args.command)
+    if preset:
+        sources.append((f"preset {preset}", load_preset(preset)))
     if args.config:
         sources.append((args.config, load_config(args.config)))
     sources.append(("the command line", {s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)}))

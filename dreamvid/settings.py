@@ -89,6 +89,8 @@ SETTINGS: tuple[Setting, ...] = (
     # output
     Setting("crf", -1, "encoder quality, lower = better (-1 = the format's default: 18 for mp4)", "int", low=-1, high=63, group="output"),
     Setting("codec", "", "ffmpeg encoder, e.g. libx265 or h264_nvenc (default: by extension)", "str", group="output"),
+    Setting("checkpoint_frames", 24, "frames between resume checkpoints (each closes one output segment)",
+            "int", low=1, high=100000, group="output"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 

@@ -42,7 +42,7 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class AudioSource:
-    """The stretch of a file's audio to put under a written clip."""
+    """The stretch of a file's audio to put under a written clip; duration None: to the source's end."""
 
     path: str
     start: float = 0.0
@@ -227,16 +227,17 @@ class VideoWriter:
         self.frames_written = 0
         self._format = _output_format(path)
         self._check_size()
+        audio = audio if self._format.audio_codec else None  # GIF and PNG carry no sound
+        if audio is not None:
+            _check_audio(audio)
         self._output = _SequenceOutput(path, overwrite) if self._format is _PNG_SEQUENCE else _FileOutput(path, overwrite)
-        if audio is not None and not os.path.isfile(audio.path):
-            raise UserError(f"no such audio source: {audio.path}")
-        args = self._args(codec, crf, audio if self._format.audio_codec else None)
         self._log = tempfile.TemporaryFile()  # a file, not a pipe, so ffmpeg never blocks on a full stderr
+        self._proc: subprocess.Popen | None = None
         try:
-            self._proc: subprocess.Popen | None = _popen(
-                args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+            self._proc = _popen(self._args(codec, crf, audio), stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=self._log)
         except BaseException:
-            self._output.discard()
+            self.abort()
             raise
 
     def _check_size(self) -> None:
@@ -264,8 +265,11 @@ class VideoWriter:
             args += ["-tag:v", "hvc1"]  # Apple players want this tag for HEVC
         args += list(fmt.extra)
         if audio is not None:
-            # apad + shortest: the audio is padded or cut to the video, never the video cut to the audio
-            args += ["-map", "1:a:0?", "-c:a", fmt.audio_codec, "-b:a", "192k", "-af", "apad", "-shortest"]
+            # Not -shortest: it stops ffmpeg, so the video, when the audio ends first, and with apad
+            # it overshoots by an amount that depends on how fast frames arrive. Padding the stretch
+            # to its full duration (a source whose audio ends early) keeps the length exact.
+            args += ["-map", "1:a:0?", "-c:a", fmt.audio_codec, "-b:a", "192k"]
+            args += ["-af", f"apad=whole_dur={audio.duration:g}"] if audio.duration else []
         return args + [self._output.ffmpeg_path]
 
     def write(self, frame: np.ndarray) -> None:
@@ -332,6 +336,13 @@ class VideoWriter:
             self.abort()
 
 
+def _check_audio(audio: AudioSource) -> None:
+    if not os.path.isfile(audio.path):
+        raise UserError(f"no such audio source: {audio.path}")
+    if audio.start < 0 or (audio.duration is not None and audio.duration <= 0):
+        raise UserError(f"audio from {audio.path}: start must be >= 0 and duration > 0")
+
+
 def _output_format(path: str) -> _Format:
     root, ext = os.path.splitext(path)
     ext = ext.lower()
@@ -351,10 +362,6 @@ def _quality_args(encoder: str, crf: int | None) -> list[str]:
     if encoder == "libvpx-vp9":
         return ["-crf", str(crf), "-b:v", "0"]  # constant quality needs the bitrate cap off
     return ["-crf", str(crf)]
-
-
-def _is_empty_folder(path: str) -> bool:
-    return os.path.isdir(path) and not os.listdir(path)
 
 
 def _check_target(path: str, overwrite: bool) -> None:
@@ -389,7 +396,9 @@ class _SequenceOutput:
         self.folder, name = os.path.split(os.path.normpath(pattern))
         if not self.folder:
             raise UserError(f"cannot write {pattern}: a frame sequence needs its own folder, e.g. frames/{name}")
-        _check_target(self.folder, overwrite or _is_empty_folder(self.folder))
+        if os.path.exists(self.folder) and not os.path.isdir(self.folder):
+            raise UserError(f"cannot write {pattern}: {self.folder} is a file, not a folder")
+        _check_target(self.folder, overwrite or (os.path.isdir(self.folder) and not os.listdir(self.folder)))
         frame_file = re.compile(_PATTERN.sub(r"\\d+", re.escape(name)) + "$")
         if os.path.isdir(self.folder) and not all(map(frame_file.match, os.listdir(self.folder))):
             raise UserError(f"{self.folder} holds files other than {name} frames; not replacing it")

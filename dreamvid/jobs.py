@@ -1,0 +1,26 @@
+"""`dreamvid render JOB.toml`: a job file fully describes a render (mode, input, output, settings)."""
+
+from __future__ import annotations
+
+from .config import load_job
+from .errors import UserError
+from .settings import merge
+
+
+def render_job(path: str, overwrite: bool = False, resume: bool = False) -> None:
+    mode, input_path, output_path, values = load_job(path)
+    settings = merge((path, values))
+    if mode == "image":
+        from .still import render_image
+
+        render_image(input_path, output_path, settings, overwrite=overwrite)
+    elif mode == "zoom":
+        from .zoom import render_zoom
+
+        render_zoom(input_path, output_path, settings, overwrite=overwrite, resume=resume)
+    else:
+        if not input_path:
+            raise UserError(f"{path}: a video job needs an 'input' clip")
+        from .clip import render_clip
+
+        render_clip(input_path, output_path, settings, overwrite=overwrite, resume=resume)

@@ -1,0 +1,92 @@
+"""The small state a render keeps beside its output, so that `--resume` continues it exactly.
+
+The state folder `OUT.dreamvid-state/` holds `state.json` (settings fingerprint, next frame,
+finished segments) and `loop.npz` (the loop's float state, lossless). It is written atomically
+after each finished segment, so a kill -9 at any moment leaves the last checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .errors import UserError
+
+STATE_VERSION = 1
+
+
+def state_folder(output_path: str) -> str:
+    return output_path.rstrip("/\\") + ".dreamvid-state"
+
+
+def fingerprint(mode: str, input_path: str, settings: dict, frame_size: tuple[int, int]) -> str:
+    """What makes two renders the same: mode, input (path, size and date) and every setting."""
+    source = ""
+    if input_path and os.path.isfile(input_path):
+        info = os.stat(input_path)
+        source = f"{os.path.abspath(input_path)}:{info.st_size}:{int(info.st_mtime)}"
+    described = json.dumps({"mode": mode, "input": source, "settings": settings, "size": frame_size,
+                            "version": STATE_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(described.encode()).hexdigest()[:16]
+
+
+@dataclass
+class RenderState:
+    fingerprint: str
+    next_frame: int = 0
+    segments: list[str] = field(default_factory=list)  # file names inside the state folder, in order
+
+
+def save_state(folder: str, state: RenderState, arrays: dict[str, np.ndarray]) -> None:
+    """Arrays first, then the JSON that points at them: each replaced atomically."""
+    temporary = os.path.join(folder, "loop.partial.npz")
+    np.savez(temporary, **arrays)
+    os.replace(temporary, os.path.join(folder, "loop.npz"))
+    temporary = os.path.join(folder, "state.partial.json")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(asdict(state), handle)
+    os.replace(temporary, os.path.join(folder, "state.json"))
+
+
+def load_state(folder: str) -> tuple[RenderState, dict[str, np.ndarray]] | None:
+    path = os.path.join(folder, "state.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            state = RenderState(**json.load(handle))
+        with np.load(os.path.join(folder, "loop.npz")) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise UserError(f"the resume state in {folder} is damaged ({error}); pass --overwrite to start again") from None
+    return state, arrays
+
+
+def prepare_state(output_path: str, expected: str, resume: bool, overwrite: bool):
+    """Decide how a render starts: fresh, or from its checkpoint. Returns (folder, state, arrays)."""
+    folder = state_folder(output_path)
+    if os.path.isdir(folder) and not resume:
+        if not overwrite:
+            raise UserError(f"an interrupted render of {output_path} exists: pass --resume to continue it "
+                            f"or --overwrite to start again")
+        shutil.rmtree(folder)
+    loaded = load_state(folder) if resume else None
+    if loaded is None:
+        if resume:
+            print(f"dreamvid: nothing to resume for {output_path}; starting from frame 0")
+        os.makedirs(folder, exist_ok=True)
+        return folder, RenderState(expected), {}
+    state, arrays = loaded
+    if state.fingerprint != expected:
+        raise UserError(f"cannot resume {output_path}: it was started with other settings or input "
+                        f"(pass --overwrite to start again with these)")
+    return folder, state, arrays
+
+
+def discard_state(folder: str) -> None:
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,92 @@
+"""The frame scheduler: drives a frame loop (zoom or clip), checkpoints it, writes and joins the output.
+
+A loop is a `step(t, state) -> (frame, state)` function over a dict of numpy arrays (the loop's
+whole memory, saved losslessly at each checkpoint), so resuming is exact by construction.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from .config import save_job
+from .resume import discard_state, fingerprint, prepare_state, save_state
+from .segments import SegmentedOutput, join_segments, segment_count
+from .video import AudioSource
+
+LoopState = dict[str, np.ndarray]
+Step = Callable[[int, LoopState], tuple[np.ndarray, LoopState]]
+
+
+@dataclass(frozen=True)
+class FrameJob:
+    """What a frame loop renders: where from and to, how many frames, at what size and rate."""
+
+    mode: str
+    input_path: str
+    output_path: str
+    settings: dict
+    size: tuple[int, int]  # (width, height) of every frame
+    fps: Fraction
+    frames: int
+    audio: AudioSource | None = None
+
+
+def encoder_options(settings: dict) -> tuple[str | None, int | None]:
+    crf = settings["crf"]
+    return settings["codec"] or None, (None if crf < 0 else crf)
+
+
+def render_frames(job: FrameJob, step: Step, start: Callable[[], LoopState], overwrite: bool, resume: bool) -> None:
+    """Run `step` for every frame not yet rendered, checkpointing after each finished segment."""
+    expected = fingerprint(job.mode, job.input_path, job.settings, job.size)
+    folder, state, loop_state = prepare_state(job.output_path, expected, resume, overwrite)
+    loop_state = loop_state or start()
+    output = SegmentedOutput(job.output_path, folder, job.size, job.fps, *encoder_options(job.settings),
+                             segment_frames=job.settings["checkpoint_frames"])
+    try:
+        with tqdm(total=job.frames, initial=state.next_frame, unit="frame", desc=job.mode, dynamic_ncols=True) as bar:
+            for t in range(state.next_frame, job.frames):
+                frame, loop_state = step(t, loop_state)
+                if output.write(frame, t):
+                    state.next_frame = t + 1
+                    save_state(folder, state, loop_state)
+                bar.update()
+        output.close()
+    except KeyboardInterrupt:
+        output.abort()
+        print(f"dreamvid: stopped at frame {state.next_frame} of {job.frames}; "
+              f"continue with the same command and --resume", file=sys.stderr)
+        raise
+    except BaseException:
+        output.abort()
+        raise
+    segments = output.segment_paths(segment_count(job.frames, job.settings["checkpoint_frames"]))
+    join_segments(segments, job.output_path, job.size, job.fps, job.audio, overwrite or resume)
+    save_job(job.mode, job.input_path, job.output_path, job.settings)
+    discard_state(folder)
+
+
+def preview_path(path: str) -> str:
+    """tunnel.mp4 -> tunnel.preview.mp4; frames/%05d.png -> frames_preview/%05d.png."""
+    folder, name = os.path.split(path)
+    if "%" in name:
+        return os.path.join(folder.rstrip("/") + "_preview", name)
+    root, extension = os.path.splitext(path)
+    return f"{root}.preview{extension}"
+
+
+PREVIEW_SIDE = 256  # small enough for about one frame a second on a laptop CPU
+
+
+def preview_settings(settings: dict) -> dict:
+    """Low resolution and few steps, the same motion: a quick look before a long render."""
+    side = min(settings["size"] or PREVIEW_SIDE, PREVIEW_SIDE)
+    return {**settings, "size": side, "noise_size": min(settings["noise_size"], side),
+            "octaves": min(settings["octaves"], 2), "iterations": 3, "iterations_next": 2}

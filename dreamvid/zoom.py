@@ -1,0 +1,101 @@
+"""Zoom videos: the feedback loop that dreams a frame, moves the camera a little, and dreams again."""
+
+from __future__ import annotations
+
+import sys
+
+import cv2
+import numpy as np
+
+from .colour import ColourStats, colour_stats, match_colours
+from .engine import Dreamer, pick_device
+from .images import float_to_frame, frame_to_image, image_to_float_frame, load_picture, resize_frame
+from .motion import CameraMove, move_frame
+from .scheduler import FrameJob, LoopState, preview_path, preview_settings, render_frames
+from .segments import check_output
+from .settings import Resolved
+
+SECONDS_WHEN_UNSET = 5  # `frames = 0` renders this many seconds
+
+
+def noise_picture(side: int, seed: int) -> np.ndarray:
+    """Soft coloured noise (coarse blobs plus grain): the network finds more in it than in white noise."""
+    rng = np.random.default_rng(seed)
+    coarse = cv2.resize(rng.random((max(2, side // 16), max(2, side // 16), 3), dtype=np.float32),
+                        (side, side), interpolation=cv2.INTER_CUBIC)
+    grain = rng.random((side, side, 3), dtype=np.float32)
+    return np.clip(0.35 + 0.3 * coarse + 0.15 * grain, 0.0, 1.0)
+
+
+def crop_to_even(image: np.ndarray) -> np.ndarray:
+    """Video needs even sides: drop the last row/column, and say so (never a silent size change)."""
+    height, width = image.shape[:2]
+    even = image[: height - height % 2, : width - width % 2]
+    if even.shape != image.shape:
+        print(f"dreamvid: cropped {width}x{height} to {even.shape[1]}x{even.shape[0]} (video needs even sides)",
+              file=sys.stderr)
+    return even
+
+
+def start_picture(input_path: str, settings: Resolved) -> np.ndarray:
+    """The loop's first image as float32 H x W x 3 in 0..1."""
+    if settings["noise"]:
+        side = settings["size"] or settings["noise_size"]
+        return crop_to_even(noise_picture(side, settings["seed"]))
+    frame = resize_frame(load_picture(input_path), settings["size"])
+    return crop_to_even(frame.astype(np.float32) / 255.0)
+
+
+def camera_at(settings: Resolved, frame: int) -> CameraMove:
+    at = settings.at
+    return CameraMove(zoom=at("zoom", frame), rotate=at("rotate", frame), translate_x=at("translate_x", frame),
+                      translate_y=at("translate_y", frame), center_x=at("center_x", frame),
+                      center_y=at("center_y", frame))
+
+
+def stats_array(stats: ColourStats) -> np.ndarray:
+    return np.array([*stats.mean, *stats.std], np.float64)
+
+
+def array_stats(values: np.ndarray) -> ColourStats:
+    return ColourStats(mean=tuple(values[:3].tolist()), std=tuple(values[3:].tolist()))
+
+
+def zoom_step(dreamer: Dreamer, settings: Resolved, fixed_reference: ColourStats | None):
+    """frame t = colour(dream(camera(frame t-1))); frame 0 is the start picture dreamed."""
+    fps = float(settings.fps)
+
+    def step(t: int, state: LoopState) -> tuple[np.ndarray, LoopState]:
+        image = state["image"]
+        # 1. move the camera (frame 0 is the picture itself)
+        if t > 0:
+            image = move_frame(image, camera_at(settings, t), fps, settings["interpolation"])
+        # 2. dream
+        dreamed = image_to_float_frame(dreamer.dream(frame_to_image(image, dreamer.device), frame=t))
+        # 3. colour coherence toward the reference: a given picture's, else the first frame's
+        reference = state.get("reference")
+        if reference is None:
+            reference = stats_array(fixed_reference or colour_stats(dreamed))
+        strength = settings.at("colour_coherence", t)
+        if strength > 0:
+            dreamed = match_colours(dreamed, array_stats(reference), strength)
+        return float_to_frame(dreamed), {"image": dreamed, "reference": reference}
+
+    return step
+
+
+def render_zoom(input_path: str, output_path: str, settings: dict, overwrite: bool = False,
+                resume: bool = False, preview: bool = False) -> None:
+    """`dreamvid zoom`: checks first, then the loop, resumable, into one video file."""
+    if preview:
+        output_path, settings = preview_path(output_path), preview_settings(settings)
+    check_output(output_path, overwrite)
+    resolved = Resolved(settings)
+    first = start_picture(input_path, resolved)
+    reference_path = resolved["colour_reference"]
+    fixed_reference = colour_stats(load_picture(reference_path)) if reference_path else None
+    frames = resolved["frames"] or round(SECONDS_WHEN_UNSET * resolved.fps)
+    job = FrameJob("zoom", input_path, output_path, settings, (first.shape[1], first.shape[0]), resolved.fps, frames)
+    dreamer = Dreamer(resolved, pick_device(resolved["device"]))
+    render_frames(job, zoom_step(dreamer, resolved, fixed_reference), lambda: {"image": first},
+                  overwrite, resume)
