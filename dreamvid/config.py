@@ -109,9 +109,9 @@ def job_text(mode: str, input_path: str, output_path: str, settings: dict) -> st
 
 def settings_path(output_path: str) -> str:
     """OUT.mp4 -> OUT.mp4.dreamvid.toml; a PNG sequence frames/%05d.png -> frames.dreamvid.toml."""
-    if "%" in os.path.basename(output_path):
-        return os.path.dirname(os.path.abspath(output_path)) + ".dreamvid.toml"
-    return output_path + ".dreamvid.toml"
+    from .video import output_target
+
+    return output_target(output_path) + ".dreamvid.toml"
 
 
 def save_job(mode: str, input_path: str, output_path: str, settings: dict) -> str:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import torch
 from torch.nn import functional as F
 
+from .accel import autocast, loss_scale
 from .models import FeatureNet
 from .objectives import Objective
+from .tiles import tiled_gradient
 
 MIN_OCTAVE_SIDE = 32  # smaller octaves hold no pattern worth growing and only cost time
 
@@ -29,6 +32,8 @@ class DreamParams:
     step: float = 0.02  # step on a 0..1 image, in units of mean |gradient|
     jitter: int = 16  # random roll in px, hides the network's stride grid
     smooth: float = 0.0  # gradient smoothing sigma in px (0 = off); smoother, larger patterns
+    tile: int = 0  # octaves with a side above this many px ascend tile by tile (bounded memory; 0 = never)
+    autocast: torch.dtype | None = None  # mixed-precision forward passes (CUDA); None = fp32, see accel
 
 
 def octave_sizes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
@@ -79,24 +84,42 @@ def random_shift(jitter: int, generator: torch.Generator) -> tuple[int, int]:
     return dy, dx
 
 
-def objective_gradient(net: FeatureNet, image: torch.Tensor, objective: Objective,
-                       shift: tuple[int, int]) -> torch.Tensor:
-    """d objective / d image, seen through a rolled copy (the roll is undone by autograd)."""
-    image = image.detach().requires_grad_(True)
-    rolled = torch.roll(image, shifts=shift, dims=(2, 3))
-    score = objective(net(rolled))
-    (gradient,) = torch.autograd.grad(score, image)
-    return gradient
+def crop_gradient(net: FeatureNet, objective: Objective, dtype: torch.dtype | None,
+                  crop: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
+    """d (weight x objective) / d crop: one forward (mixed precision when asked) and one backward."""
+    crop = crop.detach().contiguous().requires_grad_(True)  # one memory layout: fewer torch.compile variants
+    with autocast(crop.device, dtype):
+        activations = net(crop)
+    scale = loss_scale(dtype)
+    (gradient,) = torch.autograd.grad(objective(activations) * (weight * scale), crop)
+    return gradient if scale == 1.0 else gradient.div_(scale)
+
+
+def objective_gradient(net: FeatureNet, image: torch.Tensor, objective: Objective, shift: tuple[int, int],
+                       tile: int = 0, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """d objective / d image, seen through a rolled copy; larger than `tile` px: tile by tile."""
+    rolled = torch.roll(image.detach(), shifts=shift, dims=(2, 3))
+    gradient_of = partial(crop_gradient, net, objective, dtype)
+    if 0 < tile < max(rolled.shape[-2:]):
+        gradient = tiled_gradient(rolled, tile, gradient_of)
+    else:
+        gradient = gradient_of(rolled)
+    return torch.roll(gradient, shifts=(-shift[0], -shift[1]), dims=(2, 3))
 
 
 def ascent_step(net: FeatureNet, image: torch.Tensor, objective: Objective, params: DreamParams,
                 generator: torch.Generator, sigma: float) -> torch.Tensor:
-    """One normalised gradient-ascent step, clamped to the valid pixel range."""
-    gradient = objective_gradient(net, image, objective, random_shift(params.jitter, generator))
+    """One normalised gradient-ascent step, clamped to the valid pixel range.
+
+    The normalisation is over the whole image, after all tiles: every tile takes the same step.
+    Nothing here reads a value back from the device, so CUDA steps queue without a sync.
+    """
+    shift = random_shift(params.jitter, generator)
+    gradient = objective_gradient(net, image, objective, shift, params.tile, params.autocast)
     if sigma > 0:
         gradient = smooth_gradient(gradient, sigma)
-    gradient = gradient / (gradient.abs().mean() + 1e-8)
-    return (image + params.step * gradient).clamp_(0.0, 1.0)
+    scale = params.step / (gradient.abs().mean() + 1e-8)
+    return gradient.mul_(scale).add_(image).clamp_(0.0, 1.0)
 
 
 def dream(net: FeatureNet, image: torch.Tensor, objective: Objective, params: DreamParams,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from . import objectives
+from .accel import autocast_dtype, prepare_network
 from .dream import DreamParams, dream, make_generator
 from .errors import UserError
 from .images import frame_to_image, load_picture, resize_frame
@@ -42,6 +43,8 @@ class Dreamer:
         self.device = device
         self.layers = list(settings["layers"])
         self.net = net or load_model(settings["model"], self.layers, device, settings["weights"] or None)
+        self.autocast = autocast_dtype(device, settings["precision"])
+        prepare_network(self.net, device, settings["compile"], autocast_to=self.autocast)
         self.channels = self._checked_channels(parse_channels(settings["channels"]))
         self.guides = self._guide_features(settings["guide"]) if settings["guide"] else {}
         self.weight_schedules = {layer: parse_schedule(weight, f"layers.{layer}")
@@ -85,6 +88,8 @@ class Dreamer:
             step=at("step", frame),
             jitter=at("jitter", frame),
             smooth=at("smooth", frame),
+            tile=self.settings["tile"],
+            autocast=self.autocast,
         )
 
     def dream(self, image: torch.Tensor, frame: int = 0, iterations: int | None = None, on_step=None) -> torch.Tensor:

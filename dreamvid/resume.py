@@ -16,12 +16,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .errors import UserError
+from .video import output_target
 
 STATE_VERSION = 1
 
 
 def state_folder(output_path: str) -> str:
-    return output_path.rstrip("/\\") + ".dreamvid-state"
+    return output_target(output_path) + ".dreamvid-state"
 
 
 def fingerprint(mode: str, input_path: str, settings: dict, frame_size: tuple[int, int]) -> str:

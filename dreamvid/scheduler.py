@@ -66,6 +66,8 @@ def render_frames(job: FrameJob, step: Step, start: Callable[[], LoopState], ove
         raise
     except BaseException:
         output.abort()
+        if state.next_frame == 0:  # failed before any checkpoint: nothing to resume, so leave nothing
+            discard_state(folder)
         raise
     segments = output.segment_paths(segment_count(job.frames, job.settings["checkpoint_frames"]))
     join_segments(segments, job.output_path, job.size, job.fps, job.audio, overwrite or resume)

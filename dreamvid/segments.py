@@ -10,6 +10,7 @@ GIFs and PNG sequences are kept as lossless PNG segments until the end.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -20,7 +21,7 @@ from PIL import Image
 
 from .errors import UserError
 from .video import (_PATTERN, AudioSource, VideoWriter, _ffmpeg_message, _FileOutput, _output_format,
-                    _popen, _read_log, ffmpeg_exe)
+                    _popen, _read_log, ffmpeg_exe, output_target)
 
 PNG_NAME = "%06d.png"
 
@@ -39,7 +40,7 @@ def segment_name(index: int, final_path: str) -> str:
 def check_output(path: str, overwrite: bool) -> None:
     """Fail before any work: unknown format, missing folder, or an existing output."""
     _output_format(path)
-    target = os.path.dirname(os.path.normpath(path)) if _PATTERN.search(os.path.basename(path)) else path
+    target = output_target(path)
     folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
         raise UserError(f"output folder does not exist: {folder}")
@@ -47,6 +48,11 @@ def check_output(path: str, overwrite: bool) -> None:
         raise UserError(f"output folder is not writable: {folder}")
     if os.path.exists(target) and not overwrite:
         raise UserError(f"output exists: {target} (pass --overwrite to replace it)")
+    if target != path and os.path.isdir(target):  # a PNG sequence replaces its whole folder when joined
+        name = os.path.basename(path)
+        frame_file = re.compile(_PATTERN.sub(r"\\d+", re.escape(name)) + "$")
+        if not all(map(frame_file.match, os.listdir(target))):
+            raise UserError(f"{target} holds files other than {name} frames; not replacing it")
 
 
 class SegmentedOutput:
@@ -121,10 +127,13 @@ def join_gif(files: list[str], final_path: str, size: tuple[int, int], fps: Frac
                 writer.write(np.asarray(picture.convert("RGB")))
 
 
-def concat_args(list_file: str, output_target: str, final_path: str, audio: AudioSource | None) -> list[str]:
+def concat_args(list_file: str, ffmpeg_target: str, final_path: str, audio: AudioSource | None) -> list[str]:
     fmt = _output_format(final_path)
+    # +igndts: decode times are rebuilt across the joins. A segment of 1-2 frames has no B-frame delay
+    # (x264 sets it from its third frame), so keeping the segments' own ones leaves a gap before it:
+    # the frame ahead is shown 3 frames long, the rate reads wrong, and decoding adds duplicates.
     args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
-            "-f", "concat", "-safe", "0", "-i", list_file]
+            "-fflags", "+igndts", "-f", "concat", "-safe", "0", "-i", list_file]
     if audio is not None:
         args += ["-ss", f"{audio.start:g}"] + (["-t", f"{audio.duration:g}"] if audio.duration else [])
         args += ["-i", audio.path]
@@ -135,7 +144,7 @@ def concat_args(list_file: str, output_target: str, final_path: str, audio: Audi
         args += ["-af", f"apad=whole_dur={audio.duration:g}"] if audio.duration else []
     if final_path.lower().endswith(".mp4"):
         args += ["-movflags", "+faststart"]
-    return args + [output_target]
+    return args + [ffmpeg_target]
 
 
 def join_videos(segments: list[str], final_path: str, audio: AudioSource | None, overwrite: bool) -> None:

@@ -73,6 +73,13 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def output_target(path: str) -> str:
+    """What an output path names on disk: the file, or the folder of a frame pattern (frames/%05d.png)."""
+    if _PATTERN.search(os.path.basename(path)):
+        return os.path.dirname(os.path.normpath(path))
+    return path
+
+
 def even_size(width: int, height: int) -> tuple[int, int]:
     """Round each side down to even, as yuv420p video needs."""
     return width - width % 2, height - height % 2
@@ -129,14 +136,22 @@ def _video_stream(err: str) -> str | None:
 def _parse_stream(stream: str, duration: float, has_audio: bool) -> VideoInfo:
     head = stream.strip().split("\n", 1)[0]
     size = re.search(r",\s*(\d+)x(\d+)(?=[\s,]|$)", head)
-    rate = re.search(r"([\d.]+)(k?) fps", head) or re.search(r"([\d.]+)(k?) tbr", head)
-    if size is None or rate is None:
+    average, base = _rate(head, "fps"), _rate(head, "tbr")
+    if size is None or (average or base) is None:
         raise UserError(f"cannot read the video size or frame rate from ffmpeg's report: {head}")
     width, height = int(size[1]), int(size[2])
     if re.search(r"rotation of -?(90|270)\.", stream):  # ffmpeg turns such frames upright when decoding
         width, height = height, width
-    fps = fps_fraction(float(rate[1]) * (1000 if rate[2] else 1))
+    # The average rate can be a little off (24.02 for a 24 fps mp4 with an audio track); the base
+    # rate (tbr) is exact for constant-rate video, so prefer it when the two nearly agree.
+    nearly_agree = average and base and abs(average - base) < 0.01 * base
+    fps = fps_fraction(base if nearly_agree or average is None else average)
     return VideoInfo(width, height, fps, duration, round(duration * fps), has_audio)
+
+
+def _rate(head: str, unit: str) -> float | None:
+    found = re.search(rf"([\d.]+)(k?) {unit}\b", head)
+    return None if found is None else float(found[1]) * (1000 if found[2] else 1)
 
 
 def _duration(err: str) -> float:

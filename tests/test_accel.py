@@ -1,0 +1,149 @@
+import pytest
+import torch
+from torch.nn.functional import cosine_similarity
+
+from dreamvid import engine
+from dreamvid.accel import autocast, autocast_dtype, prepare_network
+from dreamvid.dream import DreamParams, crop_gradient, dream, make_generator
+from dreamvid.engine import Dreamer
+from dreamvid.errors import UserError
+from dreamvid.images import frame_to_image, resize_frame
+from dreamvid.models import FeatureNet
+from dreamvid.objectives import layer_l2
+from dreamvid.settings import Resolved, merge
+
+from conftest import tiny_network
+
+CPU, CUDA = torch.device("cpu"), torch.device("cuda")
+FAST = DreamParams(octaves=2, iterations=3, jitter=4)
+
+
+# ---- precision ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("precision", ["auto", "fp32", "fp16", "bf16"])
+@pytest.mark.parametrize("bf16", [True, False])
+def test_the_cpu_never_autocasts(precision, bf16):
+    assert autocast_dtype(CPU, precision, bf16_supported=bf16) is None
+
+
+@pytest.mark.parametrize("precision, bf16, expected", [
+    ("auto", True, torch.bfloat16),
+    ("auto", False, torch.float16),
+    ("fp32", True, None),
+    ("fp32", False, None),
+    ("fp16", True, torch.float16),
+    ("fp16", False, torch.float16),
+    ("bf16", True, torch.bfloat16),
+])
+def test_cuda_precision(precision, bf16, expected):
+    assert autocast_dtype(CUDA, precision, bf16_supported=bf16) == expected
+
+
+def test_bf16_on_a_gpu_without_it_is_a_user_error():
+    with pytest.raises(UserError, match="bfloat16"):
+        autocast_dtype(CUDA, "bf16", bf16_supported=False)
+
+
+def test_an_unknown_precision_is_a_user_error():
+    with pytest.raises(UserError, match="fp32"):
+        autocast_dtype(CPU, "fp8")
+
+
+def test_autocast_none_changes_nothing():
+    with autocast(CPU, None):
+        assert not torch.is_autocast_enabled("cpu")
+    with autocast(CPU, torch.bfloat16):
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_mixed_precision_keeps_the_image_and_its_gradient_fp32(tiny_net, small_cat, dtype):
+    # CPU autocast stands in for CUDA's: the plumbing is the same, the image never leaves fp32
+    image = frame_to_image(small_cat)
+    exact = crop_gradient(tiny_net, layer_l2("top"), None, image, 0.5)
+    mixed = crop_gradient(tiny_net, layer_l2("top"), dtype, image, 0.5)  # fp16's loss scale is undone
+    assert mixed.dtype == torch.float32
+    assert cosine_similarity(mixed.flatten(), exact.flatten(), dim=0) > 0.99
+    assert 0.95 < mixed.abs().mean() / exact.abs().mean() < 1.05
+    dreamed = dream(tiny_net, image, layer_l2("top"), DreamParams(**{**FAST.__dict__, "autocast": dtype}),
+                    make_generator(0))
+    assert dreamed.dtype == torch.float32
+
+
+# ---- the network ---------------------------------------------------------------------------------
+
+def test_prepare_network_on_the_cpu_leaves_the_net_as_it_was(tiny_net, small_cat):
+    image = frame_to_image(small_cat)
+    before = dream(tiny_net, image, layer_l2("top"), FAST, make_generator(0))
+    benchmark = torch.backends.cudnn.benchmark
+    assert prepare_network(tiny_net, CPU, compile=False) is tiny_net
+    assert torch.backends.cudnn.benchmark == benchmark
+    assert all(p.is_contiguous() for p in tiny_net.parameters())  # no channels_last on the CPU
+    assert torch.equal(dream(tiny_net, image, layer_l2("top"), FAST, make_generator(0)), before)
+
+
+def test_compiled_network_dreams_the_same_and_still_stops_early(small_cat):
+    graphs = []
+
+    def recording_backend(graph_module, example_inputs):
+        graphs.append(graph_module)
+        return graph_module.forward
+
+    net = FeatureNet(tiny_network(), {"mid": "3"}, (0.5,) * 3, (0.5,) * 3)  # the last conv is never needed
+    image = frame_to_image(small_cat)
+    expected = dream(net, image, layer_l2("mid"), FAST, make_generator(0))
+    prepare_network(net, CPU, compile=True, backend=recording_backend)
+    assert graphs, "the probe compiles at once"
+    assert torch.allclose(dream(net, image, layer_l2("mid"), FAST, make_generator(0)), expected, atol=1e-6)
+    convolutions = [node for node in graphs[0].graph.nodes if "conv" in str(node.target)]
+    assert len(convolutions) == 2  # the graph ends at the hooked layer
+    compiled = net.forward
+    prepare_network(net, CPU, compile=True, backend=recording_backend)
+    assert net.forward is compiled  # a second Dreamer on the same net does not wrap it again
+
+
+def test_a_failing_compiler_is_one_clear_user_error(tiny_net):
+    def broken_backend(graph_module, example_inputs):
+        raise RuntimeError("no C++ compiler found\nlong traceback follows")
+
+    with pytest.raises(UserError, match="--compile failed on cpu .*no C\\+\\+ compiler found"):
+        prepare_network(tiny_net, CPU, compile=True, backend=broken_backend)
+
+
+# ---- wiring into the Dreamer ---------------------------------------------------------------------
+
+def test_dreamer_takes_tile_precision_and_compile_from_the_settings(lite0_blocks4, monkeypatch):
+    calls = []
+    monkeypatch.setattr(engine, "prepare_network", lambda net, device, compile, **kw: calls.append((device, compile, kw)))
+    settings = Resolved(merge(("test", {"tile": 256, "precision": "bf16", "compile": True})))
+    dreamer = Dreamer(settings, CPU, lite0_blocks4)
+    assert calls == [(CPU, True, {"autocast_to": None})]
+    assert dreamer.params().tile == 256 and dreamer.params().autocast is None
+
+
+@pytest.mark.parametrize("precision", ["auto", "fp16", "bf16"])
+def test_precision_settings_do_not_change_a_cpu_dream(lite0_blocks4, cat_frame, precision):
+    image = frame_to_image(resize_frame(cat_frame, 64))
+    dreamed = {}
+    for setting in ("fp32", precision):
+        settings = Resolved(merge(("test", {"precision": setting, "octaves": 1, "iterations": 2})))
+        dreamed[setting] = Dreamer(settings, CPU, lite0_blocks4).dream(image)
+    assert torch.equal(dreamed["fp32"], dreamed[precision])
+
+
+# ---- on a GPU, when there is one -----------------------------------------------------------------
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_cuda_ascent_never_waits_for_the_gpu(small_cat):
+    net = prepare_network(FeatureNet(tiny_network(), {"top": "5"}, (0.5,) * 3, (0.5,) * 3).to(CUDA), CUDA)
+    image = frame_to_image(small_cat, CUDA)
+    params = DreamParams(**{**FAST.__dict__, "tile": 64, "autocast": autocast_dtype(CUDA, "auto")})
+    exact = dream(net, image, layer_l2("top"), DreamParams(**{**params.__dict__, "autocast": None}), make_generator(0))
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        mixed = dream(net, image, layer_l2("top"), params, make_generator(0))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert mixed.dtype == torch.float32
+    assert (mixed - exact).abs().mean() < 0.2 * (exact - image).abs().mean()
