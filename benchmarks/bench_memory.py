@@ -102,7 +102,8 @@ def main() -> None:
             if not result["ok"]:
                 print(f"  {label}: failed ({result['error']}), peak RSS {result['peak_rss_gb']:.2f} GB", flush=True)
                 continue
-            gpu = f", CUDA max allocated {result['cuda_max_allocated_gb']:.2f} GB" if "cuda_max_allocated_gb" in result else ""
+            gpu = result.get("cuda_max_allocated_gb")
+            gpu = f", CUDA max allocated {gpu:.2f} GB on {result['gpu']}" if gpu is not None else ""
             print(f"  {label}: peak RSS {result['peak_rss_gb']:.2f} GB{gpu}, {result['seconds']:.1f} s", flush=True)
 
 

@@ -9,14 +9,15 @@ alone) are there to compare with.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
 from .engine import Dreamer, pick_device
-from .errors import UserError
 from .flow import FlowEstimator, backward_forward, is_scene_cut, reliability, warp_with_flow
 from .images import float_to_frame, frame_to_image, image_to_float_frame
+from .pipeline import prefetch
 from .scheduler import FrameJob, LoopState, preview_path, preview_settings, render_frames
 from .segments import check_output
 from .settings import Resolved
@@ -46,57 +47,66 @@ def count_frames(path: str, settings: Resolved) -> int:
     return sum(1 for _ in read_frames(path, size=(16, 16), **clip_range(settings)))
 
 
-class SourceFrames:
-    """Source frames at the dream size, read in order; `get(t)` skips ahead when resuming."""
-
-    def __init__(self, path: str, size: tuple[int, int], settings: Resolved):
-        self.path, self.size, self.settings = path, size, settings
-        self._frames: Iterator[np.ndarray] | None = None
-        self._next = 0
-
-    def get(self, t: int) -> np.ndarray:
-        if self._frames is None:
-            self._frames = read_frames(self.path, size=self.size, **clip_range(self.settings))
-        while True:
-            try:
-                frame = next(self._frames)
-            except StopIteration:
-                raise UserError(f"{self.path} ended before frame {t}") from None
-            self._next += 1
-            if self._next > t:
-                return frame
+MAX_GAIN = 1.5  # the most the carried residual is amplified to hold the dream's strength
 
 
-def start_image(method: str, t: int, source: np.ndarray, state: LoopState, settings: Resolved,
-                estimator: FlowEstimator | None) -> tuple[np.ndarray, bool]:
+@dataclass(frozen=True)
+class SourceFrame:
+    """A source frame at the dream size, with the backward flow to the previous one and its reliability."""
+
+    frame: np.ndarray
+    backward: np.ndarray | None = None  # flow t -> t-1 on frame t's grid; None: first frame, or no flow
+    weights: np.ndarray | None = None  # reliability of `backward`, 0..1
+
+
+def analysed_frames(path: str, size: tuple[int, int], settings: Resolved, first: int) -> Iterator[SourceFrame]:
+    """Source frames from `first` on, with their flow: it depends only on the source, so it runs ahead."""
+    method = settings["flow"]
+    estimator = FlowEstimator(method) if method.startswith("dis") else None
+    previous = None
+    for index, frame in enumerate(read_frames(path, size=size, **clip_range(settings))):
+        if index >= first:
+            if estimator is None or previous is None:
+                yield SourceFrame(frame)
+            else:
+                backward, forward = backward_forward(estimator, previous, frame)
+                yield SourceFrame(frame, backward, reliability(backward, forward))
+        previous = frame
+
+
+def start_image(method: str, t: int, source: SourceFrame, state: LoopState,
+                settings: Resolved) -> tuple[np.ndarray, bool]:
     """The image frame t's dream starts from, and whether it is a fresh start (first frame or cut)."""
-    current = source.astype(np.float32) / 255.0
+    current = source.frame.astype(np.float32) / 255.0
     if method == "none" or "output" not in state:
         return current, True
     persistence = settings.at("persistence", t)
     if method == "blend":
         return (1 - persistence) * current + persistence * state["output"], False
-    backward, forward = backward_forward(estimator, state["source"], source)
-    weights = reliability(backward, forward)
-    if is_scene_cut(weights, settings["cut_threshold"]):
+    if is_scene_cut(source.weights, settings["cut_threshold"]):
         return current, True
-    residual = state["output"] - state["source"].astype(np.float32) / 255.0
-    carried = warp_with_flow(residual, backward) * (persistence * weights)[..., None]
+    residual = warp_with_flow(state["output"] - state["source"].astype(np.float32) / 255.0, source.backward)
+    # hold the carried dream at the fresh dream's strength: left alone it deepens frame after frame
+    # (and fades where resampling blurs it, as in a zoom)
+    gain = min(MAX_GAIN, float(state["strength"]) / max(float(np.abs(residual).mean()), 1e-6))
+    carried = residual * (persistence * gain * source.weights)[..., None]
     return np.clip(current + carried, 0.0, 1.0), False
 
 
-def clip_step(dreamer: Dreamer, sources: SourceFrames, settings: Resolved):
+def clip_step(dreamer: Dreamer, sources: Iterator[SourceFrame], settings: Resolved):
     method = settings["flow"]
-    estimator = FlowEstimator(method) if method.startswith("dis") else None
 
     def step(t: int, state: LoopState) -> tuple[np.ndarray, LoopState]:
-        source = sources.get(t)
+        source = next(sources)
         # 1. carry the previous dream along the motion (or start afresh on the first frame and at cuts)
-        image, fresh = start_image(method, t, source, state, settings, estimator)
+        image, fresh = start_image(method, t, source, state, settings)
         # 2. dream: a full dream for a fresh start, a short one on top of the carried dream
         iterations = None if fresh else settings.at("iterations_next", t)
-        dreamed = image_to_float_frame(dreamer.dream(frame_to_image(image, dreamer.device), t, iterations))
-        return float_to_frame(dreamed), {"source": source, "output": dreamed}
+        octaves = None if fresh else settings["octaves_next"]
+        dreamed = dreamer.dream(frame_to_image(image, dreamer.device), t, iterations, octaves=octaves)
+        dreamed = image_to_float_frame(dreamed)
+        strength = np.abs(dreamed - source.frame / 255.0).mean() if fresh else state["strength"]
+        return float_to_frame(dreamed), {"source": source.frame, "output": dreamed, "strength": np.float64(strength)}
 
     return step
 
@@ -114,5 +124,8 @@ def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bo
     audio = AudioSource(input_path, resolved["start"], float(frames / info.fps)) if info.has_audio else None
     job = FrameJob("video", input_path, output_path, settings, size, info.fps, frames, audio)
     dreamer = Dreamer(resolved, pick_device(resolved["device"]))
-    render_frames(job, clip_step(dreamer, SourceFrames(input_path, size, resolved), resolved),
-                  dict, overwrite, resume)
+
+    def step_from(first: int):
+        return clip_step(dreamer, prefetch(analysed_frames(input_path, size, resolved, first)), resolved)
+
+    render_frames(job, step_from, dict, overwrite, resume)

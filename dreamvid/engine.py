@@ -79,10 +79,10 @@ class Dreamer:
         weights = self.layer_weights(frame)
         return objectives.weighted_sum([(weight, self.layer_term(layer)) for layer, weight in weights.items()])
 
-    def params(self, frame: int = 0, iterations: int | None = None) -> DreamParams:
+    def params(self, frame: int = 0, iterations: int | None = None, octaves: int | None = None) -> DreamParams:
         at = self.settings.at
         return DreamParams(
-            octaves=self.settings["octaves"],
+            octaves=self.settings["octaves"] if octaves is None else octaves,
             octave_scale=at("octave_scale", frame),
             iterations=at("iterations", frame) if iterations is None else iterations,
             step=at("step", frame),
@@ -92,7 +92,9 @@ class Dreamer:
             autocast=self.autocast,
         )
 
-    def dream(self, image: torch.Tensor, frame: int = 0, iterations: int | None = None, on_step=None) -> torch.Tensor:
+    def dream(self, image: torch.Tensor, frame: int = 0, iterations: int | None = None, on_step=None,
+              octaves: int | None = None) -> torch.Tensor:
         """Dream one image with the settings of `frame` and randomness derived from (seed, frame)."""
         generator = make_generator(self.settings["seed"], frame)
-        return dream(self.net, image, self.objective(frame), self.params(frame, iterations), generator, on_step)
+        params = self.params(frame, iterations, octaves)
+        return dream(self.net, image, self.objective(frame), params, generator, on_step)

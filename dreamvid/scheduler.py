@@ -1,7 +1,8 @@
 """The frame scheduler: drives a frame loop (zoom or clip), checkpoints it, writes and joins the output.
 
 A loop is a `step(t, state) -> (frame, state)` function over a dict of numpy arrays (the loop's
-whole memory, saved losslessly at each checkpoint), so resuming is exact by construction.
+whole memory, saved losslessly at each checkpoint), so resuming is exact by construction. Steps
+are made by `make_step(first_frame)`, so a loop that reads a source can start reading there.
 """
 
 from __future__ import annotations
@@ -43,13 +44,15 @@ def encoder_options(settings: dict) -> tuple[str | None, int | None]:
     return settings["codec"] or None, (None if crf < 0 else crf)
 
 
-def render_frames(job: FrameJob, step: Step, start: Callable[[], LoopState], overwrite: bool, resume: bool) -> None:
-    """Run `step` for every frame not yet rendered, checkpointing after each finished segment."""
+def render_frames(job: FrameJob, make_step: Callable[[int], Step], start: Callable[[], LoopState],
+                  overwrite: bool, resume: bool) -> None:
+    """Run the loop's step for every frame not yet rendered, checkpointing after each finished segment."""
     expected = fingerprint(job.mode, job.input_path, job.settings, job.size)
     folder, state, loop_state = prepare_state(job.output_path, expected, resume, overwrite)
     loop_state = loop_state or start()
     output = SegmentedOutput(job.output_path, folder, job.size, job.fps, *encoder_options(job.settings),
                              segment_frames=job.settings["checkpoint_frames"])
+    step = make_step(state.next_frame)
     try:
         with tqdm(total=job.frames, initial=state.next_frame, unit="frame", desc=job.mode, dynamic_ncols=True) as bar:
             for t in range(state.next_frame, job.frames):
@@ -61,8 +64,8 @@ def render_frames(job: FrameJob, step: Step, start: Callable[[], LoopState], ove
         output.close()
     except KeyboardInterrupt:
         output.abort()
-        print(f"dreamvid: stopped at frame {state.next_frame} of {job.frames}; "
-              f"continue with the same command and --resume", file=sys.stderr)
+        print(f"dreamvid: interrupted; the same command with --resume continues from frame "
+              f"{state.next_frame} of {job.frames}", file=sys.stderr)
         raise
     except BaseException:
         output.abort()

@@ -77,10 +77,13 @@ SETTINGS: tuple[Setting, ...] = (
     # video: dreaming an existing clip (RESEARCH.md section 3)
     Setting("flow", "dis", "temporal method: dis / dis-fast (optical flow), blend (no motion), none (per frame)",
             "choice", choices=("dis", "dis-fast", "blend", "none"), group="video"),
-    Setting("persistence", 0.9, "share of the previous frame's dream carried into the next", "schedule",
-            low=0.0, high=1.0, group="video"),
-    Setting("iterations_next", 4, "ascent steps per octave after the first frame (the carried dream does the rest)",
-            "schedule", low=0, high=1000, integer=True, group="video"),
+    Setting("persistence", 1.0, "share of the previous frame's dream carried into the next (its strength is held "
+            "at the first frame's, so 1 does not pile up)", "schedule", low=0.0, high=1.0, group="video"),
+    Setting("iterations_next", 1, "ascent steps per octave after the first frame: the carried dream does the rest, "
+            "and every extra step adds flicker (bench_temporal.py)", "schedule", low=0, high=1000, integer=True,
+            group="video"),
+    Setting("octaves_next", 1, "pyramid levels after the first frame: the carried dream already holds the "
+            "coarse levels, and re-dreaming them adds low-frequency flicker", "int", low=1, high=12, group="video"),
     Setting("start", 0.0, "start of the dreamed range in the clip, seconds", "float", low=0.0, group="video"),
     Setting("duration", 0.0, "length of the dreamed range in seconds (0 = to the end)", "float", low=0.0, group="video"),
     Setting("scale", 1.0, "dream at this fraction of the clip's resolution", "float", above=0.0, high=1.0, group="video"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from fractions import Fraction
 
@@ -56,7 +57,10 @@ def write_clip(frames: list[np.ndarray], path: str, fps: Fraction | float = 24, 
                crf: int = 12) -> None:
     """Encode frames as a near-lossless clip, with a sine tone as its sound when tone_hz is given."""
     height, width = frames[0].shape[:2]
-    silent = path + ".silent.mkv"
+    # the silent copy shares the target's container: an mkv's 1 ms time base would leave a short mp4
+    # at 30000/1001 (or 12) fps with jittered timestamps, so ffmpeg would report 29.92 (or 11.99) fps
+    root, extension = os.path.splitext(path)
+    silent = f"{root}.silent{extension}"
     with VideoWriter(silent if tone_hz else path, (width, height), fps, crf=crf, overwrite=True) as writer:
         for frame in frames:
             writer.write(frame)
@@ -65,6 +69,4 @@ def write_clip(frames: list[np.ndarray], path: str, fps: Fraction | float = 24, 
         subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-i", silent, "-f", "lavfi", "-i",
                         f"sine=frequency={tone_hz}:sample_rate=44100:duration={seconds:.3f}",
                         "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", path], check=True)
-        import os
-
         os.remove(silent)

@@ -97,5 +97,6 @@ def render_zoom(input_path: str, output_path: str, settings: dict, overwrite: bo
     frames = resolved["frames"] or round(SECONDS_WHEN_UNSET * resolved.fps)
     job = FrameJob("zoom", input_path, output_path, settings, (first.shape[1], first.shape[0]), resolved.fps, frames)
     dreamer = Dreamer(resolved, pick_device(resolved["device"]))
-    render_frames(job, zoom_step(dreamer, resolved, fixed_reference), lambda: {"image": first},
+    step = zoom_step(dreamer, resolved, fixed_reference)
+    render_frames(job, lambda first_frame: step, lambda: {"image": first},
                   overwrite, resume)

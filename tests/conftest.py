@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 os.environ["DREAMVID_OFFLINE"] = "1"  # torchvision weights are never downloaded by the tests
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads yield: a busy CI box stays fast
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 from dreamvid.images import load_picture, resize_frame  # noqa: E402

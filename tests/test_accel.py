@@ -114,7 +114,8 @@ def test_a_failing_compiler_is_one_clear_user_error(tiny_net):
 
 def test_dreamer_takes_tile_precision_and_compile_from_the_settings(lite0_blocks4, monkeypatch):
     calls = []
-    monkeypatch.setattr(engine, "prepare_network", lambda net, device, compile, **kw: calls.append((device, compile, kw)))
+    monkeypatch.setattr(engine, "prepare_network",
+                        lambda net, device, compile, **options: calls.append((device, compile, options)))
     settings = Resolved(merge(("test", {"tile": 256, "precision": "bf16", "compile": True})))
     dreamer = Dreamer(settings, CPU, lite0_blocks4)
     assert calls == [(CPU, True, {"autocast_to": None})]
@@ -138,11 +139,13 @@ def test_the_cuda_ascent_never_waits_for_the_gpu(small_cat):
     net = prepare_network(FeatureNet(tiny_network(), {"top": "5"}, (0.5,) * 3, (0.5,) * 3).to(CUDA), CUDA)
     image = frame_to_image(small_cat, CUDA)
     params = DreamParams(**{**FAST.__dict__, "tile": 64, "autocast": autocast_dtype(CUDA, "auto")})
-    exact = dream(net, image, layer_l2("top"), DreamParams(**{**params.__dict__, "autocast": None}), make_generator(0))
+    run = lambda params: dream(net, image, layer_l2("top"), params, make_generator(0))  # noqa: E731
+    exact = run(DreamParams(**{**params.__dict__, "autocast": None}))
+    run(params)  # cuDNN benchmark mode times each new shape once, which may wait for the GPU
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        mixed = dream(net, image, layer_l2("top"), params, make_generator(0))
+        mixed = run(params)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert mixed.dtype == torch.float32
