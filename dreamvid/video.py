@@ -202,7 +202,10 @@ def read_frames(path: str, size: tuple[int, int] | None = None, start: float = 0
     args += ["-t", f"{duration:g}"] if duration else []
     args += ["-i", path, "-map", "0:v:0"]
     args += ["-frames:v", str(max_frames)] if max_frames else []
-    args += ["-vf", f"scale={width}:{height}:flags=area"] if (width, height) != info.size else []
+    # The first frame after a seek can lie up to a frame after `start`; counted from `start`, ffmpeg's
+    # constant-rate output fills that gap with a copy of it (one frame twice): count from the frame.
+    filters = ["setpts=PTS-STARTPTS"] + ([f"scale={width}:{height}:flags=area"] if (width, height) != info.size else [])
+    args += ["-vf", ",".join(filters)]
     args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     return _decode(args, path, (height, width, 3), f"starting at {start:g} s (clip is {info.duration:.1f} s long)")
 

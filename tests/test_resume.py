@@ -60,7 +60,7 @@ def test_resume_after_ctrl_c_gives_the_same_video(cat_path, tmp_path, capsys, dr
     stop_at.add(7)
     calls.clear()
     assert run(zoom_argv(cat_path, resumed, 10)) == 130
-    assert "stopped at frame 4 of 10" in capsys.readouterr().err
+    assert "--resume continues from frame 4 of 10" in capsys.readouterr().err
     assert calls == list(range(8))
     assert not resumed.exists() and next_frame(resumed) == 4
     state = tmp_path / "b.mp4.dreamvid-state"
