@@ -112,8 +112,10 @@ def clip_step(dreamer: Dreamer, sources: Iterator[SourceFrame], settings: Resolv
 
 
 def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False,
-                resume: bool = False, preview: bool = False) -> None:
-    """`dreamvid video`: every check first, then the resumable loop, with the source's sound."""
+                resume: bool = False, preview: bool = False, baseline: bool = False) -> None:
+    """`dreamvid video`: every check first, then the resumable loop, with the source's sound.
+
+    `baseline` (benchmarks only): the straightforward version, with flow computed in line."""
     if preview:
         output_path, settings = preview_path(output_path), preview_settings(settings)
     check_output(output_path, overwrite)
@@ -123,9 +125,10 @@ def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bo
     frames = count_frames(input_path, resolved)
     audio = AudioSource(input_path, resolved["start"], float(frames / info.fps)) if info.has_audio else None
     job = FrameJob("video", input_path, output_path, settings, size, info.fps, frames, audio)
-    dreamer = Dreamer(resolved, pick_device(resolved["device"]))
+    dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)
 
     def step_from(first: int):
-        return clip_step(dreamer, prefetch(analysed_frames(input_path, size, resolved, first)), resolved)
+        sources = analysed_frames(input_path, size, resolved, first)
+        return clip_step(dreamer, sources if baseline else prefetch(sources), resolved)
 
     render_frames(job, step_from, dict, overwrite, resume)

@@ -38,13 +38,18 @@ def parse_channels(text: str) -> list[int]:
 class Dreamer:
     """Holds the network and the objective's fixed parts; dreams one image per call."""
 
-    def __init__(self, settings: Resolved, device: torch.device, net: FeatureNet | None = None):
+    def __init__(self, settings: Resolved, device: torch.device, net: FeatureNet | None = None,
+                 baseline: bool = False):
+        """`baseline`: the straightforward version benchmarks compare with (whole network, fp32,
+        no BatchNorm folding, default memory layout)."""
         self.settings = settings
         self.device = device
         self.layers = list(settings["layers"])
-        self.net = net or load_model(settings["model"], self.layers, device, settings["weights"] or None)
-        self.autocast = autocast_dtype(device, settings["precision"])
-        prepare_network(self.net, device, settings["compile"], autocast_to=self.autocast)
+        self.net = net or load_model(settings["model"], self.layers, device, settings["weights"] or None,
+                                     early_stop=not baseline)
+        self.autocast = None if baseline else autocast_dtype(device, settings["precision"])
+        if not baseline:
+            prepare_network(self.net, device, settings["compile"], autocast_to=self.autocast)
         self.channels = self._checked_channels(parse_channels(settings["channels"]))
         self.guides = self._guide_features(settings["guide"]) if settings["guide"] else {}
         self.weight_schedules = {layer: parse_schedule(weight, f"layers.{layer}")

@@ -197,6 +197,8 @@ class FeatureNet(nn.Module):
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
         self.layer_names = list(layer_paths)
+        self.layer_paths = dict(layer_paths)
+        self.channels_last = False  # set by accel.prepare_network where NHWC convolutions are faster
         self.early_stop = early_stop
         self._captured: dict[str, torch.Tensor] = {}
         modules = dict(network.named_modules())
@@ -214,8 +216,11 @@ class FeatureNet(nn.Module):
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         self._captured = {}
+        normalised = (image - self.mean) / self.std
+        if self.channels_last:
+            normalised = normalised.contiguous(memory_format=torch.channels_last)
         try:
-            self.network((image - self.mean) / self.std)
+            self.network(normalised)
         except _StopForward:
             pass
         captured, self._captured = self._captured, {}

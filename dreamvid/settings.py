@@ -59,7 +59,8 @@ SETTINGS: tuple[Setting, ...] = (
             "int", low=0, high=16384, nonzero_low=64),
     Setting("compile", False, "torch.compile the network (CUDA; slow first frame, faster after)", "bool"),
     # zoom: the feedback loop (RESEARCH.md section 2); rates are per second, so fps does not change the look
-    Setting("frames", 0, "frames to render (0 = zoom: 5 seconds; video: the whole clip)", "int", low=0, group="zoom"),
+    Setting("frames", 0, "frames to render (0 = zoom: 5 seconds; video: the whole clip)", "int", low=0,
+            group="output"),  # zoom and video both take it
     Setting("fps", "30", "frames per second of a zoom video (a number or a ratio like 30000/1001)", "fps", group="zoom"),
     Setting("zoom", 1.2, "zoom factor per second (1 = still, >1 = fly in, <1 = fly out)", "schedule", above=0.0, high=100.0, group="zoom"),
     Setting("rotate", 0.0, "rotation in degrees per second (counter-clockwise)", "schedule", group="zoom"),

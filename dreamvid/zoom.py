@@ -85,8 +85,10 @@ def zoom_step(dreamer: Dreamer, settings: Resolved, fixed_reference: ColourStats
 
 
 def render_zoom(input_path: str, output_path: str, settings: dict, overwrite: bool = False,
-                resume: bool = False, preview: bool = False) -> None:
-    """`dreamvid zoom`: checks first, then the loop, resumable, into one video file."""
+                resume: bool = False, preview: bool = False, baseline: bool = False) -> None:
+    """`dreamvid zoom`: checks first, then the loop, resumable, into one video file.
+
+    `baseline` (benchmarks only): the straightforward dreamer (see `Dreamer`)."""
     if preview:
         output_path, settings = preview_path(output_path), preview_settings(settings)
     check_output(output_path, overwrite)
@@ -96,7 +98,7 @@ def render_zoom(input_path: str, output_path: str, settings: dict, overwrite: bo
     fixed_reference = colour_stats(load_picture(reference_path)) if reference_path else None
     frames = resolved["frames"] or round(SECONDS_WHEN_UNSET * resolved.fps)
     job = FrameJob("zoom", input_path, output_path, settings, (first.shape[1], first.shape[0]), resolved.fps, frames)
-    dreamer = Dreamer(resolved, pick_device(resolved["device"]))
+    dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)
     step = zoom_step(dreamer, resolved, fixed_reference)
     render_frames(job, lambda first_frame: step, lambda: {"image": first},
                   overwrite, resume)
