@@ -3,7 +3,7 @@ import torch
 from torch.nn.functional import cosine_similarity
 
 from dreamvid import engine
-from dreamvid.accel import autocast, autocast_dtype, prepare_network
+from dreamvid.accel import autocast, autocast_dtype, fold_batch_norms, prepare_network
 from dreamvid.dream import DreamParams, crop_gradient, dream, make_generator
 from dreamvid.engine import Dreamer
 from dreamvid.errors import UserError
@@ -72,14 +72,46 @@ def test_mixed_precision_keeps_the_image_and_its_gradient_fp32(tiny_net, small_c
 
 # ---- the network ---------------------------------------------------------------------------------
 
-def test_prepare_network_on_the_cpu_leaves_the_net_as_it_was(tiny_net, small_cat):
+def test_prepare_network_on_the_cpu_keeps_what_is_dreamed(tiny_net, small_cat):
     image = frame_to_image(small_cat)
     before = dream(tiny_net, image, layer_l2("top"), FAST, make_generator(0))
     benchmark = torch.backends.cudnn.benchmark
     assert prepare_network(tiny_net, CPU, compile=False) is tiny_net
-    assert torch.backends.cudnn.benchmark == benchmark
-    assert all(p.is_contiguous() for p in tiny_net.parameters())  # no channels_last on the CPU
-    assert torch.equal(dream(tiny_net, image, layer_l2("top"), FAST, make_generator(0)), before)
+    assert torch.backends.cudnn.benchmark == benchmark  # cuDNN settings are CUDA-only
+    assert tiny_net.channels_last
+    after = dream(tiny_net, image, layer_l2("top"), FAST, make_generator(0))
+    assert torch.allclose(after, before, atol=1e-4)
+
+
+def network_with_batch_norms() -> torch.nn.Module:
+    torch.manual_seed(3)
+    network = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 8, 3, padding=1, bias=False), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+    )
+    for module in network.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):  # statistics far from the identity
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.2, 3)
+            module.weight.data.uniform_(0.5, 2)
+            module.bias.data.uniform_(-1, 1)
+    return network.eval()
+
+
+def test_batch_norms_fold_into_their_convolutions():
+    reference = FeatureNet(network_with_batch_norms(), {"out": "5"}, (0.5,) * 3, (0.5,) * 3)
+    folded = FeatureNet(network_with_batch_norms(), {"out": "5"}, (0.5,) * 3, (0.5,) * 3)
+    assert fold_batch_norms(folded) == 2
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    image = torch.rand(1, 3, 24, 24)
+    with torch.no_grad():
+        assert torch.allclose(folded(image)["out"], reference(image)["out"], atol=1e-5)
+
+
+def test_a_hooked_batch_norm_is_not_folded():
+    net = FeatureNet(network_with_batch_norms(), {"normalised": "1"}, (0.5,) * 3, (0.5,) * 3)
+    assert fold_batch_norms(net) == 1  # the second pair only
+    assert isinstance(net.network[1], torch.nn.BatchNorm2d)
 
 
 def test_compiled_network_dreams_the_same_and_still_stops_early(small_cat):

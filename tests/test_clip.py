@@ -70,6 +70,11 @@ def nearest(frames, among):
     return [int(np.argmin([np.abs(frame.astype(int) - other).mean() for other in among])) for frame in frames]
 
 
+def prefetch_threads():
+    """Reader threads still alive: each render must stop its own, whatever way it ends."""
+    return [thread for thread in threading.enumerate() if thread.name == "dreamvid-prefetch"]
+
+
 def scene(picture, frames, size=SIZE):
     """A camera pan over the picture, with a textured square crossing the view."""
     background = crop_window(picture, 10, 10, *size)  # moving_object_clip's still background
@@ -101,6 +106,7 @@ def test_end_to_end_keeps_frame_count_exact_rate_and_sound(sources, out_dir, cap
     source, out = sources / "scene.mp4", out_dir / "dream.mp4"
     assert probe_video(str(source)).fps == NTSC
     assert video(source, out, "--checkpoint-frames", "4") == 0, capsys.readouterr().err
+    assert not prefetch_threads()
     info = probe_video(str(out))
     assert info.fps == NTSC and info.size == SIZE and info.has_audio
     frames, original = decoded(out), decoded(source)
@@ -223,10 +229,6 @@ def dream_calls(monkeypatch):
     return calls, stop_at
 
 
-def prefetch_threads():
-    return [thread for thread in threading.enumerate() if thread.name == "dreamvid-prefetch"]
-
-
 def test_resume_after_ctrl_c_gives_the_same_video(sources, tmp_path, capsys, dream_calls):
     calls, stop_at = dream_calls
     source, whole, resumed = sources / "scene12.mp4", tmp_path / "whole.mp4", tmp_path / "resumed.mp4"
@@ -273,7 +275,7 @@ def bad_inputs(sources, folder):
         (str(folder / "notes.mp4"), [], ("not a video",)),
         (str(folder / "picture.png"), [], ("still image",)),
         (str(folder / "sound.mp4"), [], ("no video stream",)),
-        (str(folder / "half.mp4"), [], ("half.mp4",)),
+        (str(folder / "half.mp4"), [], ("half.mp4 is not a video",)),
         (str(folder / "fast_half.mp4"), [], ("could not decode", "partial file")),
         (str(folder / "garbled.mp4"), [], ("could not decode",)),
         (good, ["--start", "5"], ("no frames", "starting at 5 s")),
