@@ -161,7 +161,9 @@ def test_blend_mixes_the_previous_output_into_each_frame(sources, tmp_path, caps
     for frame in source / 255.0:  # O_t = (1 - p) I_t + p O_{t-1}, kept in float between frames
         previous = frame if previous is None else 0.5 * frame + 0.5 * previous
         expected.append(np.round(previous * 255.0))
-    assert np.abs(png_frames(tmp_path / "frames") - np.array(expected)).max() <= 1
+    frames = png_frames(tmp_path / "frames")
+    assert frames.shape == source.shape
+    assert np.abs(frames - np.array(expected)).max() <= 1
 
 
 def test_flow_carries_the_dream_along_a_pan(tmp_path, capsys):
