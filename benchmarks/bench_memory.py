@@ -1,4 +1,4 @@
-"""Peak memory of dreaming one 4K and one 1080p frame, tiled (default tile) and untiled.
+"""Peak memory of dreaming one 4K and one 1080p frame, tiled (automatic tile) and untiled.
 
 Each dream runs in a fresh subprocess with the default model and settings, except one ascent
 step per octave (memory does not grow with the step count). The parent reads the child's own
@@ -6,7 +6,7 @@ peak RSS from os.wait4 (ru_maxrss), so runs never mix; on CUDA the child also re
 torch.cuda.max_memory_allocated.
 
     python benchmarks/bench_memory.py [--device cpu|cuda|auto] [--sizes 3840x2160,1920x1080]
-                                      [--tiles 1024,0] [--limit-gb 16] [--threads N]
+                                      [--tiles 0,16384] [--limit-gb 16] [--threads N]
 """
 
 import argparse
@@ -83,7 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--sizes", default="3840x2160,1920x1080")
-    parser.add_argument("--tiles", default="1024,0", help="tile sizes to compare (0 = untiled)")
+    parser.add_argument("--tiles", default="0,16384", help="tile settings to compare (0 = automatic, 16384 = untiled)")
     parser.add_argument("--limit-gb", type=float, default=16.0, help="address-space cap per CPU child (0 = none)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads in the child (0 = torch's default)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

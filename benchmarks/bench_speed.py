@@ -23,6 +23,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_memory import measure  # noqa: E402
 
+from dreamvid.accel import auto_tile  # noqa: E402
 from dreamvid.clip import render_clip  # noqa: E402
 from dreamvid.config import load_preset  # noqa: E402
 from dreamvid.dream import DreamParams, ascent_step, make_generator  # noqa: E402
@@ -52,7 +53,7 @@ def iteration_times(size: tuple[int, int], device: torch.device, repeats: int) -
     times = {name: [] for name in dreamers}
     for round_index in range(repeats + 1):
         for name, dreamer in dreamers.items():
-            params = DreamParams(tile=settings["tile"], autocast=dreamer.autocast)
+            params = DreamParams(tile=auto_tile(device, settings["tile"]), autocast=dreamer.autocast)
             start = time.perf_counter()
             ascent_step(dreamer.net, image, objective, params, make_generator(0), 0.0)
             synchronise(device)
@@ -133,7 +134,7 @@ def report_memory(device: torch.device) -> None:
     print("\npeak memory, one dream (default model and tile, 1 step per octave), fresh process each:")
     options = argparse.Namespace(device=device.type, threads=0, limit_gb=16)
     for size in ("1920x1080", "3840x2160"):
-        result = measure(size, 1024, options)
+        result = measure(size, 0, options)  # the automatic tile size
         gpu = f", GPU max allocated {result['cuda_max_allocated_gb']:.2f} GB" if "cuda_max_allocated_gb" in result else ""
         status = "" if result["ok"] else f" (failed: {result['error']})"
         print(f"  {size}: peak RSS {result['peak_rss_gb']:.2f} GB{gpu}{status}")

@@ -27,7 +27,6 @@ from dreamvid.video import read_frames
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 MODES = ("none", "blend", "dis")
-BLEND_WEIGHT = 0.5
 
 
 def make_clips(frames: int, size: tuple[int, int]) -> dict[str, list[np.ndarray]]:
@@ -44,9 +43,7 @@ def make_clips(frames: int, size: tuple[int, int]) -> dict[str, list[np.ndarray]
 def dream_clip(source_path: str, folder: str, mode: str, preset: str, extra: dict) -> list[np.ndarray]:
     """Render through the real pipeline into a lossless PNG sequence and read it back."""
     pattern = os.path.join(folder, f"out_{mode}", "%05d.png")
-    # blend mixes half of the previous dream in, as the old tools do (persistence 1 would freeze it)
-    blend = {"persistence": BLEND_WEIGHT} if mode == "blend" else {}
-    settings = merge((preset, load_preset(preset)), ("--set", extra), ("bench", {"flow": mode, "device": "cpu", **blend}))
+    settings = merge((preset, load_preset(preset)), ("--set", extra), ("bench", {"flow": mode, "device": "cpu"}))
     render_clip(source_path, pattern, settings, overwrite=True)
     files = sorted(glob.glob(os.path.join(folder, f"out_{mode}", "*.png")))
     return [np.asarray(Image.open(path).convert("RGB")) for path in files]

@@ -23,6 +23,15 @@ PROBE_SIDE = 64  # px of the image that a freshly compiled network is tried on
 FP16_LOSS_SCALE = 1024.0
 
 
+CPU_TILE = 1024  # keeps a 4K dream under 4 GB of RAM (bench_memory.py: 2.97 GB)
+CUDA_TILE = 4096  # a GPU has the memory for a whole 1080p or 4K octave; tiles would only add work
+
+
+def auto_tile(device: torch.device, tile: int) -> int:
+    """The tile side for `device`: the user's, or the automatic one when the setting is 0."""
+    return tile or (CUDA_TILE if device.type == "cuda" else CPU_TILE)
+
+
 def bf16_available(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.is_bf16_supported()
 

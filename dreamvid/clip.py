@@ -15,6 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from .engine import Dreamer, pick_device
+from .errors import UserError
 from .flow import FlowEstimator, backward_forward, is_scene_cut, reliability, warp_with_flow
 from .images import float_to_frame, frame_to_image, image_to_float_frame
 from .pipeline import prefetch
@@ -80,9 +81,10 @@ def start_image(method: str, t: int, source: SourceFrame, state: LoopState,
     current = source.frame.astype(np.float32) / 255.0
     if method == "none" or "output" not in state:
         return current, True
-    persistence = settings.at("persistence", t)
     if method == "blend":
-        return (1 - persistence) * current + persistence * state["output"], False
+        weight = settings.at("blend", t)
+        return (1 - weight) * current + weight * state["output"], False
+    persistence = settings.at("persistence", t)
     if is_scene_cut(source.weights, settings["cut_threshold"]):
         return current, True
     residual = warp_with_flow(state["output"] - state["source"].astype(np.float32) / 255.0, source.backward)
@@ -97,7 +99,9 @@ def clip_step(dreamer: Dreamer, sources: Iterator[SourceFrame], settings: Resolv
     method = settings["flow"]
 
     def step(t: int, state: LoopState) -> tuple[np.ndarray, LoopState]:
-        source = next(sources)
+        source = next(sources, None)
+        if source is None:
+            raise UserError(f"the clip ended before frame {t} (it decoded to fewer frames than counted)")
         # 1. carry the previous dream along the motion (or start afresh on the first frame and at cuts)
         image, fresh = start_image(method, t, source, state, settings)
         # 2. dream: a full dream for a fresh start, a short one on top of the carried dream
@@ -119,8 +123,8 @@ def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bo
     if preview:
         output_path, settings = preview_path(output_path), preview_settings(settings)
     check_output(output_path, overwrite)
-    resolved = Resolved(settings)
     info = probe_video(input_path)
+    resolved = Resolved(settings, fps=info.fps)  # schedules in seconds follow the clip's own rate
     size = dream_size(info, resolved)
     frames = count_frames(input_path, resolved)
     audio = AudioSource(input_path, resolved["start"], float(frames / info.fps)) if info.has_audio else None

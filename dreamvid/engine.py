@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from . import objectives
-from .accel import autocast_dtype, prepare_network
+from .accel import auto_tile, autocast_dtype, prepare_network
 from .dream import DreamParams, dream, make_generator
 from .errors import UserError
 from .images import frame_to_image, load_picture, resize_frame
@@ -93,7 +93,7 @@ class Dreamer:
             step=at("step", frame),
             jitter=at("jitter", frame),
             smooth=at("smooth", frame),
-            tile=self.settings["tile"],
+            tile=auto_tile(self.device, self.settings["tile"]),
             autocast=self.autocast,
         )
 

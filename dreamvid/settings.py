@@ -8,7 +8,7 @@ strings ("0: 1.0, 48: 1.05"), evaluated per frame by `dreamvid.schedule`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 from .errors import UserError
@@ -55,8 +55,8 @@ SETTINGS: tuple[Setting, ...] = (
             nonzero_low=16),
     Setting("precision", "auto", "CUDA arithmetic: auto = bf16/fp16 autocast, fp32 = exact", "choice",
             choices=("auto", "fp32", "fp16", "bf16")),
-    Setting("tile", 1024, "octaves larger than this many px per side dream in tiles (bounded memory; 0 = never)",
-            "int", low=0, high=16384, nonzero_low=64),
+    Setting("tile", 0, "octaves larger than this many px per side dream in tiles, for bounded memory "
+            "(0 = auto: 1024 on the CPU, 4096 on CUDA; 16384 = never)", "int", low=0, high=16384, nonzero_low=64),
     Setting("compile", False, "torch.compile the network (CUDA; slow first frame, faster after)", "bool"),
     # zoom: the feedback loop (RESEARCH.md section 2); rates are per second, so fps does not change the look
     Setting("frames", 0, "frames to render (0 = zoom: 5 seconds; video: the whole clip)", "int", low=0,
@@ -80,6 +80,8 @@ SETTINGS: tuple[Setting, ...] = (
             "choice", choices=("dis", "dis-fast", "blend", "none"), group="video"),
     Setting("persistence", 1.0, "share of the previous frame's dream carried into the next (its strength is held "
             "at the first frame's, so 1 does not pile up)", "schedule", low=0.0, high=1.0, group="video"),
+    Setting("blend", 0.5, "--flow blend only: weight of the previous dream mixed into each frame (no motion "
+            "compensation, as older tools do)", "schedule", low=0.0, high=1.0, group="video"),
     Setting("iterations_next", 1, "ascent steps per octave after the first frame: the carried dream does the rest, "
             "and every extra step adds flicker (bench_temporal.py)", "schedule", low=0, high=1000, integer=True,
             group="video"),
@@ -234,10 +236,10 @@ class Resolved:
     """The settings of one render, with the frame-independent values pre-parsed."""
 
     values: dict[str, object]
-    fps: Fraction = field(init=False)
+    fps: Fraction | None = None  # a clip's own rate; None: the `fps` setting (zoom videos)
 
     def __post_init__(self) -> None:
-        self.fps = parse_fps(self.values["fps"])
+        self.fps = self.fps or parse_fps(self.values["fps"])
         self._schedules = {
             name: parse_schedule(self.values[name], name) for name, s in BY_NAME.items() if s.kind == "schedule"
         }

@@ -3,7 +3,7 @@ import torch
 from torch.nn.functional import cosine_similarity
 
 from dreamvid import engine
-from dreamvid.accel import autocast, autocast_dtype, fold_batch_norms, prepare_network
+from dreamvid.accel import auto_tile, autocast, autocast_dtype, fold_batch_norms, prepare_network
 from dreamvid.dream import DreamParams, crop_gradient, dream, make_generator
 from dreamvid.engine import Dreamer
 from dreamvid.errors import UserError
@@ -182,3 +182,8 @@ def test_the_cuda_ascent_never_waits_for_the_gpu(small_cat):
         torch.cuda.set_sync_debug_mode("default")
     assert mixed.dtype == torch.float32
     assert (mixed - exact).abs().mean() < 0.2 * (exact - image).abs().mean()
+
+
+def test_automatic_tile_size_depends_on_the_device():
+    assert auto_tile(CPU, 0) == 1024 and auto_tile(CUDA, 0) == 4096
+    assert auto_tile(CPU, 300) == 300 and auto_tile(CUDA, 16384) == 16384

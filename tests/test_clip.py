@@ -156,10 +156,10 @@ def test_without_dreaming_every_flow_method_gives_back_the_source(sources, tmp_p
 def test_blend_mixes_the_previous_output_into_each_frame(sources, tmp_path, capsys):
     source = decoded(sources / "scene12.mp4")
     assert video(sources / "scene12.mp4", tmp_path / "frames" / "%05d.png", *NO_DREAM, "--flow", "blend",
-                 "--persistence", "0.5") == 0, capsys.readouterr().err
+                 "--blend", "0.25") == 0, capsys.readouterr().err
     expected, previous = [], None
-    for frame in source / 255.0:  # O_t = (1 - p) I_t + p O_{t-1}, kept in float between frames
-        previous = frame if previous is None else 0.5 * frame + 0.5 * previous
+    for frame in source / 255.0:  # O_t = (1 - b) I_t + b O_{t-1}, kept in float between frames
+        previous = frame if previous is None else 0.75 * frame + 0.25 * previous
         expected.append(np.round(previous * 255.0))
     frames = png_frames(tmp_path / "frames")
     assert frames.shape == source.shape
