@@ -1,7 +1,7 @@
 """The small state a render keeps beside its output, so that `--resume` continues it exactly.
 
-The state folder `OUT.dreamvid-state/` holds `state.json` (settings fingerprint, next frame,
-finished segments) and `loop.npz` (the loop's float state, lossless). It is written atomically
+The state folder `OUT.dreamvid-state/` holds `state.json` (settings fingerprint, next frame),
+`loop.npz` (the loop's float state, lossless) and the finished output segments. It is written atomically
 after each finished segment, so a kill -9 at any moment leaves the last checkpoint intact.
 """
 
@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -25,22 +25,29 @@ def state_folder(output_path: str) -> str:
     return output_target(output_path) + ".dreamvid-state"
 
 
+FILE_SETTINGS = ("guide", "colour_reference", "weights")  # settings naming files whose content matters
+
+
+def file_identity(path: str) -> str:
+    """A file's path, size and date: a changed file changes the render (hashing gigabytes would not pay)."""
+    if not path or not os.path.isfile(path):
+        return path or ""
+    info = os.stat(path)
+    return f"{os.path.abspath(path)}:{info.st_size}:{int(info.st_mtime)}"
+
+
 def fingerprint(mode: str, input_path: str, settings: dict, frame_size: tuple[int, int]) -> str:
-    """What makes two renders the same: mode, input (path, size and date) and every setting."""
-    source = ""
-    if input_path and os.path.isfile(input_path):
-        info = os.stat(input_path)
-        source = f"{os.path.abspath(input_path)}:{info.st_size}:{int(info.st_mtime)}"
-    described = json.dumps({"mode": mode, "input": source, "settings": settings, "size": frame_size,
-                            "version": STATE_VERSION}, sort_keys=True, default=str)
+    """What makes two renders the same: mode, the input and other files used, and every setting."""
+    files = {name: file_identity(str(settings.get(name, ""))) for name in FILE_SETTINGS}
+    described = json.dumps({"mode": mode, "input": file_identity(input_path), "files": files, "settings": settings,
+                            "size": frame_size, "version": STATE_VERSION}, sort_keys=True, default=str)
     return hashlib.sha256(described.encode()).hexdigest()[:16]
 
 
 @dataclass
 class RenderState:
     fingerprint: str
-    next_frame: int = 0
-    segments: list[str] = field(default_factory=list)  # file names inside the state folder, in order
+    next_frame: int = 0  # frames before it are in finished segments (segment_NNNNN.* in the state folder)
 
 
 def save_state(folder: str, state: RenderState, arrays: dict[str, np.ndarray]) -> None:

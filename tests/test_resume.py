@@ -197,3 +197,16 @@ def test_resume_after_kill_9_gives_the_same_video(cat_path, tmp_path, capsys):
     assert a.shape == b.shape == (16, 32, 48, 3)
     for index, (frame_a, frame_b) in enumerate(zip(a, b)):
         assert np.array_equal(frame_a, frame_b), f"frame {index} differs"
+
+
+def test_fingerprint_follows_the_files_a_render_reads(tmp_path):
+    from dreamvid.resume import fingerprint
+
+    guide = tmp_path / "guide.png"
+    guide.write_bytes(b"one")
+    settings = {"guide": str(guide), "seed": 1}
+    before = fingerprint("zoom", "", settings, (48, 32))
+    assert fingerprint("zoom", "", settings, (48, 32)) == before
+    guide.write_bytes(b"other content")
+    assert fingerprint("zoom", "", settings, (48, 32)) != before
+    assert fingerprint("zoom", "", {**settings, "seed": 2}, (48, 32)) != fingerprint("zoom", "", settings, (48, 32))
