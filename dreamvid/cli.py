@@ -110,9 +110,15 @@ def command_layers(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_video_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted render of this output")
-    parser.add_argument("--preview", action="store_true", help="quick low-resolution check of the motion")
+def add_loop_command(commands, name: str, description: str, input_options: dict, handler) -> None:
+    """`zoom` and `video`: a frame loop into a video, resumable, with a preview mode."""
+    command = commands.add_parser(name, help=description)
+    command.add_argument("input", **input_options)
+    command.add_argument("-o", "--output", required=True, help="output video (.mp4, .webm, .gif, frames/%%05d.png)")
+    command.add_argument("--resume", action="store_true", help="continue an interrupted render of this output")
+    command.add_argument("--preview", action="store_true", help="quick low-resolution check of the motion")
+    add_settings(command, name)
+    command.set_defaults(handler=handler)
 
 
 def build_parser() -> Parser:
@@ -126,19 +132,10 @@ def build_parser() -> Parser:
     add_settings(image, "image")
     image.set_defaults(handler=command_image)
 
-    zoom = commands.add_parser("zoom", help="render an endless dream zoom from a picture or from noise")
-    zoom.add_argument("input", nargs="?", help="start picture (or use --noise)")
-    zoom.add_argument("-o", "--output", required=True, help="output video (.mp4, .webm, .gif, frames/%%05d.png)")
-    add_video_flags(zoom)
-    add_settings(zoom, "zoom")
-    zoom.set_defaults(handler=command_zoom)
-
-    video = commands.add_parser("video", help="dream every frame of a clip, following its motion")
-    video.add_argument("input", help="source clip")
-    video.add_argument("-o", "--output", required=True, help="output video (.mp4, .webm, .gif, frames/%%05d.png)")
-    add_video_flags(video)
-    add_settings(video, "video")
-    video.set_defaults(handler=command_video)
+    add_loop_command(commands, "zoom", "render an endless dream zoom from a picture or from noise",
+                     {"nargs": "?", "help": "start picture (or use --noise)"}, command_zoom)
+    add_loop_command(commands, "video", "dream every frame of a clip, following its motion",
+                     {"help": "source clip"}, command_video)
 
     render = commands.add_parser("render", help="render a job file (the .dreamvid.toml beside any output)")
     render.add_argument("job", help="job TOML: mode, input, output and settings")

@@ -14,6 +14,7 @@ from torch import nn  # noqa: E402
 os.environ["DREAMVID_OFFLINE"] = "1"  # torchvision weights are never downloaded by the tests
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
+from dreamvid.engine import Dreamer  # noqa: E402
 from dreamvid.images import load_picture, resize_frame  # noqa: E402
 from dreamvid.models import FeatureNet, load_model  # noqa: E402
 
@@ -53,3 +54,20 @@ def small_cat(cat_frame) -> np.ndarray:
 @pytest.fixture
 def cat_path() -> str:
     return os.path.join(SAMPLES, "chelsea.jpg")
+
+
+@pytest.fixture
+def dream_calls(monkeypatch):
+    """Records the frame of every Dreamer.dream call; frames in `stop_at` raise KeyboardInterrupt once."""
+    original = Dreamer.dream
+    calls, stop_at = [], set()
+
+    def dream(self, image, frame=0, *args, **kwargs):
+        calls.append(frame)
+        if frame in stop_at:
+            stop_at.discard(frame)
+            raise KeyboardInterrupt
+        return original(self, image, frame, *args, **kwargs)
+
+    monkeypatch.setattr(Dreamer, "dream", dream)
+    return calls, stop_at

@@ -214,23 +214,6 @@ def test_a_scene_cut_starts_a_fresh_dream(tmp_path, monkeypatch, capsys):
     assert not np.array_equal(fresh[3], alone[3]) and not np.array_equal(fresh[5], alone[5])
 
 
-@pytest.fixture
-def dream_calls(monkeypatch):
-    """Records the frame of every Dreamer.dream call; frames in `stop_at` raise KeyboardInterrupt once."""
-    original = Dreamer.dream
-    calls, stop_at = [], set()
-
-    def dream(self, image, frame=0, *args, **kwargs):
-        calls.append(frame)
-        if frame in stop_at:
-            stop_at.discard(frame)
-            raise KeyboardInterrupt
-        return original(self, image, frame, *args, **kwargs)
-
-    monkeypatch.setattr(Dreamer, "dream", dream)
-    return calls, stop_at
-
-
 def test_resume_after_ctrl_c_gives_the_same_video(sources, tmp_path, capsys, dream_calls):
     calls, stop_at = dream_calls
     source, whole, resumed = sources / "scene12.mp4", tmp_path / "whole.mp4", tmp_path / "resumed.mp4"

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from dreamvid.cli import run
-from dreamvid.engine import Dreamer
 from dreamvid.video import read_frames
 
 FAST = ["--size", "48", "--octaves", "1", "--iterations", "1", "--device", "cpu"]
@@ -33,23 +32,6 @@ def next_frame(out):
             return json.load(handle)["next_frame"]
     except (OSError, ValueError):
         return None  # not written yet (it is replaced atomically, so never half-written)
-
-
-@pytest.fixture
-def dream_calls(monkeypatch):
-    """Records the frame of every Dreamer.dream call; frames in `stop_at` raise KeyboardInterrupt once."""
-    original = Dreamer.dream
-    calls, stop_at = [], set()
-
-    def dream(self, image, frame=0, *args, **kwargs):
-        calls.append(frame)
-        if frame in stop_at:
-            stop_at.discard(frame)
-            raise KeyboardInterrupt
-        return original(self, image, frame, *args, **kwargs)
-
-    monkeypatch.setattr(Dreamer, "dream", dream)
-    return calls, stop_at
 
 
 def test_resume_after_ctrl_c_gives_the_same_video(cat_path, tmp_path, capsys, dream_calls):
