@@ -13,13 +13,14 @@ import statistics
 import tempfile
 import time
 
+import cv2
 import torch
 from PIL import Image
 
 from dreamvid.colour import colour_stats, saturation
 from dreamvid.config import load_preset
 from dreamvid.engine import Dreamer, pick_device
-from dreamvid.images import load_picture, resize_frame
+from dreamvid.images import load_picture
 from dreamvid.settings import Resolved, merge
 from dreamvid.zoom import render_zoom, start_picture, zoom_step
 
@@ -35,7 +36,8 @@ def render_rate(device: torch.device, frames: int, size: int) -> tuple[float, fl
     """(frames/s of the whole render including the model build and ffmpeg, median frames/s of the loop)."""
     with tempfile.TemporaryDirectory() as folder:
         picture = os.path.join(folder, "start.png")
-        Image.fromarray(resize_frame(load_picture(os.path.join(SAMPLES, "coffee.jpg")), size)).save(picture)
+        square = cv2.resize(load_picture(os.path.join(SAMPLES, "coffee.jpg")), (size, size), interpolation=cv2.INTER_AREA)
+        Image.fromarray(square).save(picture)
         settings = zoom_settings(frames=frames, size=size, device=device.type)
         start = time.perf_counter()
         render_zoom(picture, os.path.join(folder, "zoom.mp4"), settings, overwrite=True)
