@@ -129,9 +129,9 @@ def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bo
     frames = count_frames(input_path, resolved)
     audio = AudioSource(input_path, resolved["start"], float(frames / info.fps)) if info.has_audio else None
     job = FrameJob("video", input_path, output_path, settings, size, info.fps, frames, audio)
-    dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)
 
-    def step_from(first: int):
+    def step_from(first: int):  # called after the resume check: a refused resume loads no model
+        dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)
         sources = analysed_frames(input_path, size, resolved, first)
         return clip_step(dreamer, sources if baseline else prefetch(sources), resolved)
 

@@ -2,7 +2,8 @@
 
 A loop is a `step(t, state) -> (frame, state)` function over a dict of numpy arrays (the loop's
 whole memory, saved losslessly at each checkpoint), so resuming is exact by construction. Steps
-are made by `make_step(first_frame)`, so a loop that reads a source can start reading there.
+are made by `make_step(first_frame)` once the resume state is checked, so a loop builds its model
+only for a render that goes ahead, and one that reads a source can start reading at that frame.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def render_frames(job: FrameJob, make_step: Callable[[int], Step], start: Callab
     loop_state = loop_state or start()
     output = SegmentedOutput(job.output_path, folder, job.size, job.fps, *encoder_options(job.settings),
                              segment_frames=job.settings["checkpoint_frames"])
-    step = make_step(state.next_frame)
     try:
+        step = make_step(state.next_frame)
         with tqdm(total=job.frames, initial=state.next_frame, unit="frame", desc=job.mode, dynamic_ncols=True) as bar:
             for t in range(state.next_frame, job.frames):
                 frame, loop_state = step(t, loop_state)
@@ -94,4 +95,10 @@ def preview_settings(settings: dict) -> dict:
     """Low resolution and few steps, the same motion: a quick look before a long render."""
     side = min(settings["size"] or PREVIEW_SIDE, PREVIEW_SIDE)
     return {**settings, "size": side, "noise_size": min(settings["noise_size"], side),
-            "octaves": min(settings["octaves"], 2), "iterations": 3, "iterations_next": 2}
+            "octaves": min(settings["octaves"], 2), "iterations": at_most(settings["iterations"], 3),
+            "iterations_next": at_most(settings["iterations_next"], 2)}
+
+
+def at_most(value: object, limit: int) -> object:
+    """A constant above `limit` becomes `limit`; fewer steps, or a schedule, the user keeps."""
+    return min(value, limit) if isinstance(value, (int, float)) else limit

@@ -98,7 +98,9 @@ def render_zoom(input_path: str, output_path: str, settings: dict, overwrite: bo
     fixed_reference = colour_stats(load_picture(reference_path)) if reference_path else None
     frames = resolved["frames"] or round(SECONDS_WHEN_UNSET * resolved.fps)
     job = FrameJob("zoom", input_path, output_path, settings, (first.shape[1], first.shape[0]), resolved.fps, frames)
-    dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)
-    step = zoom_step(dreamer, resolved, fixed_reference)
-    render_frames(job, lambda first_frame: step, lambda: {"image": first},
-                  overwrite, resume)
+
+    def make_step(first_frame: int):  # called after the resume check: a refused resume loads no model
+        dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)
+        return zoom_step(dreamer, resolved, fixed_reference)
+
+    render_frames(job, make_step, lambda: {"image": first}, overwrite, resume)

@@ -161,3 +161,11 @@ def test_preview_is_small_and_beside_the_output(cat_path, tmp_path, capsys):
     assert max(info.size) == 256 and info.size[0] > info.size[1]  # the 451x300 cat, scaled down
     assert len(list(read_frames(str(preview)))) == 2
     assert not out.exists()
+
+
+def test_an_error_while_building_the_model_leaves_no_state(cat_path, tmp_path, capsys):
+    out = tmp_path / "z.mp4"
+    argv = ["zoom", cat_path, "-o", str(out), "--frames", "2", "--size", "48", "--device", "cpu"]
+    assert run(argv + ["--channels", "99999"]) == 2
+    assert "channels" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []  # no state folder: the next run is not taken for an interrupted one
