@@ -18,8 +18,16 @@ class Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
+def default_text(setting: Setting) -> str:
+    if setting.default in ("", {}):
+        return ""
+    value = str(setting.default).lower() if isinstance(setting.default, bool) else setting.default
+    return f" (default: {value})"
+
+
 def add_setting_flag(parser: argparse.ArgumentParser, setting: Setting) -> None:
-    common = {"dest": setting.name, "default": argparse.SUPPRESS, "help": setting.help}
+    common = {"dest": setting.name, "default": argparse.SUPPRESS,
+              "help": (setting.help + default_text(setting)).replace("%", "%%")}
     if setting.kind == "bool":
         parser.add_argument(setting.flag, action="store_true", **common)
     elif setting.kind == "layers":
@@ -112,7 +120,8 @@ def command_layers(args: argparse.Namespace) -> int:
 
 def add_loop_command(commands, name: str, description: str, input_options: dict, handler) -> None:
     """`zoom` and `video`: a frame loop into a video, resumable, with a preview mode."""
-    command = commands.add_parser(name, help=description)
+    command = commands.add_parser(name, help=description, description=f"{description}. The defaults shown are "
+                                  f"dreamvid's own; the preset ({DEFAULT_PRESETS[name]} unless --preset) changes some.")
     command.add_argument("input", **input_options)
     command.add_argument("-o", "--output", required=True, help="output video (.mp4, .webm, .gif, frames/%%05d.png)")
     command.add_argument("--resume", action="store_true", help="continue an interrupted render of this output")
