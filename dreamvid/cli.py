@@ -173,8 +173,8 @@ def run(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"dreamvid: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("dreamvid: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(f"dreamvid: {interrupt.args[0] if interrupt.args else 'interrupted'}", file=sys.stderr)
         return 130
     except SystemExit as exit_request:  # --help and --version
         return exit_request.code if isinstance(exit_request.code, int) else 0

@@ -9,7 +9,6 @@ only for a render that goes ahead, and one that reads a source can start reading
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
@@ -65,9 +64,8 @@ def render_frames(job: FrameJob, make_step: Callable[[int], Step], start: Callab
         output.close()
     except KeyboardInterrupt:
         output.abort()
-        print(f"dreamvid: interrupted; the same command with --resume continues from frame "
-              f"{state.next_frame} of {job.frames}", file=sys.stderr)
-        raise
+        raise KeyboardInterrupt(f"interrupted; the same command with --resume continues from frame "
+                                f"{state.next_frame} of {job.frames}") from None
     except BaseException:
         output.abort()
         if state.next_frame == 0:  # failed before any checkpoint: nothing to resume, so leave nothing
