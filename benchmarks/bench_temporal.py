@@ -23,7 +23,7 @@ from dreamvid.images import load_picture
 from dreamvid.metrics import dream_strength, flicker_reduction, strength_per_frame, warping_error
 from dreamvid.settings import merge
 from dreamvid.synthetic import cut_clip, moving_object_clip, pan_clip, write_clip, zoom_clip
-from dreamvid.video import read_frames
+from dreamvid.reader import read_frames
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 MODES = ("none", "blend", "dis")

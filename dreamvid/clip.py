@@ -22,7 +22,9 @@ from .pipeline import prefetch
 from .scheduler import FrameJob, LoopState, preview_path, preview_settings, render_frames
 from .segments import check_output
 from .settings import Resolved
-from .video import AudioSource, VideoInfo, even_size, probe_video, read_frames
+from .ffmpeg import even_size
+from .reader import VideoInfo, probe_video, read_frames
+from .video import AudioSource
 
 
 def dream_size(info: VideoInfo, settings: Resolved) -> tuple[int, int]:

@@ -109,7 +109,7 @@ def job_text(mode: str, input_path: str, output_path: str, settings: dict) -> st
 
 def settings_path(output_path: str) -> str:
     """OUT.mp4 -> OUT.mp4.dreamvid.toml; a PNG sequence frames/%05d.png -> frames.dreamvid.toml."""
-    from .video import output_target
+    from .ffmpeg import output_target
 
     return output_target(output_path) + ".dreamvid.toml"
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .errors import UserError
-from .video import output_target
+from .ffmpeg import output_target
 
 STATE_VERSION = 1
 

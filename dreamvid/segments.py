@@ -20,15 +20,16 @@ import numpy as np
 from PIL import Image
 
 from .errors import UserError
-from .video import (_PATTERN, AudioSource, VideoWriter, _ffmpeg_message, _FileOutput, _output_format,
-                    _popen, _read_log, ffmpeg_exe, output_target)
+from . import ffmpeg
+from .ffmpeg import FRAME_PATTERN, ffmpeg_exe, ffmpeg_message, output_target, read_log
+from .video import AudioSource, VideoWriter, _FileOutput, _output_format
 
 PNG_NAME = "%06d.png"
 
 
 def is_picture_output(path: str) -> bool:
     """GIFs and PNG sequences are assembled from lossless PNG segments."""
-    return path.lower().endswith(".gif") or _PATTERN.search(os.path.basename(path)) is not None
+    return path.lower().endswith(".gif") or FRAME_PATTERN.search(os.path.basename(path)) is not None
 
 
 def segment_name(index: int, final_path: str) -> str:
@@ -50,7 +51,7 @@ def check_output(path: str, overwrite: bool) -> None:
         raise UserError(f"output exists: {target} (pass --overwrite to replace it)")
     if target != path and os.path.isdir(target):  # a PNG sequence replaces its whole folder when joined
         name = os.path.basename(path)
-        frame_file = re.compile(_PATTERN.sub(r"\\d+", re.escape(name)) + "$")
+        frame_file = re.compile(FRAME_PATTERN.sub(r"\\d+", re.escape(name)) + "$")
         if not all(map(frame_file.match, os.listdir(target))):
             raise UserError(f"{target} holds files other than {name} frames; not replacing it")
 
@@ -154,10 +155,10 @@ def join_videos(segments: list[str], final_path: str, audio: AudioSource | None,
         listing.writelines(f"file '{os.path.abspath(path)}'\n" for path in segments)
     log = tempfile.TemporaryFile()
     try:
-        process = _popen(concat_args(listing.name, output.ffmpeg_path, final_path, audio),
+        process = ffmpeg.popen(concat_args(listing.name, output.ffmpeg_path, final_path, audio),
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
         if process.wait() != 0:
-            message = _ffmpeg_message(_read_log(log)) or f"ffmpeg exited with code {process.returncode}"
+            message = ffmpeg_message(read_log(log)) or f"ffmpeg exited with code {process.returncode}"
             raise UserError(f"ffmpeg could not join the segments into {final_path}: {message}")
         output.commit()
     finally:
@@ -169,7 +170,7 @@ def join_videos(segments: list[str], final_path: str, audio: AudioSource | None,
 def join_segments(segments: list[str], final_path: str, size: tuple[int, int], fps: Fraction,
                   audio: AudioSource | None, overwrite: bool) -> None:
     """Turn the finished segments into the final output."""
-    if _PATTERN.search(os.path.basename(final_path)):
+    if FRAME_PATTERN.search(os.path.basename(final_path)):
         join_png_sequence(png_files(segments), final_path, overwrite)
     elif final_path.lower().endswith(".gif"):
         join_gif(png_files(segments), final_path, size, fps, overwrite)

@@ -9,7 +9,8 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from .video import VideoWriter, ffmpeg_exe
+from .ffmpeg import ffmpeg_exe
+from .video import VideoWriter
 
 
 def crop_window(picture: np.ndarray, x: float, y: float, width: int, height: int, zoom: float = 1.0) -> np.ndarray:

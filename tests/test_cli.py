@@ -1,10 +1,8 @@
-import io
 import os
 import struct
 import zlib
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from dreamvid.cli import run

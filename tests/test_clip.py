@@ -19,7 +19,8 @@ from dreamvid.engine import Dreamer
 from dreamvid.images import load_picture
 from dreamvid.metrics import dream_strength, warping_error
 from dreamvid.synthetic import crop_window, cut_clip, moving_object_clip, pan_clip, write_clip
-from dreamvid.video import ffmpeg_exe, probe_video, read_frames
+from dreamvid.ffmpeg import ffmpeg_exe
+from dreamvid.reader import probe_video, read_frames
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 FAST = ["--octaves", "1", "--iterations", "1", "--iterations-next", "1", "--device", "cpu"]

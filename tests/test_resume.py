@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dreamvid.cli import run
-from dreamvid.video import read_frames
+from dreamvid.reader import read_frames
 
 FAST = ["--size", "48", "--octaves", "1", "--iterations", "1", "--device", "cpu"]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -9,9 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from dreamvid import video
+from dreamvid import ffmpeg as plumbing
 from dreamvid.errors import UserError
-from dreamvid.video import AudioSource, VideoWriter, even_size, fps_fraction, probe_video, read_frames
+from dreamvid.ffmpeg import even_size, fps_fraction
+from dreamvid.reader import probe_video, read_frames
+from dreamvid.video import AudioSource, VideoWriter
 
 W, H = 64, 48
 
@@ -23,7 +25,7 @@ def frames(n, width=W, height=H):
 
 
 def ffmpeg(*args):
-    subprocess.run([video.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+    subprocess.run([plumbing.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
 def write(path, n=10, fps=10, size=(W, H), **kwargs):
@@ -38,7 +40,7 @@ RATE = 8000  # audio is decoded at this rate for checking
 
 def audio(path):
     """A clip's audio as mono float samples at RATE."""
-    pcm = subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
+    pcm = subprocess.run([plumbing.ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
                           "-f", "f32le", "-ac", "1", "-ar", str(RATE), "-"], capture_output=True, check=True).stdout
     return np.frombuffer(pcm, np.float32)
 
@@ -48,10 +50,10 @@ def rms(samples, start, end):
 
 
 def recording_popen(monkeypatch):
-    """Record the ffmpeg processes that dreamvid.video starts."""
+    """Record the ffmpeg processes that dreamvid starts (reader and writer alike)."""
     started = []
-    popen = video._popen
-    monkeypatch.setattr(video, "_popen", lambda *a, **k: started.append(popen(*a, **k)) or started[-1])
+    popen = plumbing.popen
+    monkeypatch.setattr(plumbing, "popen", lambda *a, **k: started.append(popen(*a, **k)) or started[-1])
     return started
 
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from dreamvid.cli import run
 from dreamvid.config import read_toml_file
-from dreamvid.video import probe_video, read_frames
+from dreamvid.reader import probe_video, read_frames
 
 FAST = ["--size", "48", "--octaves", "1", "--iterations", "1", "--device", "cpu"]
 

@@ -1,0 +1,86 @@
+"""ffmpeg plumbing shared by the reader and the writer: the binary, its processes, its messages.
+
+Processes start through `popen` (looked up on this module, so tests can watch them), each in its
+own process group, with stderr in a temporary file so that ffmpeg never blocks on a full pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from fractions import Fraction
+from typing import IO
+
+import imageio_ffmpeg
+
+from dreamvid.errors import UserError
+
+# A frame-file pattern such as frames/%05d.png makes a PNG sequence (ffmpeg's image2 muxer).
+FRAME_PATTERN = re.compile(r"%0?\d*d")
+# What ffmpeg prints after the real error: summaries, thread teardown, and lines naming our temporary file.
+NOISE = re.compile(r"^(Conversion failed!|Error opening (in|out)put files?\b[^:]*\.$|At least one output"
+                    r"|Task finished with|Terminating thread|Nothing was written|Could not open encoder before"
+                    r"|Cannot determine format of input|Decode error rate)")
+
+
+def ffmpeg_exe() -> str:
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def output_target(path: str) -> str:
+    """What an output path names on disk: the file, or the folder of a frame pattern (frames/%05d.png)."""
+    if FRAME_PATTERN.search(os.path.basename(path)):
+        return os.path.dirname(os.path.normpath(path))
+    return path
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """Round each side down to even, as yuv420p video needs."""
+    return width - width % 2, height - height % 2
+
+
+def fps_fraction(value: float | str | Fraction) -> Fraction:
+    """An exact frame rate from ffmpeg's decimal one: 29.97 -> 30000/1001, 12.5 -> 25/2."""
+    if isinstance(value, Fraction) or (isinstance(value, str) and "/" in value):
+        rate = Fraction(value)
+    else:
+        x = float(value)
+        ntsc = round(x * 1.001)
+        if x > 0 and abs(x - round(x)) < 1e-6:
+            rate = Fraction(round(x))
+        elif ntsc > 0 and abs(x * 1.001 - ntsc) < 0.01:  # ffmpeg prints NTSC rates to 2 decimals
+            rate = Fraction(ntsc * 1000, 1001)
+        else:
+            rate = Fraction(str(value)).limit_denominator(1001)
+    if rate <= 0:
+        raise UserError(f"frame rate must be positive, got {value}")
+    return rate
+
+
+def ffmpeg_message(err: str, lines: int = 3) -> str:
+    """ffmpeg's last meaningful lines, without the `[h264 @ 0x55...]` prefixes, as one line."""
+    meaningful = []
+    for line in err.splitlines():
+        line = re.sub(r"^(\[[^\]]*\]\s*)+", "", line.strip())
+        if line and not NOISE.match(line):
+            meaningful.append(line)
+    return " | ".join(meaningful[-lines:])
+
+
+def popen(args: list[str], **kwargs) -> subprocess.Popen:
+    # Its own process group: Ctrl-C reaches Python only, which then kills ffmpeg and cleans up.
+    if os.name == "posix":
+        kwargs["process_group"] = 0
+    return subprocess.Popen(args, **kwargs)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def read_log(log: IO[bytes]) -> str:
+    log.seek(0)
+    return log.read().decode(errors="replace")

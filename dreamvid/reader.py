@@ -1,0 +1,134 @@
+"""Reading clips: what ffmpeg says about them (exact frame rate, size, sound) and their frames."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterator
+
+import numpy as np
+
+from dreamvid import ffmpeg
+from dreamvid.errors import UserError
+from dreamvid.ffmpeg import FRAME_PATTERN, ffmpeg_exe, ffmpeg_message, fps_fraction, read_log, stop
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What ffmpeg reports about a clip's first video stream."""
+
+    width: int
+    height: int
+    fps: Fraction
+    duration: float  # seconds; 0.0 when the container does not say
+    frame_count: int  # estimated as round(duration * fps)
+    has_audio: bool
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+
+# ---------------------------------------------------------------- probing
+
+
+def probe_video(path: str) -> VideoInfo:
+    """Size, exact frame rate, duration and audio presence of a clip, from `ffmpeg -i`."""
+    is_pattern = FRAME_PATTERN.search(os.path.basename(path)) is not None
+    if not is_pattern and not os.path.isfile(path):
+        raise UserError(f"no such video file: {path}")
+    err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
+                         stdin=subprocess.DEVNULL, capture_output=True).stderr.decode(errors="replace")
+    demuxer = re.search(r"^Input #0, (.+?), from ", err, re.M)
+    if demuxer is None:
+        raise UserError(f"{path} is not a video ffmpeg can read ({ffmpeg_message(err, 1)})")
+    if not is_pattern and (demuxer[1] == "image2" or demuxer[1].endswith("_pipe")):
+        raise UserError(f"{path} is a still image, not a video")
+    stream = _video_stream(err)
+    if stream is None:
+        raise UserError(f"{path} has no video stream")
+    return _parse_stream(stream, _duration(err), has_audio=re.search(r"Stream #.*: Audio:", err) is not None)
+
+
+def _video_stream(err: str) -> str | None:
+    """The first real video stream's text (its line and side data); cover art does not count."""
+    for block in re.split(r"\n(?=\s*Stream #)", err):
+        head = block.strip().split("\n", 1)[0]
+        if re.match(r"Stream #\S+: Video:", head) and "(attached pic)" not in head:
+            return block
+    return None
+
+
+def _parse_stream(stream: str, duration: float, has_audio: bool) -> VideoInfo:
+    head = stream.strip().split("\n", 1)[0]
+    size = re.search(r",\s*(\d+)x(\d+)(?=[\s,]|$)", head)
+    average, base = _rate(head, "fps"), _rate(head, "tbr")
+    if size is None or (average or base) is None:
+        raise UserError(f"cannot read the video size or frame rate from ffmpeg's report: {head}")
+    width, height = int(size[1]), int(size[2])
+    if re.search(r"rotation of -?(90|270)\.", stream):  # ffmpeg turns such frames upright when decoding
+        width, height = height, width
+    # The average rate can be a little off (24.02 for a 24 fps mp4 with an audio track); the base
+    # rate (tbr) is exact for constant-rate video, so prefer it when the two nearly agree.
+    nearly_agree = average and base and abs(average - base) < 0.01 * base
+    fps = fps_fraction(base if nearly_agree or average is None else average)
+    return VideoInfo(width, height, fps, duration, round(duration * fps), has_audio)
+
+
+def _rate(head: str, unit: str) -> float | None:
+    found = re.search(rf"([\d.]+)(k?) {unit}\b", head)
+    return None if found is None else float(found[1]) * (1000 if found[2] else 1)
+
+
+def _duration(err: str) -> float:
+    found = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", err)
+    return 0.0 if found is None else int(found[1]) * 3600 + int(found[2]) * 60 + float(found[3])
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_frames(path: str, size: tuple[int, int] | None = None, start: float = 0.0,
+                duration: float | None = None, max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """Decoded RGB frames of a clip, optionally scaled to size=(w, h) and limited to a stretch."""
+    info = probe_video(path)
+    if start < 0 or (duration is not None and duration <= 0) or (max_frames is not None and max_frames < 1):
+        raise UserError(f"cannot read {path}: start must be >= 0, duration and max frames > 0")
+    width, height = size or info.size
+    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
+    args += ["-ss", f"{start:g}"] if start else []
+    args += ["-t", f"{duration:g}"] if duration else []
+    args += ["-i", path, "-map", "0:v:0"]
+    args += ["-frames:v", str(max_frames)] if max_frames else []
+    # The first frame after a seek can lie up to a frame after `start`; counted from `start`, ffmpeg's
+    # constant-rate output fills that gap with a copy of it (one frame twice): count from the frame.
+    filters = ["setpts=PTS-STARTPTS"] + ([f"scale={width}:{height}:flags=area"] if (width, height) != info.size else [])
+    args += ["-vf", ",".join(filters)]
+    args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    return _decode(args, path, (height, width, 3), f"starting at {start:g} s (clip is {info.duration:.1f} s long)")
+
+
+def _decode(args: list[str], path: str, shape: tuple[int, int, int], where: str) -> Iterator[np.ndarray]:
+    log = tempfile.TemporaryFile()  # a file, not a pipe, so ffmpeg never blocks on a full stderr
+    proc = ffmpeg.popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+    try:
+        count = 0
+        while True:
+            frame = np.empty(shape, np.uint8)
+            if proc.stdout.readinto(memoryview(frame).cast("B")) < frame.nbytes:
+                break
+            if os.fstat(log.fileno()).st_size:  # a decoding error: fail now, not after hours of dreaming
+                raise UserError(f"ffmpeg could not decode {path}: {ffmpeg_message(read_log(log), 1)}")
+            count += 1
+            yield frame
+        if proc.wait() != 0 or os.fstat(log.fileno()).st_size:
+            raise UserError(f"ffmpeg could not decode {path}: {ffmpeg_message(read_log(log), 1)}")
+        if count == 0:
+            raise UserError(f"no frames to read from {path} {where}")
+    finally:
+        stop(proc)
+        proc.stdout.close()
+        log.close()
