@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+import dreamvid.expression as expression_module
 import dreamvid.schedule as schedule_module
 from dreamvid.errors import UserError
 from dreamvid.schedule import Schedule, parse_schedule
@@ -201,8 +202,9 @@ def test_evaluator_refuses_anything_but_arithmetic(text, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_module_never_calls_eval_or_exec():
-    tree = ast.parse(inspect.getsource(schedule_module))
+@pytest.mark.parametrize("module", [schedule_module, expression_module])
+def test_modules_never_call_eval_or_exec(module):
+    tree = ast.parse(inspect.getsource(module))
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert not called & {"eval", "exec", "compile", "__import__"}
 
