@@ -73,17 +73,33 @@ def load_picture(path: str) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
-def check_picture_output(path: str) -> None:
-    """Fail before any work if the output cannot be written."""
+def check_picture_extension(path: str) -> None:
     extension = os.path.splitext(path)[1].lower()
     if extension not in PICTURE_EXTENSIONS:
         raise UserError(f"unknown output extension {extension or '(none)'!r} for {path}; "
                         f"use one of: {', '.join(PICTURE_EXTENSIONS)}")
+
+
+def check_output_folder(path: str) -> None:
+    """The folder `path` would be written in exists and is writable."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f"output folder does not exist: {folder}")
     if not os.access(folder, os.W_OK):
         raise UserError(f"output folder is not writable: {folder}")
+
+
+def check_new_output(path: str, overwrite: bool) -> None:
+    """Fail before any work if `path` (a file or a frames folder) cannot be written or would be replaced."""
+    check_output_folder(path)
+    if os.path.exists(path) and not overwrite:
+        raise UserError(f"output exists: {path} (pass --overwrite to replace it)")
+
+
+def check_picture_output(path: str) -> None:
+    """Fail before any work if the output cannot be written."""
+    check_picture_extension(path)
+    check_output_folder(path)
 
 
 def current_umask() -> int:

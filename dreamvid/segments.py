@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import UserError
+from .images import check_new_output
 from . import ffmpeg
 from .ffmpeg import FRAME_PATTERN, ffmpeg_exe, ffmpeg_message, output_target, read_log
 from .video import AudioSource, VideoWriter, _FileOutput, _output_format
@@ -42,13 +43,7 @@ def check_output(path: str, overwrite: bool) -> None:
     """Fail before any work: unknown format, missing folder, or an existing output."""
     _output_format(path)
     target = output_target(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(folder):
-        raise UserError(f"output folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"output folder is not writable: {folder}")
-    if os.path.exists(target) and not overwrite:
-        raise UserError(f"output exists: {target} (pass --overwrite to replace it)")
+    check_new_output(target, overwrite)
     if target != path and os.path.isdir(target):  # a PNG sequence replaces its whole folder when joined
         name = os.path.basename(path)
         frame_file = re.compile(FRAME_PATTERN.sub(r"\\d+", re.escape(name)) + "$")

@@ -10,15 +10,14 @@ from tqdm import tqdm
 from .dream import total_steps
 from .engine import Dreamer, pick_device
 from .errors import UserError
-from .images import check_picture_output, frame_to_image, image_to_frame, load_picture, resize_frame, save_picture
+from .images import check_new_output, check_picture_extension, frame_to_image, image_to_frame, load_picture, resize_frame, save_picture
 from .config import load_preset, save_job
 from .settings import Resolved, merge
 
 
 def check_output(path: str, overwrite: bool) -> None:
-    check_picture_output(path)
-    if os.path.exists(path) and not overwrite:
-        raise UserError(f"output exists: {path} (pass --overwrite to replace it)")
+    check_picture_extension(path)
+    check_new_output(path, overwrite)
 
 
 def dream_frame(frame: np.ndarray, settings: dict, progress: bool = False, dreamer: Dreamer | None = None) -> np.ndarray:

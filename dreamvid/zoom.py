@@ -9,6 +9,7 @@ import numpy as np
 
 from .colour import ColourStats, colour_stats, match_colours
 from .engine import Dreamer, pick_device
+from .ffmpeg import even_size
 from .images import float_to_frame, frame_to_image, image_to_float_frame, load_picture, resize_frame
 from .motion import CameraMove, move_frame
 from .scheduler import FrameJob, LoopState, preview_path, preview_settings, render_frames
@@ -30,7 +31,8 @@ def noise_picture(side: int, seed: int) -> np.ndarray:
 def crop_to_even(image: np.ndarray) -> np.ndarray:
     """Video needs even sides: drop the last row/column, and say so (never a silent size change)."""
     height, width = image.shape[:2]
-    even = image[: height - height % 2, : width - width % 2]
+    even_width, even_height = even_size(width, height)
+    even = image[:even_height, :even_width]
     if even.shape != image.shape:
         print(f"dreamvid: cropped {width}x{height} to {even.shape[1]}x{even.shape[0]} (video needs even sides)",
               file=sys.stderr)
