@@ -9,10 +9,10 @@ import time
 
 import torch
 
-from dreamvid.dream import DreamParams, ascent_step, make_generator
-from dreamvid.engine import pick_device
-from dreamvid.models import load_model
-from dreamvid.objectives import layer_l2
+from dreamvid.ascent.dream import DreamParams, ascent_step, make_generator
+from dreamvid.ascent.objectives import layer_l2
+from dreamvid.nets.device import pick_device
+from dreamvid.nets.features import load_model
 from dreamvid.settings import merge
 
 

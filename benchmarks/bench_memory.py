@@ -25,9 +25,9 @@ def child(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from dreamvid.images import load_picture
+    from dreamvid.media.pictures import load_picture
+    from dreamvid.render.still import dream_frame
     from dreamvid.settings import merge
-    from dreamvid.still import dream_frame
 
     if args.threads:
         torch.set_num_threads(args.threads)

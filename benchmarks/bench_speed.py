@@ -23,16 +23,17 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_memory import measure  # noqa: E402
 
-from dreamvid.accel import auto_tile  # noqa: E402
-from dreamvid.clip import render_clip  # noqa: E402
-from dreamvid.config import load_preset  # noqa: E402
-from dreamvid.dream import DreamParams, ascent_step, make_generator  # noqa: E402
-from dreamvid.engine import Dreamer, pick_device  # noqa: E402
-from dreamvid.images import load_picture  # noqa: E402
-from dreamvid.objectives import layer_l2  # noqa: E402
+from dreamvid.ascent.dream import DreamParams, ascent_step, make_generator  # noqa: E402
+from dreamvid.ascent.engine import Dreamer
+from dreamvid.ascent.objectives import layer_l2  # noqa: E402
+from dreamvid.media.pictures import load_picture  # noqa: E402
+from dreamvid.media.synthetic import pan_clip, write_clip  # noqa: E402
+from dreamvid.nets.device import auto_tile  # noqa: E402
+from dreamvid.nets.device import pick_device  # noqa: E402
+from dreamvid.render.clip import render_clip  # noqa: E402
+from dreamvid.render.zoom import render_zoom  # noqa: E402
 from dreamvid.settings import Resolved, merge  # noqa: E402
-from dreamvid.synthetic import pan_clip, write_clip  # noqa: E402
-from dreamvid.zoom import render_zoom  # noqa: E402
+from dreamvid.settings.files import load_preset  # noqa: E402
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 VARIANTS = {"straightforward": True, "optimised": False}  # name -> baseline flag
@@ -69,7 +70,7 @@ def picture_of_size(size: tuple[int, int]) -> np.ndarray:
 
 
 def image_fps(size, device, baseline: bool) -> float:
-    from dreamvid.still import dream_frame
+    from dreamvid.render.still import dream_frame
 
     settings = merge(("bench", {"device": device.type}))
     dreamer = Dreamer(Resolved(settings), device, baseline=baseline)

@@ -1,7 +1,7 @@
 """Temporal consistency of dreamed clips: naive (per frame), blend (no motion) and flow modes.
 
 Per synthetic clip (pan, zoom, moving object, cut) prints, from one run: the warping error E_warp
-(RESEARCH.md section 4) of the source, naive, blend and flow outputs; each output's dream strength
+(docs/DESIGN.md, "Measuring flicker") of the source, naive, blend and flow outputs; each output's dream strength
 mean|O - I|; the flicker reduction of blend and flow; and the flow output's strength over time.
 
     python benchmarks/bench_temporal.py [--frames 40] [--preset video-subtle] [--size 256x160]
@@ -14,16 +14,16 @@ import statistics
 import sys
 import tempfile
 
-import numpy as np
 from PIL import Image
+import numpy as np
 
-from dreamvid.clip import render_clip
-from dreamvid.config import load_preset
-from dreamvid.images import load_picture
+from dreamvid.media.pictures import load_picture
+from dreamvid.media.reader import read_frames
+from dreamvid.media.synthetic import cut_clip, moving_object_clip, pan_clip, write_clip, zoom_clip
 from dreamvid.metrics import dream_strength, flicker_reduction, strength_per_frame, warping_error
+from dreamvid.render.clip import render_clip
 from dreamvid.settings import merge
-from dreamvid.synthetic import cut_clip, moving_object_clip, pan_clip, write_clip, zoom_clip
-from dreamvid.reader import read_frames
+from dreamvid.settings.files import load_preset
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 MODES = ("none", "blend", "dis")

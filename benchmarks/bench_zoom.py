@@ -13,16 +13,17 @@ import statistics
 import tempfile
 import time
 
+from PIL import Image
 import cv2
 import torch
-from PIL import Image
 
+from dreamvid.ascent.engine import Dreamer
 from dreamvid.colour import colour_stats, saturation
-from dreamvid.config import load_preset
-from dreamvid.engine import Dreamer, pick_device
-from dreamvid.images import load_picture
+from dreamvid.media.pictures import load_picture
+from dreamvid.nets.device import pick_device
+from dreamvid.render.zoom import render_zoom, start_picture, zoom_step
 from dreamvid.settings import Resolved, merge
-from dreamvid.zoom import render_zoom, start_picture, zoom_step
+from dreamvid.settings.files import load_preset
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 PRESET = "tunnel"  # what `dreamvid zoom` uses when no preset is named

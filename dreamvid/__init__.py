@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from .still import dream_image  # noqa: E402
+from dreamvid.render.still import dream_image  # noqa: E402
 
 __all__ = ["dream_image", "__version__"]

@@ -1,4 +1,4 @@
 
-from .cli import run_main
+from dreamvid.cli import run_main
 
 run_main()

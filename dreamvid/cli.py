@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
-from .errors import UserError
-from .config import description, load_config, load_preset, preset_names, preset_text
-from .settings import SETTINGS, Setting, merge
+from dreamvid import __version__
+from dreamvid.errors import UserError
+from dreamvid.settings import SETTINGS, Setting, merge
+from dreamvid.settings.files import description, load_config, load_preset, preset_names, preset_text
 
 GROUPS = {"image": ("dream",), "zoom": ("dream", "zoom", "output"), "video": ("dream", "video", "output")}
 
@@ -66,14 +66,14 @@ def resolve_settings(args: argparse.Namespace) -> dict:
 
 
 def command_image(args: argparse.Namespace) -> int:
-    from .still import render_image
+    from dreamvid.render.still import render_image
 
     render_image(args.input, args.output, resolve_settings(args), overwrite=args.overwrite)
     return 0
 
 
 def command_zoom(args: argparse.Namespace) -> int:
-    from .zoom import render_zoom
+    from dreamvid.render.zoom import render_zoom
 
     settings = resolve_settings(args)
     if args.input and settings["noise"]:
@@ -86,7 +86,7 @@ def command_zoom(args: argparse.Namespace) -> int:
 
 
 def command_video(args: argparse.Namespace) -> int:
-    from .clip import render_clip
+    from dreamvid.render.clip import render_clip
 
     render_clip(args.input, args.output, resolve_settings(args), overwrite=args.overwrite,
                 resume=args.resume, preview=args.preview)
@@ -94,7 +94,7 @@ def command_video(args: argparse.Namespace) -> int:
 
 
 def command_render(args: argparse.Namespace) -> int:
-    from .jobs import render_job
+    from dreamvid.render.jobs import render_job
 
     render_job(args.job, overwrite=args.overwrite, resume=args.resume)
     return 0
@@ -107,14 +107,16 @@ def command_presets(args: argparse.Namespace) -> int:
 
 
 def command_layers(args: argparse.Namespace) -> int:
-    from .atlas import print_layers, render_atlas
+    from dreamvid.nets.registry import layer_lines
 
     if args.atlas:
         if not args.output:
             raise UserError("layers --atlas needs -o OUTPUT.png")
+        from dreamvid.render.atlas import render_atlas
+
         render_atlas(args.atlas, args.output, args.model, args.size, args.overwrite)
     else:
-        print_layers(args.model)
+        print("\n".join(layer_lines(args.model)))
     return 0
 
 

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from dreamvid.errors import UserError
+from dreamvid.media.frames import float_to_frame, frame_to_float
 
 # A LAB channel flatter than this (well under one uint8 step, ~0.4) has no contrast to stretch:
 # dividing by its std would only amplify rounding noise, so only its mean is moved.
@@ -25,22 +26,15 @@ class ColourStats:
     std: tuple[float, float, float]
 
 
-def _to_float(image: np.ndarray) -> np.ndarray:
-    """float32 RGB in [0, 1], the range OpenCV's float colour conversions expect."""
-    if image.dtype == np.uint8:
-        return image.astype(np.float32) / 255.0
-    return image.astype(np.float32, copy=False)
-
-
 def _like(result: np.ndarray, original: np.ndarray) -> np.ndarray:
     """A float32 [0, 1] result back in the dtype of the image it came from."""
     if original.dtype == np.uint8:
-        return np.rint(result * 255.0).astype(np.uint8)
+        return float_to_frame(result)
     return result.astype(original.dtype, copy=False)
 
 
 def _lab(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(_to_float(image), cv2.COLOR_RGB2LAB)
+    return cv2.cvtColor(frame_to_float(image), cv2.COLOR_RGB2LAB)
 
 
 def _stats_of_lab(lab: np.ndarray) -> ColourStats:
@@ -79,5 +73,5 @@ def match_colours(image: np.ndarray, reference: ColourStats, strength: float) ->
 
 def saturation(image: np.ndarray) -> float:
     """Mean HSV saturation in [0, 1]: 0 for greys, 1 for pure hues; tracks drift over a loop."""
-    hsv = cv2.cvtColor(_to_float(image), cv2.COLOR_RGB2HSV)
+    hsv = cv2.cvtColor(frame_to_float(image), cv2.COLOR_RGB2HSV)
     return float(hsv[..., 1].mean())

@@ -6,9 +6,9 @@ a few math functions. Parsed once with `ast`, checked against that grammar, then
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass, field
 import math
 import operator
-from dataclasses import dataclass, field
 from typing import Callable
 
 _TIME_NAMES = ("t", "s")

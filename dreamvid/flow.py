@@ -5,19 +5,19 @@ it starts from, so `from_frame(x) ~ to_frame(x + flow(x))`, and warping pulls pi
 `warp_with_flow(to_frame, flow) ~ from_frame`.
 """
 
-import cv2
 import numpy as np
 
 from dreamvid.errors import UserError
 
-# DIS MEDIUM: end-point error 0.05-0.08 px at ~60 ms per 720p pair (RESEARCH.md section 3);
-# FAST halves the time (~15 ms) for about twice the error.
+# DIS MEDIUM: end-point error 0.05-0.08 px at ~60 ms per 720p pair (docs/DESIGN.md, "Optical flow");
+# FAST halves the time (~15 ms) for about twice the error. Values name OpenCV's presets: cv2 is
+# imported where flow runs, so that the settings table (which lists these names) loads without it.
 FLOW_PRESETS = {
-    "dis": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-    "dis-fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "dis": "DISOPTICAL_FLOW_PRESET_MEDIUM",
+    "dis-fast": "DISOPTICAL_FLOW_PRESET_FAST",
 }
 
-# Ruder et al.'s consistency check constants (RESEARCH.md section 3, step 3).
+# Ruder et al.'s consistency check constants (docs/DESIGN.md, "Dreaming a clip").
 DISOCCLUSION_RELATIVE = 0.01
 DISOCCLUSION_ABSOLUTE = 0.5
 BOUNDARY_RELATIVE = 0.01
@@ -38,7 +38,9 @@ class FlowEstimator:
             allowed = ", ".join(sorted(FLOW_PRESETS))
             raise UserError(f"unknown flow method {method!r}; allowed: {allowed}")
         self.method = method
-        self._dis = cv2.DISOpticalFlow_create(FLOW_PRESETS[method])
+        import cv2
+
+        self._dis = cv2.DISOpticalFlow_create(getattr(cv2, FLOW_PRESETS[method]))
 
     def flow(self, from_frame: np.ndarray, to_frame: np.ndarray) -> np.ndarray:
         """Flow on from_frame's grid such that from_frame(x) ~ to_frame(x + flow(x))."""
@@ -49,6 +51,8 @@ class FlowEstimator:
 
 def _grey(frame: np.ndarray) -> np.ndarray:
     # DIS accepts only 8-bit single-channel images.
+    import cv2
+
     if frame.dtype != np.uint8:
         raise ValueError(f"flow needs uint8 frames, got {frame.dtype}")
     if frame.ndim == 2:
@@ -74,6 +78,8 @@ def warp_with_flow(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Pull pixels: out(x) = image(x + flow(x)), bilinear, edges replicated (never black)."""
     if image.shape[:2] != flow.shape[:2]:
         raise ValueError(f"image {image.shape} and flow {flow.shape} sizes differ")
+    import cv2
+
     map_x, map_y = _sample_maps(flow)
 
     def remap(channels: np.ndarray) -> np.ndarray:
@@ -103,6 +109,8 @@ def _channel_chunks(channels: int) -> list[tuple[int, int]]:
 
 def resize_flow(flow: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
     """Resample a flow field to size_wh = (width, height), scaling its vectors to match."""
+    import cv2
+
     width, height = size_wh
     scale = np.array([width / flow.shape[1], height / flow.shape[0]], dtype=np.float32)
     resized = cv2.resize(flow.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
@@ -127,6 +135,8 @@ def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     dv_dy, dv_dx = np.gradient(backward[..., 1])
     gradient_sq = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2
     boundary = gradient_sq > BOUNDARY_RELATIVE * backward_sq + BOUNDARY_ABSOLUTE
+
+    import cv2
 
     weights = (inside & ~disoccluded & ~boundary).astype(np.float32)
     weights = cv2.GaussianBlur(weights, (0, 0), RELIABILITY_BLUR_SIGMA)

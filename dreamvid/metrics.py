@@ -1,4 +1,4 @@
-"""Temporal consistency and dream strength of a rendered clip (RESEARCH.md section 4).
+"""Temporal consistency and dream strength of a rendered clip (docs/DESIGN.md, "Measuring flicker").
 
 Warping error after Lai et al., "Learning Blind Video Temporal Consistency" (ECCV 2018):
 flow and occlusion masks come from the source clip, never from the output, so a method cannot
@@ -12,23 +12,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from dreamvid.flow import FlowEstimator, reliability, warp_with_flow
+from dreamvid.media.frames import float_to_frame, frame_to_float
 
 # reliability() blurs its 0/1 decision; a pixel counts as visible in both frames when the
 # blurred weight is at least one half, i.e. when most of its neighbourhood passed the check.
 VISIBLE_THRESHOLD = 0.5
 
 
-def _unit(frame: np.ndarray) -> np.ndarray:
-    # uint8 frames become 0..1; float frames are taken to be 0..1 already.
-    if frame.dtype == np.uint8:
-        return frame.astype(np.float32) / 255.0
-    return frame.astype(np.float32)
-
-
 def _uint8(frame: np.ndarray) -> np.ndarray:
-    if frame.dtype == np.uint8:
-        return frame
-    return np.clip(np.rint(frame * 255.0), 0, 255).astype(np.uint8)
+    return frame if frame.dtype == np.uint8 else float_to_frame(frame)
 
 
 def _check_pairs(sources: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> None:
@@ -54,8 +46,8 @@ def frame_warping_error(
     mask = reliability(forward, backward) >= VISIBLE_THRESHOLD
     if not mask.any():
         return None
-    warped = warp_with_flow(_unit(output_cur), forward)  # O_t(x + F(x))
-    squared = np.mean((_unit(output_prev) - warped) ** 2, axis=2)
+    warped = warp_with_flow(frame_to_float(output_cur), forward)  # O_t(x + F(x))
+    squared = np.mean((frame_to_float(output_prev) - warped) ** 2, axis=2)
     return float(squared[mask].mean())
 
 
@@ -86,7 +78,7 @@ def strength_per_frame(
     """mean |O_t - I_t| per frame in 0..1 units, to see whether the dream deepens over time."""
     _check_pairs(source_frames, output_frames)
     return [
-        float(np.mean(np.abs(_unit(output) - _unit(source))))
+        float(np.mean(np.abs(frame_to_float(output) - frame_to_float(source))))
         for source, output in zip(source_frames, output_frames)
     ]
 

@@ -7,17 +7,17 @@ preview moves like the full render.
 
 from dataclasses import dataclass, replace
 
-import cv2
 import numpy as np
 
 from dreamvid.errors import UserError
 
 # Lanczos keeps a feedback loop sharp: after 32 warps of 0.25 px it stays at 30.8 dB PSNR, where
-# cubic falls to 21.8 and linear to 24.5 (RESEARCH.md section 2); it costs ~7x linear.
-INTERPOLATIONS = {
-    "lanczos": cv2.INTER_LANCZOS4,
-    "cubic": cv2.INTER_CUBIC,
-    "linear": cv2.INTER_LINEAR,
+# cubic falls to 21.8 and linear to 24.5 (docs/DESIGN.md, "Zoom loop"); it costs ~7x linear.
+# Values name OpenCV's flags: cv2 is imported only where a frame is warped (start-up stays light).
+RESAMPLING = {
+    "lanczos": "INTER_LANCZOS4",
+    "cubic": "INTER_CUBIC",
+    "linear": "INTER_LINEAR",
 }
 
 # Below this a matrix coefficient moves no pixel of even an 8K frame by a visible amount, so the
@@ -77,15 +77,17 @@ def apply_camera(
     image: np.ndarray, matrix: np.ndarray, interpolation: str = "lanczos"
 ) -> np.ndarray:
     """Warp `image` by the forward `matrix`, reflecting at the borders; same size and dtype."""
-    if interpolation not in INTERPOLATIONS:
-        allowed = ", ".join(INTERPOLATIONS)
+    import cv2
+
+    if interpolation not in RESAMPLING:
+        allowed = ", ".join(RESAMPLING)
         raise UserError(f"unknown interpolation {interpolation!r}; allowed: {allowed}")
     height, width = image.shape[:2]
     warped = cv2.warpAffine(
         image,
         matrix,
         (width, height),
-        flags=INTERPOLATIONS[interpolation],
+        flags=getattr(cv2, RESAMPLING[interpolation]),
         # Reflection continues the picture past the edge, so a zoom-out shows no black border.
         borderMode=cv2.BORDER_REFLECT_101,
     )

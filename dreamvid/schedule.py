@@ -13,11 +13,11 @@ for, so "0: (t), 10: 5" at frame 4 is 4 + (5 - 4) * 0.4, and a lone expression i
 from __future__ import annotations
 
 import ast
+from bisect import bisect_right
+from dataclasses import dataclass
 import math
 import numbers
 import re
-from bisect import bisect_right
-from dataclasses import dataclass
 from typing import Iterator
 
 from dreamvid.errors import UserError

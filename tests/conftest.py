@@ -1,6 +1,7 @@
 """Shared fixtures: tiny random-weight networks, the embedded model, small pictures. Nothing downloads."""
 
 import os
+import subprocess
 
 # idle OpenMP threads yield, so a busy CI box stays fast; OpenMP reads this once, when `import torch`
 # loads it, so it must be set before that import (after it, a 2-thread step measured 1.5 s, not 13 ms)
@@ -14,9 +15,9 @@ from torch import nn  # noqa: E402
 os.environ["DREAMVID_OFFLINE"] = "1"  # torchvision weights are never downloaded by the tests
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
-from dreamvid.engine import Dreamer  # noqa: E402
-from dreamvid.images import load_picture, resize_frame  # noqa: E402
-from dreamvid.models import FeatureNet, load_model  # noqa: E402
+from dreamvid.ascent.engine import Dreamer  # noqa: E402
+from dreamvid.media.pictures import load_picture, resize_frame  # noqa: E402
+from dreamvid.nets.features import FeatureNet, load_model  # noqa: E402
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 
@@ -71,3 +72,18 @@ def dream_calls(monkeypatch):
 
     monkeypatch.setattr(Dreamer, "dream", dream)
     return calls, stop_at
+
+
+def run_ffmpeg(*args):
+    from dreamvid.media.process import ffmpeg_exe
+
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="session")
+def clip_with_audio(tmp_path_factory):
+    """2 s of test pattern over a 440 Hz tone whose amplitude rises as 0.4 * t, so the time is audible."""
+    path = tmp_path_factory.mktemp("src") / "src.mp4"
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-f", "lavfi", "-i",
+               "aevalsrc=0.4*t*sin(2*PI*440*t):s=44100", "-t", "2", "-pix_fmt", "yuv420p", str(path))
+    return path

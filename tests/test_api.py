@@ -3,7 +3,7 @@ import pytest
 
 import dreamvid
 from dreamvid.errors import UserError
-from dreamvid.scheduler import preview_settings
+from dreamvid.render.loop import preview_settings
 from dreamvid.settings import merge
 
 

@@ -2,12 +2,12 @@ import os
 import struct
 import zlib
 
-import numpy as np
 from PIL import Image
+import numpy as np
 
 from dreamvid.cli import run
-from dreamvid.images import load_picture
-from dreamvid.config import read_toml_file
+from dreamvid.media.pictures import load_picture
+from dreamvid.settings.files import read_toml_file
 
 FAST = ["--size", "48", "--iterations", "2", "--octaves", "2", "--device", "cpu"]
 

@@ -2,25 +2,26 @@
 every flow method keeps the frames it is given, the dream follows the motion, cuts start afresh, an
 interrupted render resumes into the same video, and bad input leaves nothing behind."""
 
+from fractions import Fraction
+import gc
 import os
 import subprocess
 import threading
-from fractions import Fraction
 
+from PIL import Image
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
-from dreamvid import clip
+from dreamvid.ascent.engine import Dreamer
 from dreamvid.cli import run
-from dreamvid.config import read_toml_file
-from dreamvid.engine import Dreamer
-from dreamvid.images import load_picture
+from dreamvid.media.pictures import load_picture
+from dreamvid.media.process import ffmpeg_exe
+from dreamvid.media.reader import probe_video, read_frames
+from dreamvid.media.synthetic import crop_window, cut_clip, moving_object_clip, pan_clip, write_clip
 from dreamvid.metrics import dream_strength, warping_error
-from dreamvid.synthetic import crop_window, cut_clip, moving_object_clip, pan_clip, write_clip
-from dreamvid.ffmpeg import ffmpeg_exe
-from dreamvid.reader import probe_video, read_frames
+from dreamvid.render import clip
+from dreamvid.settings.files import read_toml_file
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 FAST = ["--octaves", "1", "--iterations", "1", "--iterations-next", "1", "--device", "cpu"]
@@ -253,8 +254,13 @@ def bad_inputs(sources, folder):
     ffmpeg("-i", str(sources / "scene12.mp4"), "-c", "copy", "-movflags", "+faststart", str(folder / "fast.mp4"))
     fast = (folder / "fast.mp4").read_bytes()
     (folder / "fast_half.mp4").write_bytes(fast[:len(fast) // 2])  # index first: frames missing at the end
-    garbage = np.random.default_rng(0).integers(0, 256, len(data) // 3, np.uint8).tobytes()
-    (folder / "garbled.mp4").write_bytes(data[:len(data) // 3] + garbage + data[2 * len(data) // 3:])
+    # the middle third (frame data; the index sits at the end) overwritten in place: the file keeps its
+    # exact length whatever the encoder wrote, so the index still points at the right offsets
+    third, two_thirds = len(data) // 3, 2 * len(data) // 3
+    garbage = np.random.default_rng(0).integers(0, 256, two_thirds - third, np.uint8).tobytes()
+    garbled = data[:third] + garbage + data[two_thirds:]
+    assert len(garbled) == len(data)
+    (folder / "garbled.mp4").write_bytes(garbled)
     good = str(sources / "scene12.mp4")
     return [
         (str(folder / "missing.mp4"), [], ("no such video file",)),
@@ -305,3 +311,19 @@ def test_a_one_frame_clip_gives_a_one_frame_video(tmp_path, capsys):
     assert video(tmp_path / "one.mp4", out) == 0, capsys.readouterr().err
     assert len(decoded(out)) == 1 and probe_video(str(out)).fps == 12
     check_sound(out, 1, 12)
+
+
+def test_a_finished_render_closes_its_reader_and_prefetch_thread_itself(sources, out_dir, monkeypatch):
+    """Closed by the loop when it ends, not left to garbage collection (switched off here)."""
+    from dreamvid.media import process
+
+    started = []
+    popen = process.popen
+    monkeypatch.setattr(process, "popen", lambda *a, **k: started.append(popen(*a, **k)) or started[-1])
+    gc.disable()
+    try:
+        assert video(sources / "scene12.mp4", out_dir / "dream.mp4", "--frames", "4") == 0
+        assert not prefetch_threads()
+        assert all(proc.poll() is not None for proc in started)
+    finally:
+        gc.enable()

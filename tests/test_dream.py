@@ -1,8 +1,8 @@
 import torch
 
-from dreamvid.dream import DreamParams, blur, dream, make_generator, octave_sizes, smooth_gradient
-from dreamvid.images import frame_to_image
-from dreamvid.objectives import channel_mean, guide_features, guided, layer_l2, weighted_layers
+from dreamvid.ascent.dream import DreamParams, blur, dream, make_generator, octave_sizes, smooth_gradient
+from dreamvid.ascent.objectives import channel_mean, guide_features, guided, layer_l2, weighted_layers
+from dreamvid.media.frames import frame_to_image
 
 FAST = DreamParams(octaves=2, octave_scale=1.4, iterations=5, step=0.02, jitter=4)
 

@@ -3,14 +3,7 @@ import numpy as np
 import pytest
 
 from dreamvid.errors import UserError
-from dreamvid.flow import (
-    FlowEstimator,
-    backward_forward,
-    is_scene_cut,
-    reliability,
-    resize_flow,
-    warp_with_flow,
-)
+from dreamvid.flow import FlowEstimator, backward_forward, is_scene_cut, reliability, resize_flow, warp_with_flow
 
 MARGIN = 16  # pixels near the border, where a shift brings in made-up content
 

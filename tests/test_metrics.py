@@ -3,13 +3,7 @@ import numpy as np
 import pytest
 
 from dreamvid.flow import FlowEstimator, warp_with_flow
-from dreamvid.metrics import (
-    dream_strength,
-    flicker_reduction,
-    frame_warping_error,
-    strength_per_frame,
-    warping_error,
-)
+from dreamvid.metrics import dream_strength, flicker_reduction, frame_warping_error, strength_per_frame, warping_error
 
 HEIGHT, WIDTH, FRAMES = 120, 160, 5
 

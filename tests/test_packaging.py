@@ -13,7 +13,7 @@ def test_presets_are_present_after_a_non_editable_install(tmp_path):
                     "--no-index", "--target", str(target), ROOT], check=True, cwd=tmp_path)
     installed = target / "dreamvid" / "presets"
     assert sorted(p.name for p in installed.glob("*.toml")) == sorted(os.listdir(os.path.join(ROOT, "presets")))
-    probe = ("import dreamvid.config as c, sys; assert c.__file__.startswith(sys.argv[1]), c.__file__; "
+    probe = ("import dreamvid.settings.files as c, sys; assert c.__file__.startswith(sys.argv[1]), c.__file__; "
              "print(','.join(c.preset_names()))")
     listed = subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(target)}, cwd=tmp_path, check=True)

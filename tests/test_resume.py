@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dreamvid.cli import run
-from dreamvid.reader import read_frames
+from dreamvid.media.reader import read_frames
 
 FAST = ["--size", "48", "--octaves", "1", "--iterations", "1", "--device", "cpu"]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -85,7 +85,7 @@ def test_resume_refuses_other_settings_and_overwrite_starts_again(cat_path, tmp_
 def test_resume_with_nothing_to_resume_renders_from_the_start(cat_path, tmp_path, capsys):
     out = tmp_path / "fresh.mp4"
     assert run(zoom_argv(cat_path, out, 3, "--resume")) == 0
-    assert "nothing to resume" in capsys.readouterr().out
+    assert "nothing to resume" in capsys.readouterr().err
     assert len(decoded(out)) == 3
 
 
@@ -108,7 +108,7 @@ KILLABLE = """
 import os, runpy, sys, time
 import torch
 torch.set_num_threads(min(2, os.cpu_count() or 1))  # as tests/conftest.py: the same arithmetic
-from dreamvid.engine import Dreamer
+from dreamvid.ascent.engine import Dreamer
 original = Dreamer.dream
 def slowed(self, image, frame=0, *args, **kwargs):
     if frame >= 5:
@@ -182,7 +182,7 @@ def test_resume_after_kill_9_gives_the_same_video(cat_path, tmp_path, capsys):
 
 
 def test_fingerprint_follows_the_files_a_render_reads(tmp_path):
-    from dreamvid.resume import fingerprint
+    from dreamvid.render.resume import fingerprint
 
     guide = tmp_path / "guide.png"
     guide.write_bytes(b"one")

@@ -5,9 +5,9 @@ import math
 
 import pytest
 
+from dreamvid.errors import UserError
 import dreamvid.expression as expression_module
 import dreamvid.schedule as schedule_module
-from dreamvid.errors import UserError
 from dreamvid.schedule import Schedule, parse_schedule
 
 

@@ -2,8 +2,8 @@ import pytest
 
 from dreamvid.cli import build_parser, resolve_settings
 from dreamvid.errors import UserError
-from dreamvid.config import description, load_preset, preset_names, preset_text
 from dreamvid.settings import SETTINGS, Resolved, defaults, merge
+from dreamvid.settings.files import description, load_preset, preset_names, preset_text
 
 
 def resolve(argv):

@@ -2,11 +2,12 @@ import pytest
 import torch
 from torch.nn.functional import cosine_similarity
 
-from dreamvid import tiles as tiles_module
-from dreamvid.dream import DreamParams, crop_gradient, dream, make_generator
-from dreamvid.images import frame_to_image, resize_frame
-from dreamvid.objectives import layer_l2
-from dreamvid.tiles import ALIGN, spans, tiled_gradient, tiles
+from dreamvid.ascent import tiles as tiles_module
+from dreamvid.ascent.dream import DreamParams, crop_gradient, dream, make_generator
+from dreamvid.ascent.objectives import layer_l2
+from dreamvid.ascent.tiles import ALIGN, spans, tiled_gradient, tiles
+from dreamvid.media.frames import frame_to_image
+from dreamvid.media.pictures import resize_frame
 
 
 def gradients(net, layer, image, tile, margin=None, per_tile_normalised=False):

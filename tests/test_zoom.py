@@ -3,12 +3,12 @@ the render, every format, the camera's direction, previews, and bad input that l
 
 import os
 
-import numpy as np
 from PIL import Image
+import numpy as np
 
 from dreamvid.cli import run
-from dreamvid.config import read_toml_file
-from dreamvid.reader import probe_video, read_frames
+from dreamvid.media.reader import probe_video, read_frames
+from dreamvid.settings.files import read_toml_file
 
 FAST = ["--size", "48", "--octaves", "1", "--iterations", "1", "--device", "cpu"]
 

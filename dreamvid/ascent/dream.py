@@ -6,25 +6,25 @@ a CPU `torch.Generator`, so a seed gives the same jitter on every device.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import partial
+import math
 from typing import Callable
 
 import torch
 from torch.nn import functional as F
 
-from .accel import autocast, loss_scale
-from .models import FeatureNet
-from .objectives import Objective
-from .tiles import tiled_gradient
+from dreamvid.ascent.objectives import Objective
+from dreamvid.ascent.tiles import tiled_gradient
+from dreamvid.nets.device import autocast, loss_scale
+from dreamvid.nets.features import FeatureNet
 
 MIN_OCTAVE_SIDE = 32  # smaller octaves hold no pattern worth growing and only cost time
 
 
 @dataclass(frozen=True)
 class DreamParams:
-    """The knobs of one dream; defaults follow RESEARCH.md section 1 (measured on Lite0)."""
+    """The knobs of one dream; defaults follow docs/DESIGN.md, "Still dream" (measured on Lite0)."""
 
     octaves: int = 3  # pyramid levels; each adds coarser, larger patterns
     octave_scale: float = 1.4  # size ratio between levels (the 2015 notebook's value)
@@ -33,7 +33,7 @@ class DreamParams:
     jitter: int = 16  # random roll in px, hides the network's stride grid
     smooth: float = 0.0  # gradient smoothing sigma in px (0 = off); smoother, larger patterns
     tile: int = 0  # octaves with a side above this many px ascend tile by tile (bounded memory; 0 = never)
-    autocast: torch.dtype | None = None  # mixed-precision forward passes (CUDA); None = fp32, see accel
+    autocast: torch.dtype | None = None  # mixed-precision forward passes (CUDA); None = fp32, see nets.device
 
 
 def octave_sizes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:

@@ -3,27 +3,19 @@ file appears under its final name only when ffmpeg succeeded."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from fractions import Fraction
 import os
-import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
-from dreamvid import ffmpeg
 from dreamvid.errors import UserError
-from dreamvid.ffmpeg import FRAME_PATTERN, even_size, ffmpeg_exe, ffmpeg_message, fps_fraction, read_log, stop
-
-@dataclass(frozen=True)
-class AudioSource:
-    """The stretch of a file's audio to put under a written clip; duration None: to the source's end."""
-
-    path: str
-    start: float = 0.0
-    duration: float | None = None
+from dreamvid.media import process
+from dreamvid.media.outputs import check_new_output, is_frame_pattern
+from dreamvid.media.process import ffmpeg_exe, ffmpeg_message, fps_fraction, read_log, stop
 
 
 @dataclass(frozen=True)
@@ -46,26 +38,25 @@ _FORMATS = {
 _PNG_SEQUENCE = _Format("png", "rgb24", None, None)
 
 
-# ---------------------------------------------------------------- writing
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """Round each side down to even, as yuv420p video needs."""
+    return width - width % 2, height - height % 2
 
 
 class VideoWriter:
     """Writes frames to one ffmpeg process; the file appears under its name only if ffmpeg succeeds."""
 
     def __init__(self, path: str, size: tuple[int, int], fps: Fraction | float, codec: str | None = None,
-                 crf: int | None = None, audio: AudioSource | None = None, overwrite: bool = False):
+                 crf: int | None = None, overwrite: bool = False):
         self.path, self.size, self.fps = path, (int(size[0]), int(size[1])), fps_fraction(fps)
         self.frames_written = 0
-        self._format = _output_format(path)
+        self._format = output_format(path)
         self._check_size()
-        audio = audio if self._format.audio_codec else None  # GIF and PNG carry no sound
-        if audio is not None:
-            _check_audio(audio)
-        self._output = _SequenceOutput(path, overwrite) if self._format is _PNG_SEQUENCE else _FileOutput(path, overwrite)
+        self._output = PartialFolder(path, overwrite) if self._format is _PNG_SEQUENCE else PartialFile(path, overwrite)
         self._log = tempfile.TemporaryFile()  # a file, not a pipe, so ffmpeg never blocks on a full stderr
         self._proc: subprocess.Popen | None = None
         try:
-            self._proc = ffmpeg.popen(self._args(codec, crf, audio), stdin=subprocess.PIPE,
+            self._proc = process.popen(self._args(codec, crf), stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=self._log)
         except BaseException:
             self.abort()
@@ -80,27 +71,18 @@ class VideoWriter:
             raise UserError(f"cannot write {self.path} at {width}x{height}: this format needs an even "
                             f"width and height, e.g. {even}")
 
-    def _args(self, codec: str | None, crf: int | None, audio: AudioSource | None) -> list[str]:
+    def _args(self, codec: str | None, crf: int | None) -> list[str]:
         fmt, (width, height) = self._format, self.size
         encoder = codec or fmt.encoder
         args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
                 "-r", f"{self.fps.numerator}/{self.fps.denominator}", "-i", "-"]
-        if audio is not None:
-            args += ["-ss", f"{audio.start:g}"] + (["-t", f"{audio.duration:g}"] if audio.duration else [])
-            args += ["-i", audio.path]
         args += ["-map", "0:v:0", "-c:v", encoder]
         args += ["-pix_fmt", fmt.pix_fmt] if fmt.pix_fmt else []
         args += _quality_args(encoder, crf if crf is not None else fmt.crf)
         if encoder == "libx265" and self.path.lower().endswith((".mp4", ".mov")):
             args += ["-tag:v", "hvc1"]  # Apple players want this tag for HEVC
         args += list(fmt.extra)
-        if audio is not None:
-            # Not -shortest: it stops ffmpeg, so the video, when the audio ends first, and with apad
-            # it overshoots by an amount that depends on how fast frames arrive. Padding the stretch
-            # to its full duration (a source whose audio ends early) keeps the length exact.
-            args += ["-map", "1:a:0?", "-c:a", fmt.audio_codec, "-b:a", "192k"]
-            args += ["-af", f"apad=whole_dur={audio.duration:g}"] if audio.duration else []
         return args + [self._output.ffmpeg_path]
 
     def write(self, frame: np.ndarray) -> None:
@@ -167,17 +149,11 @@ class VideoWriter:
             self.abort()
 
 
-def _check_audio(audio: AudioSource) -> None:
-    if not os.path.isfile(audio.path):
-        raise UserError(f"no such audio source: {audio.path}")
-    if audio.start < 0 or (audio.duration is not None and audio.duration <= 0):
-        raise UserError(f"audio from {audio.path}: start must be >= 0 and duration > 0")
-
-
-def _output_format(path: str) -> _Format:
+def output_format(path: str) -> _Format:
+    """The encoder settings for `path`'s extension (or PNG sequence); unknown extensions are refused."""
     root, ext = os.path.splitext(path)
     ext = ext.lower()
-    if ext == ".png" and FRAME_PATTERN.search(os.path.basename(root)):
+    if ext == ".png" and is_frame_pattern(root):
         return _PNG_SEQUENCE
     if ext not in _FORMATS:
         raise UserError(f"cannot write {path}: supported outputs are {', '.join(_FORMATS)} "
@@ -195,19 +171,11 @@ def _quality_args(encoder: str, crf: int | None) -> list[str]:
     return ["-crf", str(crf)]
 
 
-def _check_target(path: str, overwrite: bool) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UserError(f"cannot write {path}: folder {folder} does not exist")
-    if os.path.exists(path) and not overwrite:
-        raise UserError(f"{path} exists; pass --overwrite to replace it")
-
-
-class _FileOutput:
+class PartialFile:
     """One file, written as .name.partial.ext beside its final name (same extension, same muxer)."""
 
     def __init__(self, path: str, overwrite: bool):
-        _check_target(path, overwrite)
+        check_new_output(path, overwrite)
         folder, name = os.path.split(path)
         root, ext = os.path.splitext(name)
         self.path, self.ffmpeg_path = path, os.path.join(folder, f".{root}.partial{ext}")
@@ -220,19 +188,12 @@ class _FileOutput:
             os.remove(self.ffmpeg_path)
 
 
-class _SequenceOutput:
+class PartialFolder:
     """A folder of numbered PNGs, written as .folder.partial and renamed as a whole."""
 
     def __init__(self, pattern: str, overwrite: bool):
+        check_new_output(pattern, overwrite)
         self.folder, name = os.path.split(os.path.normpath(pattern))
-        if not self.folder:
-            raise UserError(f"cannot write {pattern}: a frame sequence needs its own folder, e.g. frames/{name}")
-        if os.path.exists(self.folder) and not os.path.isdir(self.folder):
-            raise UserError(f"cannot write {pattern}: {self.folder} is a file, not a folder")
-        _check_target(self.folder, overwrite or (os.path.isdir(self.folder) and not os.listdir(self.folder)))
-        frame_file = re.compile(FRAME_PATTERN.sub(r"\\d+", re.escape(name)) + "$")
-        if os.path.isdir(self.folder) and not all(map(frame_file.match, os.listdir(self.folder))):
-            raise UserError(f"{self.folder} holds files other than {name} frames; not replacing it")
         parent, base = os.path.split(self.folder)
         self.partial = os.path.join(parent, f".{base}.partial")
         self.replaced = os.path.join(parent, f".{base}.replaced")

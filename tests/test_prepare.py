@@ -1,18 +1,19 @@
+from conftest import tiny_network
 import pytest
 import torch
 from torch.nn.functional import cosine_similarity
 
-from dreamvid import engine
-from dreamvid.accel import auto_tile, autocast, autocast_dtype, fold_batch_norms, prepare_network
-from dreamvid.dream import DreamParams, crop_gradient, dream, make_generator
-from dreamvid.engine import Dreamer
+from dreamvid.ascent import engine
+from dreamvid.ascent.dream import DreamParams, crop_gradient, dream, make_generator
+from dreamvid.ascent.engine import Dreamer
+from dreamvid.ascent.objectives import layer_l2
 from dreamvid.errors import UserError
-from dreamvid.images import frame_to_image, resize_frame
-from dreamvid.models import FeatureNet
-from dreamvid.objectives import layer_l2
+from dreamvid.media.frames import frame_to_image
+from dreamvid.media.pictures import resize_frame
+from dreamvid.nets.device import auto_tile, autocast, autocast_dtype
+from dreamvid.nets.features import FeatureNet
+from dreamvid.nets.prepare import fold_batch_norms, prepare_network
 from dreamvid.settings import Resolved, merge
-
-from conftest import tiny_network
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 FAST = DreamParams(octaves=2, iterations=3, jitter=4)

@@ -7,16 +7,17 @@ after each finished segment, so a kill -9 at any moment leaves the last checkpoi
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .errors import UserError
-from .ffmpeg import output_target
+from dreamvid.errors import UserError
+from dreamvid.media.outputs import output_target
+from dreamvid.notices import notify
 
 STATE_VERSION = 1
 
@@ -86,7 +87,7 @@ def prepare_state(output_path: str, expected: str, resume: bool, overwrite: bool
     loaded = load_state(folder) if resume else None
     if loaded is None:
         if resume:
-            print(f"dreamvid: nothing to resume for {output_path}; starting from frame 0")
+            notify(f"nothing to resume for {output_path}; starting from frame 0")
         os.makedirs(folder, exist_ok=True)
         return folder, RenderState(expected), {}
     state, arrays = loaded

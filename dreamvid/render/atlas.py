@@ -7,11 +7,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .engine import Dreamer, pick_device
-from .images import load_picture, resize_frame, save_picture
-from .models import get_spec, load_model
-from .settings import Resolved, merge
-from .still import check_output, dream_frame
+from dreamvid.ascent.engine import Dreamer
+from dreamvid.media.pictures import check_picture_output, load_picture, resize_frame, save_picture
+from dreamvid.nets.device import pick_device
+from dreamvid.nets.features import load_model
+from dreamvid.nets.registry import get_spec
+from dreamvid.render.still import dream_frame
+from dreamvid.settings import Resolved, merge
 
 LABEL_HEIGHT = 28
 COLUMNS = 4
@@ -20,13 +22,6 @@ COLUMNS = 4
 def main_layers(layers: list[str]) -> list[str]:
     """Layers that are not sub-blocks of another listed layer (blocks.4, not blocks.4.1)."""
     return [name for name in layers if name.rpartition(".")[0] not in layers]
-
-
-def print_layers(model: str) -> None:
-    spec = get_spec(model)
-    print(f"{spec.name}: {spec.description}")
-    for name in spec.layers:
-        print(f"  {name}{'   (default)' if name == spec.default_layer else ''}")
 
 
 def labelled(frame: np.ndarray, label: str) -> np.ndarray:
@@ -44,7 +39,7 @@ def contact_sheet(tiles: list[np.ndarray], columns: int = COLUMNS) -> np.ndarray
 
 def render_atlas(input_path: str, output_path: str, model: str, size: int, overwrite: bool) -> None:
     """Dream the picture once per main layer, with the model built once for all of them."""
-    check_output(output_path, overwrite)
+    check_picture_output(output_path, overwrite)
     spec = get_spec(model)
     frame = resize_frame(load_picture(input_path), size)
     layers = main_layers(list(spec.layers))

@@ -3,13 +3,14 @@ user config files, job files and the resolved settings written beside every outp
 
 from __future__ import annotations
 
+from importlib import resources
 import json
 import os
-import sys
-from importlib import resources
 from pathlib import Path
+import sys
 
-from .errors import UserError
+from dreamvid.errors import UserError
+from dreamvid.media.outputs import output_target
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,7 +26,7 @@ def preset_folder():
     try:
         return resources.files("dreamvid.presets")
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "presets"
+        return Path(__file__).resolve().parents[2] / "presets"
 
 
 def preset_names() -> list[str]:
@@ -109,8 +110,6 @@ def job_text(mode: str, input_path: str, output_path: str, settings: dict) -> st
 
 def settings_path(output_path: str) -> str:
     """OUT.mp4 -> OUT.mp4.dreamvid.toml; a PNG sequence frames/%05d.png -> frames.dreamvid.toml."""
-    from .ffmpeg import output_target
-
     return output_target(output_path) + ".dreamvid.toml"
 
 

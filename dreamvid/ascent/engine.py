@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import torch
 
-from . import objectives
-from .accel import auto_tile, autocast_dtype, prepare_network
-from .dream import DreamParams, dream, make_generator
-from .errors import UserError
-from .images import frame_to_image, load_picture, resize_frame
-from .models import FeatureNet, load_model
-from .schedule import parse_schedule
-from .settings import Resolved
+from dreamvid.ascent import objectives as objectives
+from dreamvid.ascent.dream import DreamParams, dream, make_generator
+from dreamvid.errors import UserError
+from dreamvid.media.frames import frame_to_image
+from dreamvid.media.pictures import load_picture, resize_frame
+from dreamvid.nets.device import auto_tile, autocast_dtype
+from dreamvid.nets.features import FeatureNet, load_model
+from dreamvid.nets.prepare import prepare_network
+from dreamvid.schedule import parse_schedule
+from dreamvid.settings import Resolved
 
 GUIDE_SIDE = 320  # guide features are pooled from a picture this size: enough for the layers we use
 

@@ -7,17 +7,14 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from .dream import total_steps
-from .engine import Dreamer, pick_device
-from .errors import UserError
-from .images import check_new_output, check_picture_extension, frame_to_image, image_to_frame, load_picture, resize_frame, save_picture
-from .config import load_preset, save_job
-from .settings import Resolved, merge
-
-
-def check_output(path: str, overwrite: bool) -> None:
-    check_picture_extension(path)
-    check_new_output(path, overwrite)
+from dreamvid.ascent.dream import total_steps
+from dreamvid.ascent.engine import Dreamer
+from dreamvid.errors import UserError
+from dreamvid.media.frames import frame_to_image, image_to_frame
+from dreamvid.media.pictures import check_picture_output, load_picture, resize_frame, save_picture
+from dreamvid.nets.device import pick_device
+from dreamvid.settings import Resolved, merge
+from dreamvid.settings.files import load_preset, save_job
 
 
 def dream_frame(frame: np.ndarray, settings: dict, progress: bool = False, dreamer: Dreamer | None = None) -> np.ndarray:
@@ -34,7 +31,7 @@ def dream_frame(frame: np.ndarray, settings: dict, progress: bool = False, dream
 
 def render_image(input_path: str, output_path: str, settings: dict, overwrite: bool = False) -> None:
     """`dreamvid image`: every check before any work; the output and its settings written atomically."""
-    check_output(output_path, overwrite)
+    check_picture_output(output_path, overwrite)
     frame = load_picture(input_path)
     save_picture(dream_frame(frame, settings, progress=True), output_path)
     save_job("image", input_path, output_path, settings)

@@ -9,28 +9,28 @@ GIFs and PNG sequences are kept as lossless PNG segments until the end.
 
 from __future__ import annotations
 
+from fractions import Fraction
 import os
-import re
 import shutil
 import subprocess
 import tempfile
-from fractions import Fraction
 
-import numpy as np
 from PIL import Image
+import numpy as np
 
-from .errors import UserError
-from .images import check_new_output
-from . import ffmpeg
-from .ffmpeg import FRAME_PATTERN, ffmpeg_exe, ffmpeg_message, output_target, read_log
-from .video import AudioSource, VideoWriter, _FileOutput, _output_format
+from dreamvid.errors import UserError
+from dreamvid.media import process
+from dreamvid.media.audio import AudioSource, audio_input_args, audio_output_args
+from dreamvid.media.outputs import check_new_output, is_frame_pattern
+from dreamvid.media.process import ffmpeg_exe, ffmpeg_message, read_log
+from dreamvid.media.writer import PartialFile, VideoWriter, output_format
 
 PNG_NAME = "%06d.png"
 
 
 def is_picture_output(path: str) -> bool:
     """GIFs and PNG sequences are assembled from lossless PNG segments."""
-    return path.lower().endswith(".gif") or FRAME_PATTERN.search(os.path.basename(path)) is not None
+    return path.lower().endswith(".gif") or is_frame_pattern(path)
 
 
 def segment_name(index: int, final_path: str) -> str:
@@ -39,16 +39,10 @@ def segment_name(index: int, final_path: str) -> str:
     return f"segment_{index:05d}{os.path.splitext(final_path)[1].lower()}"
 
 
-def check_output(path: str, overwrite: bool) -> None:
+def check_video_output(path: str, overwrite: bool) -> None:
     """Fail before any work: unknown format, missing folder, or an existing output."""
-    _output_format(path)
-    target = output_target(path)
-    check_new_output(target, overwrite)
-    if target != path and os.path.isdir(target):  # a PNG sequence replaces its whole folder when joined
-        name = os.path.basename(path)
-        frame_file = re.compile(FRAME_PATTERN.sub(r"\\d+", re.escape(name)) + "$")
-        if not all(map(frame_file.match, os.listdir(target))):
-            raise UserError(f"{target} holds files other than {name} frames; not replacing it")
+    output_format(path)
+    check_new_output(path, overwrite)
 
 
 class SegmentedOutput:
@@ -124,20 +118,15 @@ def join_gif(files: list[str], final_path: str, size: tuple[int, int], fps: Frac
 
 
 def concat_args(list_file: str, ffmpeg_target: str, final_path: str, audio: AudioSource | None) -> list[str]:
-    fmt = _output_format(final_path)
+    fmt = output_format(final_path)
     # +igndts: decode times are rebuilt across the joins. A segment of 1-2 frames has no B-frame delay
     # (x264 sets it from its third frame), so keeping the segments' own ones leaves a gap before it:
     # the frame ahead is shown 3 frames long, the rate reads wrong, and decoding adds duplicates.
     args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
             "-fflags", "+igndts", "-f", "concat", "-safe", "0", "-i", list_file]
-    if audio is not None:
-        args += ["-ss", f"{audio.start:g}"] + (["-t", f"{audio.duration:g}"] if audio.duration else [])
-        args += ["-i", audio.path]
+    args += audio_input_args(audio) if audio else []
     args += ["-map", "0:v:0", "-c:v", "copy"]
-    if audio is not None:
-        # the stretch is cut with -t and padded to its full length, never -shortest (see VideoWriter)
-        args += ["-map", "1:a:0?", "-c:a", fmt.audio_codec, "-b:a", "192k"]
-        args += ["-af", f"apad=whole_dur={audio.duration:g}"] if audio.duration else []
+    args += audio_output_args(audio, fmt.audio_codec) if audio else []
     if final_path.lower().endswith(".mp4"):
         args += ["-movflags", "+faststart"]
     return args + [ffmpeg_target]
@@ -145,15 +134,15 @@ def concat_args(list_file: str, ffmpeg_target: str, final_path: str, audio: Audi
 
 def join_videos(segments: list[str], final_path: str, audio: AudioSource | None, overwrite: bool) -> None:
     """Concatenate encoded segments without re-encoding, adding the audio; atomic rename at the end."""
-    output = _FileOutput(final_path, overwrite)
+    output = PartialFile(final_path, overwrite)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
         listing.writelines(f"file '{os.path.abspath(path)}'\n" for path in segments)
     log = tempfile.TemporaryFile()
     try:
-        process = ffmpeg.popen(concat_args(listing.name, output.ffmpeg_path, final_path, audio),
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-        if process.wait() != 0:
-            message = ffmpeg_message(read_log(log)) or f"ffmpeg exited with code {process.returncode}"
+        joiner = process.popen(concat_args(listing.name, output.ffmpeg_path, final_path, audio),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+        if joiner.wait() != 0:
+            message = ffmpeg_message(read_log(log)) or f"ffmpeg exited with code {joiner.returncode}"
             raise UserError(f"ffmpeg could not join the segments into {final_path}: {message}")
         output.commit()
     finally:
@@ -165,7 +154,7 @@ def join_videos(segments: list[str], final_path: str, audio: AudioSource | None,
 def join_segments(segments: list[str], final_path: str, size: tuple[int, int], fps: Fraction,
                   audio: AudioSource | None, overwrite: bool) -> None:
     """Turn the finished segments into the final output."""
-    if FRAME_PATTERN.search(os.path.basename(final_path)):
+    if is_frame_pattern(final_path):
         join_png_sequence(png_files(segments), final_path, overwrite)
     elif final_path.lower().endswith(".gif"):
         join_gif(png_files(segments), final_path, size, fps, overwrite)

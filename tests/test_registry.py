@@ -6,8 +6,11 @@ import torch
 import torchvision
 
 from dreamvid.errors import UserError
-from dreamvid.images import frame_to_image, resize_frame
-from dreamvid.models import MODELS, get_spec, load_model, load_network
+from dreamvid.media.frames import frame_to_image
+from dreamvid.media.pictures import resize_frame
+from dreamvid.nets.features import load_model
+from dreamvid.nets.registry import MODELS, get_spec
+from dreamvid.nets.weights import load_network
 
 CAT_CLASSES = {281, 282, 283, 284, 285, 287}  # tabby, tiger cat, Persian, Siamese, Egyptian cat, lynx
 

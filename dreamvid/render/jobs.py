@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from .config import load_job
-from .errors import UserError
-from .settings import merge
+from dreamvid.errors import UserError
+from dreamvid.settings import merge
+from dreamvid.settings.files import load_job
 
 
 def render_job(path: str, overwrite: bool = False, resume: bool = False) -> None:
     mode, input_path, output_path, values = load_job(path)
     settings = merge((path, values))
     if mode == "image":
-        from .still import render_image
+        from dreamvid.render.still import render_image
 
         render_image(input_path, output_path, settings, overwrite=overwrite)
     elif mode == "zoom":
-        from .zoom import render_zoom
+        from dreamvid.render.zoom import render_zoom
 
         render_zoom(input_path, output_path, settings, overwrite=overwrite, resume=resume)
     else:
         if not input_path:
             raise UserError(f"{path}: a video job needs an 'input' clip")
-        from .clip import render_clip
+        from dreamvid.render.clip import render_clip
 
         render_clip(input_path, output_path, settings, overwrite=overwrite, resume=resume)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from dreamvid.pipeline import prefetch
+from dreamvid.render.prefetch import prefetch
 
 WAIT = 10  # seconds: generous on a loaded machine, never reached when all is well
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from fractions import Fraction
 import os
 import re
 import subprocess
 import tempfile
-from dataclasses import dataclass
-from fractions import Fraction
 from typing import Iterator
 
 import numpy as np
 
-from dreamvid import ffmpeg
 from dreamvid.errors import UserError
-from dreamvid.ffmpeg import FRAME_PATTERN, ffmpeg_exe, ffmpeg_message, fps_fraction, read_log, stop
+from dreamvid.media import process as ffmpeg
+from dreamvid.media.outputs import FRAME_PATTERN
+from dreamvid.media.process import ffmpeg_exe, ffmpeg_message, fps_fraction, read_log, stop
+
 
 @dataclass(frozen=True)
 class VideoInfo:

@@ -1,39 +1,18 @@
-"""Pictures in and out, and the one place where `frame` (uint8 H x W x 3 RGB numpy) and
-`image` (float tensor [1, 3, H, W] in 0..1 on a device) convert into each other."""
+"""Pictures in and out: any common format read as an RGB frame, written atomically."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 
-import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+import numpy as np
 
-from .errors import UserError
+from dreamvid.errors import UserError
+from dreamvid.media.outputs import check_new_output, check_output_folder
 
 PICTURE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 MIN_SIDE = 16
-
-
-def frame_to_image(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """uint8 (or float 0..1) H x W x 3 -> float tensor [1, 3, H, W] in 0..1."""
-    array = frame.astype(np.float32) / 255.0 if frame.dtype == np.uint8 else frame.astype(np.float32)
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).unsqueeze(0).to(device)
-
-
-def image_to_float_frame(image: torch.Tensor) -> np.ndarray:
-    """float tensor [1, 3, H, W] -> float32 H x W x 3 numpy in 0..1 (keeps precision for loops)."""
-    return image.detach()[0].permute(1, 2, 0).float().clamp(0, 1).cpu().numpy()
-
-
-def image_to_frame(image: torch.Tensor) -> np.ndarray:
-    """float tensor [1, 3, H, W] -> uint8 H x W x 3, rounded."""
-    return float_to_frame(image_to_float_frame(image))
-
-
-def float_to_frame(array: np.ndarray) -> np.ndarray:
-    return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 def to_rgb_array(picture: Image.Image) -> np.ndarray:
@@ -80,26 +59,10 @@ def check_picture_extension(path: str) -> None:
                         f"use one of: {', '.join(PICTURE_EXTENSIONS)}")
 
 
-def check_output_folder(path: str) -> None:
-    """The folder `path` would be written in exists and is writable."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UserError(f"output folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"output folder is not writable: {folder}")
-
-
-def check_new_output(path: str, overwrite: bool) -> None:
-    """Fail before any work if `path` (a file or a frames folder) cannot be written or would be replaced."""
-    check_output_folder(path)
-    if os.path.exists(path) and not overwrite:
-        raise UserError(f"output exists: {path} (pass --overwrite to replace it)")
-
-
-def check_picture_output(path: str) -> None:
-    """Fail before any work if the output cannot be written."""
+def check_picture_output(path: str, overwrite: bool) -> None:
+    """Fail before any work if the picture cannot be written (or would replace one without --overwrite)."""
     check_picture_extension(path)
-    check_output_folder(path)
+    check_new_output(path, overwrite)
 
 
 def current_umask() -> int:
@@ -110,7 +73,8 @@ def current_umask() -> int:
 
 def save_picture(frame: np.ndarray, path: str) -> None:
     """Write atomically: a temporary file in the same folder, renamed when complete."""
-    check_picture_output(path)
+    check_picture_extension(path)
+    check_output_folder(path)
     extension = os.path.splitext(path)[1].lower()
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(suffix=extension, prefix=".dreamvid-", dir=folder)

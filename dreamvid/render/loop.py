@@ -1,25 +1,26 @@
-"""The frame scheduler: drives a frame loop (zoom or clip), checkpoints it, writes and joins the output.
+"""The frame loop: drives a render (zoom or clip), checkpoints it, writes and joins the output.
 
 A loop is a `step(t, state) -> (frame, state)` function over a dict of numpy arrays (the loop's
 whole memory, saved losslessly at each checkpoint), so resuming is exact by construction. Steps
 are made by `make_step(first_frame)` once the resume state is checked, so a loop builds its model
 only for a render that goes ahead, and one that reads a source can start reading at that frame.
+A step that holds resources (a decoder, a prefetch thread) has a `close()`, called when the loop ends.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from fractions import Fraction
+import os
 from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
 
-from .config import save_job
-from .resume import discard_state, fingerprint, prepare_state, save_state
-from .segments import SegmentedOutput, join_segments, segment_count
-from .video import AudioSource
+from dreamvid.media.audio import AudioSource
+from dreamvid.media.segments import SegmentedOutput, check_video_output, join_segments, segment_count
+from dreamvid.render.resume import discard_state, fingerprint, prepare_state, save_state
+from dreamvid.settings.files import save_job
 
 LoopState = dict[str, np.ndarray]
 Step = Callable[[int, LoopState], tuple[np.ndarray, LoopState]]
@@ -39,6 +40,30 @@ class FrameJob:
     audio: AudioSource | None = None
 
 
+def prepare_output(output_path: str, settings: dict, overwrite: bool, preview: bool) -> tuple[str, dict]:
+    """The prologue of every frame loop: a preview's own path and settings, then the output check."""
+    if preview:
+        output_path, settings = preview_path(output_path), preview_settings(settings)
+    check_video_output(output_path, overwrite)
+    return output_path, settings
+
+
+@dataclass(frozen=True)
+class ClosingStep:
+    """A step holding something to close when the loop ends: a decoder, a prefetch thread."""
+
+    step: Step
+    close: Callable[[], None]
+
+    def __call__(self, t: int, state: LoopState) -> tuple[np.ndarray, LoopState]:
+        return self.step(t, state)
+
+
+def close_step(step: Step | None) -> None:
+    if isinstance(step, ClosingStep):
+        step.close()
+
+
 def encoder_options(settings: dict) -> tuple[str | None, int | None]:
     crf = settings["crf"]
     return settings["codec"] or None, (None if crf < 0 else crf)
@@ -52,6 +77,7 @@ def render_frames(job: FrameJob, make_step: Callable[[int], Step], start: Callab
     loop_state = loop_state or start()
     output = SegmentedOutput(job.output_path, folder, job.size, job.fps, *encoder_options(job.settings),
                              segment_frames=job.settings["checkpoint_frames"])
+    step = None
     try:
         step = make_step(state.next_frame)
         with tqdm(total=job.frames, initial=state.next_frame, unit="frame", desc=job.mode, dynamic_ncols=True) as bar:
@@ -71,6 +97,8 @@ def render_frames(job: FrameJob, make_step: Callable[[int], Step], start: Callab
         if state.next_frame == 0:  # failed before any checkpoint: nothing to resume, so leave nothing
             discard_state(folder)
         raise
+    finally:
+        close_step(step)
     segments = output.segment_paths(segment_count(job.frames, job.settings["checkpoint_frames"]))
     join_segments(segments, job.output_path, job.size, job.fps, job.audio, overwrite or resume)
     save_job(job.mode, job.input_path, job.output_path, job.settings)

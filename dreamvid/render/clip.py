@@ -1,4 +1,4 @@
-"""Dreaming an existing clip so that the dream follows the scene's motion (RESEARCH.md section 3).
+"""Dreaming an existing clip so that the dream follows the scene's motion (docs/DESIGN.md, "Dreaming a clip").
 
 Frame t starts from its source frame plus the previous dream *residual* (dream - source), warped
 along the backward optical flow of the source and weighted by the flow's reliability; then a
@@ -8,23 +8,23 @@ alone) are there to compare with.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
-from .engine import Dreamer, pick_device
-from .errors import UserError
-from .flow import FlowEstimator, backward_forward, is_scene_cut, reliability, warp_with_flow
-from .images import float_to_frame, frame_to_image, image_to_float_frame
-from .pipeline import prefetch
-from .scheduler import FrameJob, LoopState, preview_path, preview_settings, render_frames
-from .segments import check_output
-from .settings import Resolved
-from .ffmpeg import even_size
-from .reader import VideoInfo, probe_video, read_frames
-from .video import AudioSource
+from dreamvid.ascent.engine import Dreamer
+from dreamvid.errors import UserError
+from dreamvid.flow import FlowEstimator, backward_forward, is_scene_cut, reliability, warp_with_flow
+from dreamvid.media.audio import AudioSource
+from dreamvid.media.frames import float_to_frame, frame_to_float, frame_to_image, image_to_float_frame
+from dreamvid.media.reader import VideoInfo, probe_video, read_frames
+from dreamvid.media.writer import even_size
+from dreamvid.nets.device import pick_device
+from dreamvid.notices import notify
+from dreamvid.render.loop import ClosingStep, FrameJob, LoopState, prepare_output, render_frames
+from dreamvid.render.prefetch import prefetch
+from dreamvid.settings import Resolved
 
 
 def dream_size(info: VideoInfo, settings: Resolved) -> tuple[int, int]:
@@ -35,8 +35,7 @@ def dream_size(info: VideoInfo, settings: Resolved) -> tuple[int, int]:
     exact = (max(2, round(info.width * scale)), max(2, round(info.height * scale)))
     even = even_size(*exact)
     if even != exact:
-        print(f"dreamvid: dreaming at {even[0]}x{even[1]} instead of {exact[0]}x{exact[1]} "
-              "(video needs even sides)", file=sys.stderr)
+        notify(f"dreaming at {even[0]}x{even[1]} instead of {exact[0]}x{exact[1]} (video needs even sides)")
     return even
 
 
@@ -80,7 +79,7 @@ def analysed_frames(path: str, size: tuple[int, int], settings: Resolved, first:
 def start_image(method: str, t: int, source: SourceFrame, state: LoopState,
                 settings: Resolved) -> tuple[np.ndarray, bool]:
     """The image frame t's dream starts from, and whether it is a fresh start (first frame or cut)."""
-    current = source.frame.astype(np.float32) / 255.0
+    current = frame_to_float(source.frame)
     if method == "none" or "output" not in state:
         return current, True
     if method == "blend":
@@ -89,7 +88,7 @@ def start_image(method: str, t: int, source: SourceFrame, state: LoopState,
     persistence = settings.at("persistence", t)
     if is_scene_cut(source.weights, settings["cut_threshold"]):
         return current, True
-    residual = warp_with_flow(state["output"] - state["source"].astype(np.float32) / 255.0, source.backward)
+    residual = warp_with_flow(state["output"] - frame_to_float(state["source"]), source.backward)
     # hold the carried dream at the fresh dream's strength: left alone it deepens frame after frame
     # (and fades where resampling blurs it, as in a zoom)
     gain = min(MAX_GAIN, float(state["strength"]) / max(float(np.abs(residual).mean()), 1e-6))
@@ -111,7 +110,7 @@ def clip_step(dreamer: Dreamer, sources: Iterator[SourceFrame], settings: Resolv
         octaves = None if fresh else settings["octaves_next"]
         dreamed = dreamer.dream(frame_to_image(image, dreamer.device), t, iterations, octaves=octaves)
         dreamed = image_to_float_frame(dreamed)
-        strength = np.abs(dreamed - source.frame / 255.0).mean() if fresh else state["strength"]
+        strength = np.abs(dreamed - frame_to_float(source.frame)).mean() if fresh else state["strength"]
         return float_to_frame(dreamed), {"source": source.frame, "output": dreamed, "strength": np.float64(strength)}
 
     return step
@@ -122,9 +121,7 @@ def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bo
     """`dreamvid video`: every check first, then the resumable loop, with the source's sound.
 
     `baseline` (benchmarks only): the straightforward version, with flow computed in line."""
-    if preview:
-        output_path, settings = preview_path(output_path), preview_settings(settings)
-    check_output(output_path, overwrite)
+    output_path, settings = prepare_output(output_path, settings, overwrite, preview)
     info = probe_video(input_path)
     resolved = Resolved(settings, fps=info.fps)  # schedules in seconds follow the clip's own rate
     size = dream_size(info, resolved)
@@ -135,6 +132,7 @@ def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bo
     def step_from(first: int):  # called after the resume check: a refused resume loads no model
         dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)
         sources = analysed_frames(input_path, size, resolved, first)
-        return clip_step(dreamer, sources if baseline else prefetch(sources), resolved)
+        sources = sources if baseline else prefetch(sources)
+        return ClosingStep(clip_step(dreamer, sources, resolved), sources.close)
 
     render_frames(job, step_from, dict, overwrite, resume)

@@ -1,69 +1,20 @@
-"""Device-side speed settings: mixed precision, memory format, cuDNN tuning and torch.compile.
+"""Readying a network for fast ascent: BatchNorm folding, memory format, cuDNN tuning, torch.compile.
 
-None of these change what is dreamed, only how fast: the image and its update stay fp32.
-BatchNorm folding and channels-last memory apply on every device; the rest is CUDA-only, except
-`compile`.
+None of these change what is dreamed, only how fast. BatchNorm folding and channels-last memory
+apply on every device; cuDNN tuning is CUDA-only; `compile` is asked for.
 """
 
 from __future__ import annotations
-
-import contextlib
 
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .errors import UserError
-from .models import FeatureNet
+from dreamvid.errors import UserError
+from dreamvid.nets.device import autocast
+from dreamvid.nets.features import FeatureNet
 
 PROBE_SIDE = 64  # px of the image that a freshly compiled network is tried on
-# The objectives are means over ~1e5-1e6 positions, so fp16 backward values fall to its subnormal
-# range (below 6e-5) and lose their precision, then flush to 0. 2**10 lifts them clear without
-# overflow even on a tiny 64 px probe (the step divides by mean |gradient|: a scale changes nothing).
-FP16_LOSS_SCALE = 1024.0
-
-
-CPU_TILE = 1024  # keeps a 4K dream under 4 GB of RAM (bench_memory.py: 2.97 GB)
-CUDA_TILE = 4096  # a GPU has the memory for a whole 1080p or 4K octave; tiles would only add work
-
-
-def auto_tile(device: torch.device, tile: int) -> int:
-    """The tile side for `device`: the user's, or the automatic one when the setting is 0."""
-    return tile or (CUDA_TILE if device.type == "cuda" else CPU_TILE)
-
-
-def bf16_available(device: torch.device) -> bool:
-    return device.type == "cuda" and torch.cuda.is_bf16_supported()
-
-
-def autocast_dtype(device: torch.device, precision: str, bf16_supported: bool | None = None) -> torch.dtype | None:
-    """The autocast dtype for the ascent on `device`, or None for plain fp32 (always on the CPU).
-
-    bf16 keeps fp32's range (no overflow in the activations' squares), so auto prefers it;
-    GPUs older than Ampere get fp16.
-    """
-    if precision not in ("auto", "fp32", "fp16", "bf16"):
-        raise UserError(f"precision (--precision) must be one of: auto, fp32, fp16, bf16; got {precision!r}")
-    if device.type != "cuda" or precision == "fp32":
-        return None
-    supported = bf16_available(device) if bf16_supported is None else bf16_supported
-    if precision == "bf16" and not supported:
-        raise UserError("--precision bf16: this GPU has no bfloat16 support (use --precision fp16, fp32 or auto)")
-    if precision == "fp16" or not supported:
-        return torch.float16
-    return torch.bfloat16
-
-
-def loss_scale(dtype: torch.dtype | None) -> float:
-    """What the objective is multiplied by before backward (and the gradient divided by after)."""
-    return FP16_LOSS_SCALE if dtype == torch.float16 else 1.0
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    """Mixed precision for a forward pass; a no-op for dtype None."""
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def prepare_network(net: FeatureNet, device: torch.device, compile: bool = False,

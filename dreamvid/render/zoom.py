@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import sys
-
 import cv2
 import numpy as np
 
-from .colour import ColourStats, colour_stats, match_colours
-from .engine import Dreamer, pick_device
-from .ffmpeg import even_size
-from .images import float_to_frame, frame_to_image, image_to_float_frame, load_picture, resize_frame
-from .motion import CameraMove, move_frame
-from .scheduler import FrameJob, LoopState, preview_path, preview_settings, render_frames
-from .segments import check_output
-from .settings import Resolved
+from dreamvid.ascent.engine import Dreamer
+from dreamvid.colour import ColourStats, colour_stats, match_colours
+from dreamvid.media.frames import float_to_frame, frame_to_float, frame_to_image, image_to_float_frame
+from dreamvid.media.pictures import load_picture, resize_frame
+from dreamvid.media.writer import even_size
+from dreamvid.motion import CameraMove, move_frame
+from dreamvid.nets.device import pick_device
+from dreamvid.notices import notify
+from dreamvid.render.loop import FrameJob, LoopState, prepare_output, render_frames
+from dreamvid.settings import Resolved
 
 SECONDS_WHEN_UNSET = 5  # `frames = 0` renders this many seconds
 
@@ -34,8 +34,7 @@ def crop_to_even(image: np.ndarray) -> np.ndarray:
     even_width, even_height = even_size(width, height)
     even = image[:even_height, :even_width]
     if even.shape != image.shape:
-        print(f"dreamvid: cropped {width}x{height} to {even.shape[1]}x{even.shape[0]} (video needs even sides)",
-              file=sys.stderr)
+        notify(f"cropped {width}x{height} to {even.shape[1]}x{even.shape[0]} (video needs even sides)")
     return even
 
 
@@ -45,7 +44,7 @@ def start_picture(input_path: str, settings: Resolved) -> np.ndarray:
         side = settings["size"] or settings["noise_size"]
         return crop_to_even(noise_picture(side, settings["seed"]))
     frame = resize_frame(load_picture(input_path), settings["size"])
-    return crop_to_even(frame.astype(np.float32) / 255.0)
+    return crop_to_even(frame_to_float(frame))
 
 
 def camera_at(settings: Resolved, frame: int) -> CameraMove:
@@ -91,9 +90,7 @@ def render_zoom(input_path: str, output_path: str, settings: dict, overwrite: bo
     """`dreamvid zoom`: checks first, then the loop, resumable, into one video file.
 
     `baseline` (benchmarks only): the straightforward dreamer (see `Dreamer`)."""
-    if preview:
-        output_path, settings = preview_path(output_path), preview_settings(settings)
-    check_output(output_path, overwrite)
+    output_path, settings = prepare_output(output_path, settings, overwrite, preview)
     resolved = Resolved(settings)
     first = start_picture(input_path, resolved)
     reference_path = resolved["colour_reference"]

@@ -6,18 +6,16 @@ own process group, with stderr in a temporary file so that ffmpeg never blocks o
 
 from __future__ import annotations
 
+from fractions import Fraction
 import os
 import re
 import subprocess
-from fractions import Fraction
 from typing import IO
 
 import imageio_ffmpeg
 
 from dreamvid.errors import UserError
 
-# A frame-file pattern such as frames/%05d.png makes a PNG sequence (ffmpeg's image2 muxer).
-FRAME_PATTERN = re.compile(r"%0?\d*d")
 # What ffmpeg prints after the real error: summaries, thread teardown, and lines naming our temporary file.
 NOISE = re.compile(r"^(Conversion failed!|Error opening (in|out)put files?\b[^:]*\.$|At least one output"
                     r"|Task finished with|Terminating thread|Nothing was written|Could not open encoder before"
@@ -26,18 +24,6 @@ NOISE = re.compile(r"^(Conversion failed!|Error opening (in|out)put files?\b[^:]
 
 def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def output_target(path: str) -> str:
-    """What an output path names on disk: the file, or the folder of a frame pattern (frames/%05d.png)."""
-    if FRAME_PATTERN.search(os.path.basename(path)):
-        return os.path.dirname(os.path.normpath(path))
-    return path
-
-
-def even_size(width: int, height: int) -> tuple[int, int]:
-    """Round each side down to even, as yuv420p video needs."""
-    return width - width % 2, height - height % 2
 
 
 def fps_fraction(value: float | str | Fraction) -> Fraction:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 import os
 import subprocess
-from fractions import Fraction
 
 import cv2
 import numpy as np
 
-from .ffmpeg import ffmpeg_exe
-from .video import VideoWriter
+from dreamvid.media.process import ffmpeg_exe
+from dreamvid.media.writer import VideoWriter
 
 
 def crop_window(picture: np.ndarray, x: float, y: float, width: int, height: int, zoom: float = 1.0) -> np.ndarray:

@@ -1,0 +1,84 @@
+"""Where the ascent runs and in what arithmetic: the device, mixed precision, the automatic tile size.
+
+The allowed names live here (the settings table reads them); torch is imported only when a
+function runs, so that listing settings or presets does not pay for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+from dreamvid.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+CPU_TILE = 1024  # keeps a 4K dream under 4 GB of RAM (bench_memory.py: 2.97 GB)
+CUDA_TILE = 4096  # a GPU has the memory for a whole 1080p or 4K octave; tiles would only add work
+# The objectives are means over ~1e5-1e6 positions, so fp16 backward values fall to its subnormal
+# range (below 6e-5) and lose their precision, then flush to 0. 2**10 lifts them clear without
+# overflow even on a tiny 64 px probe (the step divides by mean |gradient|: a scale changes nothing).
+FP16_LOSS_SCALE = 1024.0
+
+
+def pick_device(name: str) -> "torch.device":
+    """auto -> CUDA when present, else CPU; asking for CUDA without one is a user error."""
+    import torch
+
+    if name not in DEVICES:
+        raise UserError(f"device (--device) must be one of: {', '.join(DEVICES)}; got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA GPU is available here (use --device cpu or auto)")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def auto_tile(device: "torch.device", tile: int) -> int:
+    """The tile side for `device`: the user's, or the automatic one when the setting is 0."""
+    return tile or (CUDA_TILE if device.type == "cuda" else CPU_TILE)
+
+
+def bf16_available(device: "torch.device") -> bool:
+    import torch
+
+    return device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+
+def autocast_dtype(device: "torch.device", precision: str,
+                   bf16_supported: bool | None = None) -> "torch.dtype | None":
+    """The autocast dtype for the ascent on `device`, or None for plain fp32 (always on the CPU).
+
+    bf16 keeps fp32's range (no overflow in the activations' squares), so auto prefers it;
+    GPUs older than Ampere get fp16.
+    """
+    import torch
+
+    if precision not in PRECISIONS:
+        raise UserError(f"precision (--precision) must be one of: {', '.join(PRECISIONS)}; got {precision!r}")
+    if device.type != "cuda" or precision == "fp32":
+        return None
+    supported = bf16_available(device) if bf16_supported is None else bf16_supported
+    if precision == "bf16" and not supported:
+        raise UserError("--precision bf16: this GPU has no bfloat16 support (use --precision fp16, fp32 or auto)")
+    if precision == "fp16" or not supported:
+        return torch.float16
+    return torch.bfloat16
+
+
+def loss_scale(dtype: "torch.dtype | None") -> float:
+    """What the objective is multiplied by before backward (and the gradient divided by after)."""
+    return FP16_LOSS_SCALE if dtype is not None and str(dtype) == "torch.float16" else 1.0
+
+
+def autocast(device: "torch.device", dtype: "torch.dtype | None") -> contextlib.AbstractContextManager:
+    """Mixed precision for a forward pass; a no-op for dtype None."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast(device_type=device.type, dtype=dtype)

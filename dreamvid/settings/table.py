@@ -1,0 +1,107 @@
+"""Every setting of a render in one place: its default, why it has that value, and its bounds.
+
+Numeric knobs marked `schedule` also take keyframe strings ("0: 1.0, 48: 1.05"), evaluated per
+frame by `dreamvid.schedule`. Lists of allowed values come from the modules that own them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dreamvid.flow import FLOW_PRESETS
+from dreamvid.motion import RESAMPLING
+from dreamvid.nets.device import DEVICES, PRECISIONS
+from dreamvid.nets.registry import MODELS
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+    kind: str  # int | float | str | bool | choice | schedule | layers | fps
+    low: float | None = None  # inclusive lower bound
+    high: float | None = None  # inclusive upper bound
+    above: float | None = None  # exclusive lower bound
+    choices: tuple[str, ...] = ()
+    group: str = "dream"  # dream | zoom | video | output: which commands offer it as a flag
+    integer: bool = False  # schedule values are rounded to int when used
+    nonzero_low: float | None = None  # when not 0, the value must be at least this (0 = "off" / "auto")
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # dream: the still-image engine (docs/DESIGN.md, "Still dream")
+    Setting("model", "efficientnet_lite0", "network to dream with", "choice", choices=tuple(MODELS)),
+    Setting("weights", "", "weights file for the model (default: embedded / torch hub cache)", "str"),
+    Setting("layers", {}, "layers to amplify, NAME or NAME=WEIGHT (weights may be schedules); "
+            "default: the model's default layer", "layers"),
+    Setting("channels", "", "comma-separated channel indices of the first layer to amplify (empty = all)", "str"),
+    Setting("guide", "", "guide picture: grow the features it contains", "str"),
+    Setting("octaves", 3, "pyramid levels (3 x 1.4 keeps 512 px dreams to ~3 s on 2 CPU cores)", "int", low=1, high=12),
+    Setting("octave_scale", 1.4, "size ratio between pyramid levels (the 2015 notebook's)", "schedule", above=1.0, high=4.0),
+    Setting("iterations", 10, "ascent steps per octave", "schedule", low=0, high=1000, integer=True),
+    Setting("step", 0.02, "ascent step on a 0..1 image, in units of mean |gradient|", "schedule", low=0.0, high=1.0),
+    Setting("jitter", 16, "random roll in px per step (hides the network's stride grid)", "schedule", low=0, high=512, integer=True),
+    Setting("smooth", 0.0, "gradient smoothing sigma in px (0 = off): smoother, larger patterns", "schedule", low=0.0, high=32.0),
+    Setting("seed", 0, "random seed; per-frame randomness derives from it and the frame index", "int", low=0),
+    Setting("device", "auto", "where to run the ascent (auto = CUDA when present)", "choice", choices=DEVICES),
+    Setting("size", 0, "longer side of the dream in px (0 = the input's own size)", "int", low=0, high=16384,
+            nonzero_low=16),
+    Setting("precision", "auto", "CUDA arithmetic: auto = bf16/fp16 autocast, fp32 = exact", "choice",
+            choices=PRECISIONS),
+    Setting("tile", 0, "octaves larger than this many px per side dream in tiles, for bounded memory "
+            "(0 = auto: 1024 on the CPU, 4096 on CUDA; 16384 = never)", "int", low=0, high=16384, nonzero_low=64),
+    Setting("compile", False, "torch.compile the network (CUDA; slow first frame, faster after)", "bool"),
+    # zoom: the feedback loop (docs/DESIGN.md, "Zoom loop"); rates are per second, so fps does not change the look
+    Setting("frames", 0, "frames to render (0 = zoom: 5 seconds; video: the whole clip)", "int", low=0,
+            group="output"),  # zoom and video both take it
+    Setting("fps", "30", "frames per second of a zoom video (a number or a ratio like 30000/1001)", "fps", group="zoom"),
+    Setting("zoom", 1.2, "zoom factor per second (1 = still, >1 = fly in, <1 = fly out)", "schedule", above=0.0, high=100.0, group="zoom"),
+    Setting("rotate", 0.0, "rotation in degrees per second (counter-clockwise)", "schedule", group="zoom"),
+    Setting("translate_x", 0.0, "horizontal move in percent of the width per second", "schedule", group="zoom"),
+    Setting("translate_y", 0.0, "vertical move in percent of the height per second", "schedule", group="zoom"),
+    Setting("center_x", 0.5, "zoom/rotation centre, fraction of the width", "schedule", low=0.0, high=1.0, group="zoom"),
+    Setting("center_y", 0.5, "zoom/rotation centre, fraction of the height", "schedule", low=0.0, high=1.0, group="zoom"),
+    Setting("noise", False, "start from noise instead of a picture", "bool", group="zoom"),
+    Setting("noise_size", 512, "side of the square noise start picture in px", "int", low=16, high=16384, group="zoom"),
+    Setting("colour_coherence", 0.3, "pull each frame's LAB mean/std toward the reference (0 = off, 1 = full)",
+            "schedule", low=0.0, high=1.0, group="zoom"),
+    Setting("colour_reference", "", "picture whose colours to keep (default: the first frame)", "str", group="zoom"),
+    Setting("interpolation", "lanczos", "resampling of the camera move (lanczos keeps loops sharp)", "choice",
+            choices=tuple(RESAMPLING), group="zoom"),
+    # video: dreaming an existing clip (docs/DESIGN.md, "Dreaming a clip")
+    Setting("flow", "dis", "temporal method: dis / dis-fast (optical flow), blend (no motion), none (per frame)",
+            "choice", choices=(*FLOW_PRESETS, "blend", "none"), group="video"),
+    Setting("persistence", 1.0, "share of the previous frame's dream carried into the next (its strength is held "
+            "at the first frame's, so 1 does not pile up)", "schedule", low=0.0, high=1.0, group="video"),
+    Setting("blend", 0.5, "--flow blend only: weight of the previous dream mixed into each frame (no motion "
+            "compensation, as older tools do)", "schedule", low=0.0, high=1.0, group="video"),
+    Setting("iterations_next", 1, "ascent steps per octave after the first frame: the carried dream does the rest, "
+            "and every extra step adds flicker (bench_temporal.py)", "schedule", low=0, high=1000, integer=True,
+            group="video"),
+    Setting("octaves_next", 1, "pyramid levels after the first frame: the carried dream already holds the "
+            "coarse levels, and re-dreaming them adds low-frequency flicker", "int", low=1, high=12, group="video"),
+    Setting("start", 0.0, "start of the dreamed range in the clip, seconds", "float", low=0.0, group="video"),
+    Setting("duration", 0.0, "length of the dreamed range in seconds (0 = to the end)", "float", low=0.0, group="video"),
+    Setting("scale", 1.0, "dream at this fraction of the clip's resolution", "float", above=0.0, high=1.0, group="video"),
+    Setting("cut_threshold", 0.3, "mean flow reliability below which a frame counts as a scene cut",
+            "float", low=0.0, high=1.0, group="video"),
+    # output
+    Setting("crf", -1, "encoder quality, lower = better (-1 = the format's default: 18 for mp4)", "int", low=-1, high=63, group="output"),
+    Setting("codec", "", "ffmpeg encoder, e.g. libx265 or h264_nvenc (default: by extension)", "str", group="output"),
+    Setting("checkpoint_frames", 24, "frames between resume checkpoints (each closes one output segment)",
+            "int", low=1, high=100000, group="output"),
+)
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def defaults() -> dict[str, object]:
+    return {setting.name: setting.default for setting in SETTINGS}
+
+
+def allowed_keys_message() -> str:
+    return "allowed keys: " + ", ".join(BY_NAME)

@@ -1,0 +1,156 @@
+"""Checking and merging settings: defaults < preset < user TOML file < explicit flags, as one dict.
+
+Every value is checked against its setting; unknown keys are rejected with the list of allowed ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+import math
+
+from dreamvid.errors import UserError
+from dreamvid.nets.registry import check_layers, get_spec
+from dreamvid.schedule import parse_schedule
+from dreamvid.settings.table import BY_NAME, Setting, allowed_keys_message, defaults
+
+
+def describe(setting: Setting) -> str:
+    return f"{setting.name} ({setting.flag})"
+
+
+def check_bounds(setting: Setting, value: float, where: str = "") -> None:
+    problems = []
+    if setting.low is not None and value < setting.low:
+        problems.append(f">= {setting.low:g}")
+    if setting.above is not None and value <= setting.above:
+        problems.append(f"> {setting.above:g}")
+    if setting.high is not None and value > setting.high:
+        problems.append(f"<= {setting.high:g}")
+    if setting.nonzero_low is not None and 0 < value < setting.nonzero_low:
+        problems.append(f"0 or >= {setting.nonzero_low:g}")
+    if problems or not math.isfinite(value):
+        raise UserError(f"{describe(setting)} must be {' and '.join(problems) or 'finite'}, got {value:g}{where}")
+
+
+def as_number(setting: Setting, value: object, integer: bool) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UserError(f"{describe(setting)} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise UserError(f"{describe(setting)} must be a number, got {value!r}") from None
+    if integer:
+        if number != int(number):
+            raise UserError(f"{describe(setting)} must be a whole number, got {value!r}")
+        return int(number)
+    return number
+
+
+def check_schedule(setting: Setting, value: object) -> float | str:
+    """A constant stays a number; a keyframe string is parsed, range-checked at its keys, kept as text."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UserError(f"{describe(setting)} must be a number or a schedule string, got {value!r}")
+    schedule = parse_schedule(value, setting.name)
+    for frame in schedule.key_frames():
+        check_bounds(setting, schedule.at(frame, 30.0), f" at frame {frame}")
+    if schedule.is_constant:
+        constant = schedule.at(0, 30.0)
+        return int(constant) if setting.integer and constant == int(constant) else constant
+    return str(schedule)
+
+
+def parse_fps(value: object) -> Fraction:
+    try:
+        fps = Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError):
+        raise UserError(f"fps (--fps) must be a number or a ratio like 30000/1001, got {value!r}") from None
+    if not 0 < fps <= 1000:
+        raise UserError(f"fps (--fps) must be > 0 and <= 1000, got {value}")
+    return fps
+
+
+def parse_layer_item(item: str) -> tuple[str, object]:
+    name, _, weight = item.partition("=")
+    return name.strip(), (weight.strip() if weight.strip() else 1.0)
+
+
+def check_layers_value(setting: Setting, value: object) -> dict[str, object]:
+    """Layers come as "NAME", ["NAME=WEIGHT", ...] or a table {NAME: WEIGHT}; weights may be schedules."""
+    if isinstance(value, str):
+        value = [part for part in value.replace(";", " ").split() if part]
+    if isinstance(value, list):
+        value = dict(parse_layer_item(str(item)) for item in value)
+    if not isinstance(value, dict):
+        raise UserError(f"layers (--layers) must be NAME, a list of NAME=WEIGHT or a table, got {value!r}")
+    weight_setting = Setting(f"layers.{'/'.join(value) or '?'}", 1.0, "", "schedule", low=-100.0, high=100.0)
+    return {str(name): check_schedule(weight_setting, weight) for name, weight in value.items()}
+
+
+def check_value(setting: Setting, value: object) -> object:
+    """Return the canonical form of `value`, or raise UserError naming the setting."""
+    kind = setting.kind
+    if kind == "schedule":
+        return check_schedule(setting, value)
+    if kind == "layers":
+        return check_layers_value(setting, value)
+    if kind == "fps":
+        return str(parse_fps(value))
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        raise UserError(f"{describe(setting)} must be true or false, got {value!r}")
+    if kind in ("int", "float"):
+        number = as_number(setting, value, kind == "int")
+        check_bounds(setting, number)
+        return number
+    if not isinstance(value, str):
+        raise UserError(f"{describe(setting)} must be a string, got {value!r}")
+    if kind == "choice" and value not in setting.choices:
+        raise UserError(f"{describe(setting)} must be one of: {', '.join(setting.choices)}; got {value!r}")
+    return value
+
+
+def check_keys(values: dict, source: str) -> None:
+    unknown = [key for key in values if key not in BY_NAME]
+    if unknown:
+        raise UserError(f"unknown setting {unknown[0]!r} in {source}; {allowed_keys_message()}")
+
+
+def merge(*layers: tuple[str, dict]) -> dict[str, object]:
+    """defaults < each (source, values) in order; every value checked, unknown keys rejected."""
+    resolved = defaults()
+    for source, values in layers:
+        check_keys(values, source)
+        for key, value in values.items():
+            resolved[key] = check_value(BY_NAME[key], value)
+    return with_model_layers(resolved)
+
+
+def with_model_layers(resolved: dict[str, object]) -> dict[str, object]:
+    """Name the default layer explicitly (so saved settings say what was dreamed) and check the layers."""
+    spec = get_spec(resolved["model"])
+    resolved["layers"] = resolved["layers"] or {spec.default_layer: 1.0}
+    check_layers(spec, list(resolved["layers"]))
+    return resolved
+
+
+@dataclass
+class Resolved:
+    """The settings of one render, with the frame-independent values pre-parsed."""
+
+    values: dict[str, object]
+    fps: Fraction | None = None  # a clip's own rate; None: the `fps` setting (zoom videos)
+
+    def __post_init__(self) -> None:
+        self.fps = self.fps or parse_fps(self.values["fps"])
+        self._schedules = {
+            name: parse_schedule(self.values[name], name) for name, s in BY_NAME.items() if s.kind == "schedule"
+        }
+
+    def at(self, name: str, frame: int = 0) -> float:
+        value = self._schedules[name].at(frame, float(self.fps))
+        return round(value) if BY_NAME[name].integer else value
+
+    def __getitem__(self, name: str) -> object:
+        return self.values[name]
