@@ -7,11 +7,13 @@ from dataclasses import dataclass
 import os
 
 from dreamvid.errors import UserError
+from dreamvid.media.process import file_url
 
 
 @dataclass(frozen=True)
 class AudioSource:
-    """The stretch of a file's audio to put under a written clip; duration None: to the source's end."""
+    """The stretch of a file's audio to put under a written clip, in seconds from the file's start as
+    ffmpeg counts them (the first dreamed frame's time); duration None: to the source's end."""
 
     path: str
     start: float = 0.0
@@ -26,15 +28,23 @@ def check_audio(audio: AudioSource) -> None:
 
 
 def audio_input_args(audio: AudioSource) -> list[str]:
-    """ffmpeg input options reading `audio`'s stretch (the input is added after the video's)."""
+    """ffmpeg input options reading `audio`'s file (the input is added after the video's). Never an
+    input -ss: it snaps to packets or index entries (half a second late in some AVIs); the stretch
+    is cut by `audio_filter`, to the sample."""
     check_audio(audio)
-    args = ["-ss", f"{audio.start:g}"] + (["-t", f"{audio.duration:g}"] if audio.duration else [])
-    return args + ["-i", audio.path]
+    return ["-i", file_url(audio.path)]
+
+
+def audio_filter(audio: AudioSource) -> str:
+    """Cut [start, start + duration) at sample precision; its first sample becomes time 0, silence
+    fills a gap before the source's first sample (aresample's first_pts) and after its last (apad)."""
+    start = f"{audio.start:.6f}"
+    end = f":end={audio.start + audio.duration:.6f}" if audio.duration else ""
+    filters = [f"atrim=start={start}{end}", f"asetpts=PTS-{start}/TB", "aresample=async=1:first_pts=0"]
+    return ",".join(filters + ([f"apad=whole_dur={audio.duration:.6f}"] if audio.duration else []))
 
 
 def audio_output_args(audio: AudioSource, codec: str, input_index: int = 1) -> list[str]:
     """Map and encode the stretch. Not -shortest: it stops ffmpeg, so the video, when the audio
-    ends first. Padding the stretch to its full duration (a source whose audio ends early) keeps
-    the length exact."""
-    args = ["-map", f"{input_index}:a:0?", "-c:a", codec, "-b:a", "192k"]
-    return args + (["-af", f"apad=whole_dur={audio.duration:g}"] if audio.duration else [])
+    ends first; padding to the video's duration keeps the length exact instead."""
+    return ["-map", f"{input_index}:a:0?", "-c:a", codec, "-b:a", "192k", "-af", audio_filter(audio)]

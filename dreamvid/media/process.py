@@ -17,7 +17,7 @@ import imageio_ffmpeg
 from dreamvid.errors import UserError
 
 # What ffmpeg prints after the real error: summaries, thread teardown, and lines naming our temporary file.
-NOISE = re.compile(r"^(Conversion failed!|Error opening (in|out)put files?\b[^:]*\.$|At least one output"
+NOISE = re.compile(r"^(Conversion failed!|Error opening (in|out)put files? .*\.$|At least one output"
                     r"|Task finished with|Terminating thread|Nothing was written|Could not open encoder before"
                     r"|Cannot determine format of input|Decode error rate)")
 
@@ -54,10 +54,24 @@ def ffmpeg_message(err: str, lines: int = 3) -> str:
     return " | ".join(meaningful[-lines:])
 
 
+def file_url(path: str) -> str:
+    """A path as ffmpeg must get it: absolute and behind `file:`, so that a name starting with `-`
+    is never read as an option, nor one holding `:` as a protocol."""
+    return "file:" + os.path.abspath(path)
+
+
+def pattern_url(pattern: str) -> str:
+    """A frame pattern (folder/%05d.png) as ffmpeg's image2 format must get it: a `%` in the
+    folder's name doubled, or image2 would read it as part of the pattern."""
+    folder, name = os.path.split(os.path.abspath(pattern))
+    return "file:" + os.path.join(folder.replace("%", "%%"), name)
+
+
 def popen(args: list[str], **kwargs) -> subprocess.Popen:
-    # Its own process group: Ctrl-C reaches Python only, which then kills ffmpeg and cleans up.
+    # A session of its own (setsid; Python 3.10 has no process_group): Ctrl-C reaches Python only,
+    # which then kills ffmpeg and cleans up.
     if os.name == "posix":
-        kwargs["process_group"] = 0
+        kwargs["start_new_session"] = True
     return subprocess.Popen(args, **kwargs)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 import os
 import re
@@ -15,7 +15,7 @@ import numpy as np
 from dreamvid.errors import UserError
 from dreamvid.media import process as ffmpeg
 from dreamvid.media.outputs import FRAME_PATTERN
-from dreamvid.media.process import ffmpeg_exe, ffmpeg_message, fps_fraction, read_log, stop
+from dreamvid.media.process import ffmpeg_exe, ffmpeg_message, file_url, fps_fraction, pattern_url, read_log, stop
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class VideoInfo:
     duration: float  # seconds; 0.0 when the container does not say
     frame_count: int  # estimated as round(duration * fps)
     has_audio: bool
+    start_time: Fraction = Fraction(0)  # the file's first timestamp: ffmpeg counts every input's time from it
+    base_fps: Fraction | None = None  # ffmpeg's base rate (tbr): the grid a variable-rate clip's times lie on
 
     @property
     def size(self) -> tuple[int, int]:
@@ -39,10 +41,10 @@ class VideoInfo:
 
 def probe_video(path: str) -> VideoInfo:
     """Size, exact frame rate, duration and audio presence of a clip, from `ffmpeg -i`."""
-    is_pattern = FRAME_PATTERN.search(os.path.basename(path)) is not None
+    is_pattern = is_input_pattern(path)
     if not is_pattern and not os.path.isfile(path):
         raise UserError(f"no such video file: {path}")
-    err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
+    err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", input_url(path)],
                          stdin=subprocess.DEVNULL, capture_output=True).stderr.decode(errors="replace")
     demuxer = re.search(r"^Input #0, (.+?), from ", err, re.M)
     if demuxer is None:
@@ -52,7 +54,17 @@ def probe_video(path: str) -> VideoInfo:
     stream = _video_stream(err)
     if stream is None:
         raise UserError(f"{path} has no video stream")
-    return _parse_stream(stream, _duration(err), has_audio=re.search(r"Stream #.*: Audio:", err) is not None)
+    info = _parse_stream(stream, _duration(err), has_audio=re.search(r"Stream #.*: Audio:", err) is not None)
+    return replace(info, start_time=_start_time(err))
+
+
+def is_input_pattern(path: str) -> bool:
+    return FRAME_PATTERN.search(os.path.basename(path)) is not None
+
+
+def input_url(path: str) -> str:
+    """A clip (or frame pattern) as ffmpeg's -i must get it, whatever characters its name holds."""
+    return pattern_url(path) if is_input_pattern(path) else file_url(path)
 
 
 def _video_stream(err: str) -> str | None:
@@ -77,7 +89,8 @@ def _parse_stream(stream: str, duration: float, has_audio: bool) -> VideoInfo:
     # rate (tbr) is exact for constant-rate video, so prefer it when the two nearly agree.
     nearly_agree = average and base and abs(average - base) < 0.01 * base
     fps = fps_fraction(base if nearly_agree or average is None else average)
-    return VideoInfo(width, height, fps, duration, round(duration * fps), has_audio)
+    base_fps = fps_fraction(base) if base else None
+    return VideoInfo(width, height, fps, duration, round(duration * fps), has_audio, base_fps=base_fps)
 
 
 def _rate(head: str, unit: str) -> float | None:
@@ -90,25 +103,42 @@ def _duration(err: str) -> float:
     return 0.0 if found is None else int(found[1]) * 3600 + int(found[2]) * 60 + float(found[3])
 
 
+def _start_time(err: str) -> Fraction:
+    found = re.search(r"Duration: .*?, start: (-?\d+\.\d+)", err)  # printed to the microsecond ffmpeg keeps
+    return Fraction(0) if found is None else Fraction(found[1])
+
+
 # ---------------------------------------------------------------- reading
+
+
+def seek_args(path: str, start: float = 0.0, duration: float | None = None,
+              max_frames: int | None = None) -> list[str]:
+    """The input side of every read of a clip, so that each read delivers the very same frames.
+
+    -copyts: frame times stay the file's own (an -ss seek would shift them by the seek target rounded
+    to the stream's time base, a frame off in a 1/12 s base); passthrough: each stored frame once."""
+    args = ["-copyts"] + (["-ss", seconds_text(start)] if start else [])
+    args += ["-t", seconds_text(duration)] if duration else []
+    args += ["-i", input_url(path), "-map", "0:v:0", "-fps_mode", "passthrough"]
+    return args + (["-frames:v", str(max_frames)] if max_frames else [])
+
+
+def seconds_text(seconds: float) -> str:
+    """Seconds as ffmpeg reads them, to the microsecond it keeps (`:g` would round 1234.5678 to 1234.57)."""
+    return f"{seconds:.6f}"
 
 
 def read_frames(path: str, size: tuple[int, int] | None = None, start: float = 0.0,
                 duration: float | None = None, max_frames: int | None = None) -> Iterator[np.ndarray]:
-    """Decoded RGB frames of a clip, optionally scaled to size=(w, h) and limited to a stretch."""
+    """Decoded RGB frames of a clip, each stored frame once, optionally scaled to size=(w, h) and
+    limited to a stretch (from the first frame at or after `start`)."""
     info = probe_video(path)
     if start < 0 or (duration is not None and duration <= 0) or (max_frames is not None and max_frames < 1):
         raise UserError(f"cannot read {path}: start must be >= 0, duration and max frames > 0")
     width, height = size or info.size
     args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
-    args += ["-ss", f"{start:g}"] if start else []
-    args += ["-t", f"{duration:g}"] if duration else []
-    args += ["-i", path, "-map", "0:v:0"]
-    args += ["-frames:v", str(max_frames)] if max_frames else []
-    # The first frame after a seek can lie up to a frame after `start`; counted from `start`, ffmpeg's
-    # constant-rate output fills that gap with a copy of it (one frame twice): count from the frame.
-    filters = ["setpts=PTS-STARTPTS"] + ([f"scale={width}:{height}:flags=area"] if (width, height) != info.size else [])
-    args += ["-vf", ",".join(filters)]
+    args += seek_args(path, start, duration, max_frames)
+    args += ["-vf", f"scale={width}:{height}:flags=area"] if (width, height) != info.size else []
     args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     return _decode(args, path, (height, width, 3), f"starting at {start:g} s (clip is {info.duration:.1f} s long)")
 

@@ -22,7 +22,7 @@ from dreamvid.errors import UserError
 from dreamvid.media import process
 from dreamvid.media.audio import AudioSource, audio_input_args, audio_output_args
 from dreamvid.media.outputs import check_new_output, is_frame_pattern
-from dreamvid.media.process import ffmpeg_exe, ffmpeg_message, read_log
+from dreamvid.media.process import ffmpeg_exe, ffmpeg_message, file_url, read_log
 from dreamvid.media.writer import PartialFile, VideoWriter, output_format
 
 PNG_NAME = "%06d.png"
@@ -61,10 +61,12 @@ class SegmentedOutput:
             return VideoWriter(path, self.size, self.fps, overwrite=True)
         return VideoWriter(path, self.size, self.fps, self.codec, self.crf, overwrite=True)
 
-    def write(self, frame: np.ndarray, frame_index: int) -> bool:
+    def write(self, frame: np.ndarray, frame_index: int, copies: int = 1) -> bool:
+        """Write loop frame `frame_index` (`copies` times: a held frame of a variable-rate clip)."""
         if self._writer is None:
             self._writer = self._open(frame_index)
-        self._writer.write(frame)
+        for _ in range(copies):
+            self._writer.write(frame)
         if (frame_index + 1) % self.segment_frames == 0:
             self.close()
             return True
@@ -132,14 +134,19 @@ def concat_args(list_file: str, ffmpeg_target: str, final_path: str, audio: Audi
     return args + [ffmpeg_target]
 
 
+def concat_line(path: str) -> str:
+    """One entry of a concat list: in its quoting a `'` is written `'\\''` (close, escaped quote, reopen)."""
+    return "file '" + file_url(path).replace("'", "'\\''") + "'\n"
+
+
 def join_videos(segments: list[str], final_path: str, audio: AudioSource | None, overwrite: bool) -> None:
     """Concatenate encoded segments without re-encoding, adding the audio; atomic rename at the end."""
     output = PartialFile(final_path, overwrite)
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
-        listing.writelines(f"file '{os.path.abspath(path)}'\n" for path in segments)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as listing:
+        listing.writelines(concat_line(path) for path in segments)
     log = tempfile.TemporaryFile()
     try:
-        joiner = process.popen(concat_args(listing.name, output.ffmpeg_path, final_path, audio),
+        joiner = process.popen(concat_args(listing.name, file_url(output.ffmpeg_path), final_path, audio),
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
         if joiner.wait() != 0:
             message = ffmpeg_message(read_log(log)) or f"ffmpeg exited with code {joiner.returncode}"

@@ -15,7 +15,7 @@ import numpy as np
 from dreamvid.errors import UserError
 from dreamvid.media import process
 from dreamvid.media.outputs import check_new_output, is_frame_pattern
-from dreamvid.media.process import ffmpeg_exe, ffmpeg_message, fps_fraction, read_log, stop
+from dreamvid.media.process import ffmpeg_exe, ffmpeg_message, file_url, fps_fraction, pattern_url, read_log, stop
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,8 @@ class VideoWriter:
         if encoder == "libx265" and self.path.lower().endswith((".mp4", ".mov")):
             args += ["-tag:v", "hvc1"]  # Apple players want this tag for HEVC
         args += list(fmt.extra)
-        return args + [self._output.ffmpeg_path]
+        url = pattern_url if self._format is _PNG_SEQUENCE else file_url
+        return args + [url(self._output.ffmpeg_path)]
 
     def write(self, frame: np.ndarray) -> None:
         """Send one uint8 H x W x 3 RGB frame of exactly the writer's size."""

@@ -19,12 +19,13 @@ from dreamvid.flow import FlowEstimator, backward_forward, is_scene_cut, reliabi
 from dreamvid.media.audio import AudioSource
 from dreamvid.media.frames import float_to_frame, frame_to_float, frame_to_image, image_to_float_frame
 from dreamvid.media.reader import VideoInfo, probe_video, read_frames
+from dreamvid.media.timing import ClipPlan, plan_clip, read_frame_times
 from dreamvid.media.writer import even_size
 from dreamvid.nets.device import pick_device
 from dreamvid.notices import notify
 from dreamvid.render.loop import ClosingStep, FrameJob, LoopState, prepare_output, render_frames
 from dreamvid.render.prefetch import prefetch
-from dreamvid.settings import Resolved
+from dreamvid.settings import Resolved, check_schedules
 
 
 def dream_size(info: VideoInfo, settings: Resolved) -> tuple[int, int]:
@@ -44,9 +45,9 @@ def clip_range(settings: Resolved) -> dict:
             "max_frames": settings["frames"] or None}
 
 
-def count_frames(path: str, settings: Resolved) -> int:
-    """Decode the range once at a tiny size: an exact count, and a corrupt file fails before any dreaming."""
-    return sum(1 for _ in read_frames(path, size=(16, 16), **clip_range(settings)))
+def clip_plan(path: str, info: VideoInfo, settings: Resolved) -> ClipPlan:
+    """Decode the range once at a tiny size: each frame's exact time, and a corrupt file fails before any dreaming."""
+    return plan_clip(read_frame_times(path, info, **clip_range(settings)), info)
 
 
 MAX_GAIN = 1.5  # the most the carried residual is amplified to hold the dream's strength
@@ -61,12 +62,20 @@ class SourceFrame:
     weights: np.ndarray | None = None  # reliability of `backward`, 0..1
 
 
-def analysed_frames(path: str, size: tuple[int, int], settings: Resolved, first: int) -> Iterator[SourceFrame]:
+def dreamed_source_frames(path: str, size: tuple[int, int], settings: Resolved, plan: ClipPlan) -> Iterator[np.ndarray]:
+    """The plan's frames: each stored frame of the range once (a held frame is one frame, not many)."""
+    kept = set(plan.kept)
+    frames = read_frames(path, size=size, start=settings["start"], max_frames=plan.kept[-1] + 1)
+    return (frame for index, frame in enumerate(frames) if index in kept)
+
+
+def analysed_frames(path: str, size: tuple[int, int], settings: Resolved, plan: ClipPlan,
+                    first: int) -> Iterator[SourceFrame]:
     """Source frames from `first` on, with their flow: it depends only on the source, so it runs ahead."""
     method = settings["flow"]
     estimator = FlowEstimator(method) if method.startswith("dis") else None
     previous = None
-    for index, frame in enumerate(read_frames(path, size=size, **clip_range(settings))):
+    for index, frame in enumerate(dreamed_source_frames(path, size, settings, plan)):
         if index >= first:
             if estimator is None or previous is None:
                 yield SourceFrame(frame)
@@ -123,15 +132,18 @@ def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bo
     `baseline` (benchmarks only): the straightforward version, with flow computed in line."""
     output_path, settings = prepare_output(output_path, settings, overwrite, preview)
     info = probe_video(input_path)
-    resolved = Resolved(settings, fps=info.fps)  # schedules in seconds follow the clip's own rate
+    plan = clip_plan(input_path, info, Resolved(settings, fps=info.fps))
+    resolved = Resolved(settings, fps=plan.fps)  # schedules in seconds follow the output's rate (the clip's own)
+    check_schedules(resolved, len(plan.kept))
     size = dream_size(info, resolved)
-    frames = count_frames(input_path, resolved)
-    audio = AudioSource(input_path, resolved["start"], float(frames / info.fps)) if info.has_audio else None
-    job = FrameJob("video", input_path, output_path, settings, size, info.fps, frames, audio)
+    # the sound starts at the first dreamed frame (at or a little after `start`) and lasts as long as the video
+    audio = AudioSource(input_path, max(0.0, float(plan.first_time)), float(plan.seconds)) if info.has_audio else None
+    repeats = None if plan.is_constant_rate else plan.repeats
+    job = FrameJob("video", input_path, output_path, settings, size, plan.fps, len(plan.kept), audio, repeats)
 
     def step_from(first: int):  # called after the resume check: a refused resume loads no model
         dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)
-        sources = analysed_frames(input_path, size, resolved, first)
+        sources = analysed_frames(input_path, size, resolved, plan, first)
         sources = sources if baseline else prefetch(sources)
         return ClosingStep(clip_step(dreamer, sources, resolved), sources.close)
 

@@ -36,8 +36,12 @@ class FrameJob:
     settings: dict
     size: tuple[int, int]  # (width, height) of every frame
     fps: Fraction
-    frames: int
+    frames: int  # frames dreamed
     audio: AudioSource | None = None
+    repeats: tuple[int, ...] | None = None  # output frames per dreamed frame (a variable-rate clip's held frames)
+
+    def copies(self, t: int) -> int:
+        return 1 if self.repeats is None else self.repeats[t]
 
 
 def prepare_output(output_path: str, settings: dict, overwrite: bool, preview: bool) -> tuple[str, dict]:
@@ -83,7 +87,7 @@ def render_frames(job: FrameJob, make_step: Callable[[int], Step], start: Callab
         with tqdm(total=job.frames, initial=state.next_frame, unit="frame", desc=job.mode, dynamic_ncols=True) as bar:
             for t in range(state.next_frame, job.frames):
                 frame, loop_state = step(t, loop_state)
-                if output.write(frame, t):
+                if output.write(frame, t, job.copies(t)):
                     state.next_frame = t + 1
                     save_state(folder, state, loop_state)
                 bar.update()

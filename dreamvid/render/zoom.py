@@ -14,7 +14,7 @@ from dreamvid.motion import CameraMove, move_frame
 from dreamvid.nets.device import pick_device
 from dreamvid.notices import notify
 from dreamvid.render.loop import FrameJob, LoopState, prepare_output, render_frames
-from dreamvid.settings import Resolved
+from dreamvid.settings import Resolved, check_schedules
 
 SECONDS_WHEN_UNSET = 5  # `frames = 0` renders this many seconds
 
@@ -96,6 +96,7 @@ def render_zoom(input_path: str, output_path: str, settings: dict, overwrite: bo
     reference_path = resolved["colour_reference"]
     fixed_reference = colour_stats(load_picture(reference_path)) if reference_path else None
     frames = resolved["frames"] or round(SECONDS_WHEN_UNSET * resolved.fps)
+    check_schedules(resolved, frames)
     job = FrameJob("zoom", input_path, output_path, settings, (first.shape[1], first.shape[0]), resolved.fps, frames)
 
     def make_step(first_frame: int):  # called after the resume check: a refused resume loads no model

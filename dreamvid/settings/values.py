@@ -5,13 +5,13 @@ Every value is checked against its setting; unknown keys are rejected with the l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 import math
 
 from dreamvid.errors import UserError
 from dreamvid.nets.registry import check_layers, get_spec
-from dreamvid.schedule import parse_schedule
+from dreamvid.schedule import Schedule, parse_schedule
 from dreamvid.settings.table import BY_NAME, Setting, allowed_keys_message, defaults
 
 
@@ -48,7 +48,8 @@ def as_number(setting: Setting, value: object, integer: bool) -> float | int:
 
 
 def check_schedule(setting: Setting, value: object) -> float | str:
-    """A constant stays a number; a keyframe string is parsed, range-checked at its keys, kept as text."""
+    """A constant stays a number; a keyframe string is parsed, range-checked at its keys (a first check:
+    `check_schedules` checks every frame once the render's length and rate are known), kept as text."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UserError(f"{describe(setting)} must be a number or a schedule string, got {value!r}")
     schedule = parse_schedule(value, setting.name)
@@ -148,9 +149,32 @@ class Resolved:
             name: parse_schedule(self.values[name], name) for name, s in BY_NAME.items() if s.kind == "schedule"
         }
 
+    def schedules(self) -> dict[str, Schedule]:
+        """Every scheduled setting's schedule, by name."""
+        return dict(self._schedules)
+
     def at(self, name: str, frame: int = 0) -> float:
         value = self._schedules[name].at(frame, float(self.fps))
         return round(value) if BY_NAME[name].integer else value
 
     def __getitem__(self, name: str) -> object:
         return self.values[name]
+
+
+LAYER_WEIGHT = Setting("layers", 1.0, "", "schedule", low=-100.0, high=100.0)
+
+
+def check_schedules(resolved: Resolved, frames: int) -> None:
+    """Every schedule that varies, at every frame of the render at its real rate, within its setting's
+    bounds: a mistake fails before the model is built, naming the frame and the value."""
+    fps = float(resolved.fps)
+    varying = [(BY_NAME[name], schedule) for name, schedule in resolved.schedules().items()]
+    varying += [(replace(LAYER_WEIGHT, name=f"layers.{layer}"), parse_schedule(weight, f"layers.{layer}"))
+                for layer, weight in resolved["layers"].items()]
+    for setting, schedule in varying:
+        if schedule.is_constant:
+            continue  # checked when the settings were merged
+        for frame in range(frames):
+            value = schedule.at(frame, fps)
+            value = round(value) if setting.integer and math.isfinite(value) else value
+            check_bounds(setting, value, f" at frame {frame} ({frame / fps:.2f} s) of this {frames}-frame render")
