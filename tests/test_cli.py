@@ -51,6 +51,8 @@ def bad_inputs(tmp_path, cat_path):
     tiny = tmp_path / "tiny.png"
     Image.new("RGB", (8, 8)).save(tiny)
     out = str(tmp_path / "out.png")
+    bomb = str(tmp_path / "bomb.png")
+    png_claiming(tmp_path / "bomb.png", 40000, 40000)
     return [
         (["image", str(tmp_path / "missing.png"), "-o", out], "input not found"),
         (["image", str(text), "-o", out], "not a picture"),
@@ -72,6 +74,8 @@ def bad_inputs(tmp_path, cat_path):
         (["image", cat_path, "-o", out, "--channels", "9999", *FAST], "channels"),
         (["image", cat_path, "-o", out, "--bogus"], "unrecognized arguments"),
         (["image", cat_path], "required"),
+        (["image", bomb, "-o", out], "claims 1,600,000,000 pixels"),
+        (["image", cat_path, "-o", out, "--guide", bomb, *FAST], "claims 1,600,000,000 pixels"),
     ]
 
 
@@ -84,6 +88,17 @@ def test_every_bad_input_is_one_line_exit_2_and_no_output(cat_path, tmp_path, ca
         assert err.count("\n") == 1 and "Traceback" not in err, (argv, err)
         leftovers = [name for name in os.listdir(tmp_path) if name.startswith(("out", ".dreamvid"))]
         assert not leftovers, (argv, leftovers)
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_claiming(path, width, height):
+    """A tiny PNG whose header claims width x height RGB pixels (a decompression bomb's header)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+                     + png_chunk(b"IEND", b""))
 
 
 def png_16bit_grey(path, width=40, height=30):

@@ -327,3 +327,11 @@ def test_a_finished_render_closes_its_reader_and_prefetch_thread_itself(sources,
         assert all(proc.poll() is not None for proc in started)
     finally:
         gc.enable()
+
+
+def test_a_schedule_out_of_bounds_at_any_frame_of_the_clip_fails_before_dreaming(sources, out_dir, capsys, dream_calls):
+    calls, _ = dream_calls
+    code = video(sources / "scene12.mp4", out_dir / "dream.mp4", "--persistence", "0.5 + s")  # 1.08 at frame 7 (12 fps)
+    err = capsys.readouterr().err
+    assert code == 2 and "persistence (--persistence) must be <= 1, got 1.08333 at frame 7 (0.58 s)" in err, err
+    assert calls == [] and os.listdir(out_dir) == []

@@ -2,7 +2,7 @@ import pytest
 
 from dreamvid.cli import build_parser, resolve_settings
 from dreamvid.errors import UserError
-from dreamvid.settings import SETTINGS, Resolved, defaults, merge
+from dreamvid.settings import SETTINGS, Resolved, check_schedules, defaults, merge
 from dreamvid.settings.files import description, load_preset, preset_names, preset_text
 
 
@@ -89,3 +89,21 @@ def test_every_setting_has_a_valid_default_and_a_reason():
     for setting in SETTINGS:
         assert setting.help, setting.name
     assert merge() == {**defaults(), "layers": {"blocks.4": 1.0}}
+
+
+@pytest.mark.parametrize("values, frames, fps, fragment", [
+    ({"colour_coherence": "1+sin(t)"}, 10, "30", "colour_coherence (--colour-coherence) must be <= 1, got 1.84147 at frame 1"),
+    ({"iterations": "10 - t"}, 20, "30", "iterations (--iterations) must be >= 0, got -1 at frame 11"),
+    ({"step": "0.1 - 0.01 * s"}, 200, "10", "got -0.001 at frame 101 (10.10 s)"),  # seconds at the real rate
+    ({"layers": {"blocks.4": "200 * sin(t)"}}, 5, "30", "layers.blocks.4"),
+])
+def test_schedules_are_checked_at_every_frame_of_the_render(values, frames, fps, fragment):
+    resolved = Resolved(merge(("test", {**values, "fps": fps})))  # each passes the check at its keys
+    with pytest.raises(UserError) as error:
+        check_schedules(resolved, frames)
+    assert fragment in str(error.value)
+
+
+def test_schedules_within_bounds_for_this_render_pass():
+    check_schedules(Resolved(merge(("test", {"step": "0.1 - 0.01 * s", "fps": "10"}))), 101)  # frames 0..100
+    check_schedules(Resolved(merge(("test", {"iterations": "10 - t"}))), 11)

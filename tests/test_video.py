@@ -215,3 +215,21 @@ def test_bad_targets_are_user_errors(tmp_path):
     write(tmp_path / "odd.gif", n=3, size=(65, 47))
     assert probe_video(str(tmp_path / "odd.gif")).size == (65, 47)
     assert os.listdir(tmp_path) == ["odd.gif"]
+
+
+# Popen's parameters in Python 3.10, the oldest Python dreamvid supports (process_group came in 3.11)
+PYTHON_3_10_POPEN = {"bufsize", "executable", "stdin", "stdout", "stderr", "preexec_fn", "close_fds", "shell", "cwd",
+                     "env", "universal_newlines", "startupinfo", "creationflags", "restore_signals",
+                     "start_new_session", "pass_fds", "user", "group", "extra_groups", "encoding", "errors", "text",
+                     "umask", "pipesize"}
+
+
+def test_ffmpeg_starts_in_a_session_of_its_own_with_what_python_3_10_accepts(monkeypatch):
+    seen, real = [], subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda args, **kwargs: seen.append(kwargs) or real(args, **kwargs))
+    proc = plumbing.popen([plumbing.ffmpeg_exe(), "-version"], stdout=subprocess.DEVNULL)
+    try:
+        assert os.getsid(proc.pid) == proc.pid  # Ctrl-C in the terminal reaches Python only, which stops ffmpeg
+    finally:
+        proc.wait()
+    assert set(seen[0]) <= PYTHON_3_10_POPEN, set(seen[0]) - PYTHON_3_10_POPEN

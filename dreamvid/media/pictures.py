@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 import numpy as np
@@ -40,9 +42,16 @@ def load_picture(path: str) -> np.ndarray:
     if os.path.isdir(path):
         raise UserError(f"input is a folder, not a picture: {path}")
     try:
-        with Image.open(path) as picture:
-            picture = ImageOps.exif_transpose(picture)
-            frame = to_rgb_array(picture)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # large, yet within the limit below
+            with Image.open(path) as picture:
+                picture = ImageOps.exif_transpose(picture)
+                frame = to_rgb_array(picture)
+    except Image.DecompressionBombError as error:
+        claimed = re.search(r"\((\d+) pixels\)", str(error))  # Pillow's message names the size claimed
+        size = f"{int(claimed[1]):,} pixels" if claimed else "more pixels than that"
+        raise UserError(f"picture {path} claims {size}; dreamvid reads at most {2 * Image.MAX_IMAGE_PIXELS:,} "
+                        f"(a damaged or hostile file?)") from None
     except UnidentifiedImageError:
         raise UserError(f"not a picture (or a format we cannot read): {path}") from None
     except (OSError, ValueError, SyntaxError) as error:
