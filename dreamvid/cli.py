@@ -101,8 +101,12 @@ def command_render(args: argparse.Namespace) -> int:
 
 
 def command_presets(args: argparse.Namespace) -> int:
+    """Each preset's purpose, and the layers it dreams with --model (presets name layers by role)."""
     for name in preset_names():
-        print(f"{name:24s} {description(preset_text(name))}")
+        layers = merge((f"preset {name}", load_preset(name)), ("--model", {"model": args.model}))["layers"]
+        picked = " ".join(layer if weight == 1.0 else f"{layer}={weight!r}" if isinstance(weight, str)
+                          else f"{layer}={weight}" for layer, weight in layers.items())
+        print(f"{name:24s} {description(preset_text(name))}\n{'':24s} layers for {args.model}: {picked}")
     return 0
 
 
@@ -154,7 +158,8 @@ def build_parser() -> Parser:
     render.add_argument("--resume", action="store_true", help="continue an interrupted render")
     render.set_defaults(handler=command_render)
 
-    presets = commands.add_parser("presets", help="list the presets")
+    presets = commands.add_parser("presets", help="list the presets and the layers each picks for a model")
+    presets.add_argument("--model", default="efficientnet_lite0", help="model whose layers to show")
     presets.set_defaults(handler=command_presets)
 
     layers = commands.add_parser("layers", help="list a model's dreamable layers, or draw an atlas of them")

@@ -27,6 +27,8 @@ def test_image_end_to_end_writes_picture_and_settings(cat_path, tmp_path, capsys
     saved = read_toml_file(str(out) + ".dreamvid.toml")
     assert saved["mode"] == "image" and saved["iterations"] == 2 and saved["seed"] == 3
     assert saved["layers"] == {"blocks.4": 1.0}
+    assert run(["image", cat_path, "-o", str(tmp_path / "soft.png"), *FAST, "--preset", "soft"]) == 0
+    assert read_toml_file(str(tmp_path / "soft.png.dreamvid.toml"))["layers"] == {"blocks.3": 0.5, "blocks.4": 0.5}
 
 
 def test_saved_settings_reproduce_the_render(cat_path, tmp_path, capsys):
@@ -153,6 +155,9 @@ def test_rgba_dreams_end_to_end(tmp_path, capsys):
 def test_presets_and_layers_commands(capsys):
     code, out, _ = run_cli(["presets"], capsys)
     assert code == 0 and "eyes" in out and "classic DeepDream look" in out
+    assert "layers for efficientnet_lite0: blocks.3=0.5 blocks.4=0.5" in out  # video-subtle's roles, resolved
+    code, out, _ = run_cli(["presets", "--model", "googlenet"], capsys)
+    assert code == 0 and "layers for googlenet: inception4a=0.5 inception4c=0.5" in out
     code, out, _ = run_cli(["layers"], capsys)
     assert code == 0 and "blocks.4   (default)" in out and "blocks.2" in out
     code, out, _ = run_cli(["layers", "--model", "googlenet"], capsys)

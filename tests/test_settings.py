@@ -107,3 +107,25 @@ def test_schedules_are_checked_at_every_frame_of_the_render(values, frames, fps,
 def test_schedules_within_bounds_for_this_render_pass():
     check_schedules(Resolved(merge(("test", {"step": "0.1 - 0.01 * s", "fps": "10"}))), 101)  # frames 0..100
     check_schedules(Resolved(merge(("test", {"iterations": "10 - t"}))), 11)
+
+
+def test_every_preset_works_with_every_model():
+    from dreamvid.nets.registry import MODELS
+
+    for model, spec in MODELS.items():
+        for name in preset_names():
+            layers = merge((name, load_preset(name)), ("flags", {"model": model}))["layers"]
+            assert layers and set(layers) <= set(spec.layers), (model, name, layers)
+
+
+def test_roles_name_each_models_own_layers_and_explicit_names_still_work():
+    assert merge(("t", {"layers": "eyes"}))["layers"] == {"blocks.4": 1.0}
+    assert merge(("t", {"model": "googlenet", "layers": "ornaments=0.5 eyes"}))["layers"] == \
+        {"inception4a": 0.5, "inception4c": 1.0}
+    assert merge(("t", {"model": "vgg16", "layers": ["textures", "relu5_1=0.3"]}))["layers"] == \
+        {"relu3_3": 1.0, "relu5_1": 0.3}
+    with pytest.raises(UserError, match="named twice"):
+        merge(("t", {"layers": "eyes blocks.4"}))
+    with pytest.raises(UserError) as error:
+        merge(("t", {"model": "googlenet", "layers": "blocks.4"}))
+    assert "textures, ornaments, eyes, deep" in str(error.value) and "inception4c" in str(error.value)

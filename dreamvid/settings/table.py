@@ -37,8 +37,9 @@ SETTINGS: tuple[Setting, ...] = (
     # dream: the still-image engine (docs/DESIGN.md, "Still dream")
     Setting("model", "efficientnet_lite0", "network to dream with", "choice", choices=tuple(MODELS)),
     Setting("weights", "", "weights file for the model (default: embedded / torch hub cache)", "str"),
-    Setting("layers", {}, "layers to amplify, NAME or NAME=WEIGHT (weights may be schedules); "
-            "default: the model's default layer", "layers"),
+    Setting("layers", {}, "layers to amplify, NAME or NAME=WEIGHT (weights may be schedules); a NAME is a role "
+            "(textures, ornaments, eyes, deep: each model maps it to its own layer) or a layer of the model; "
+            "default: eyes", "layers"),
     Setting("channels", "", "comma-separated channel indices of the first layer to amplify (empty = all)", "str"),
     Setting("guide", "", "guide picture: grow the features it contains", "str"),
     Setting("octaves", 3, "pyramid levels (3 x 1.4 keeps 512 px dreams to ~3 s on 2 CPU cores)", "int", low=1, high=12),

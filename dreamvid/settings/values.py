@@ -10,7 +10,7 @@ from fractions import Fraction
 import math
 
 from dreamvid.errors import UserError
-from dreamvid.nets.registry import check_layers, get_spec
+from dreamvid.nets.registry import get_spec, model_layers
 from dreamvid.schedule import Schedule, parse_schedule
 from dreamvid.settings.table import BY_NAME, Setting, allowed_keys_message, defaults
 
@@ -129,10 +129,10 @@ def merge(*layers: tuple[str, dict]) -> dict[str, object]:
 
 
 def with_model_layers(resolved: dict[str, object]) -> dict[str, object]:
-    """Name the default layer explicitly (so saved settings say what was dreamed) and check the layers."""
+    """Roles become the model's layers and the default layer is named, so saved settings say what was
+    dreamed (and reproduce it); every name is checked."""
     spec = get_spec(resolved["model"])
-    resolved["layers"] = resolved["layers"] or {spec.default_layer: 1.0}
-    check_layers(spec, list(resolved["layers"]))
+    resolved["layers"] = model_layers(spec, resolved["layers"] or {spec.default_layer: 1.0})
     return resolved
 
 
