@@ -35,6 +35,7 @@ def test_odd_names_for_input_outputs_guide_and_sound(tmp_path, monkeypatch, caps
     assert run(["video", f"--output={ODD} out.gif", *common, *NO_DREAM, "--", source]) == 0, capsys.readouterr().err
     assert len(decoded(tmp_path / f"{ODD} out.gif")) == 8
 
-    assert run(["video", f"--output={ODD} frames/%05d.png", *common, *NO_DREAM, "--", source]) == 0, capsys.readouterr().err
+    sequence = f"--output={ODD} frames/%05d.png"
+    assert run(["video", sequence, *common, *NO_DREAM, "--", source]) == 0, capsys.readouterr().err
     frames = png_frames(tmp_path / f"{ODD} frames")
     assert frames.shape == (8, SIZE[1], SIZE[0], 3) and np.abs(frames.astype(int) - decoded(source)).max() <= 1

@@ -92,7 +92,8 @@ def test_every_setting_has_a_valid_default_and_a_reason():
 
 
 @pytest.mark.parametrize("values, frames, fps, fragment", [
-    ({"colour_coherence": "1+sin(t)"}, 10, "30", "colour_coherence (--colour-coherence) must be <= 1, got 1.84147 at frame 1"),
+    ({"colour_coherence": "1+sin(t)"}, 10, "30",
+     "colour_coherence (--colour-coherence) must be <= 1, got 1.84147 at frame 1"),
     ({"iterations": "10 - t"}, 20, "30", "iterations (--iterations) must be >= 0, got -1 at frame 11"),
     ({"step": "0.1 - 0.01 * s"}, 200, "10", "got -0.001 at frame 101 (10.10 s)"),  # seconds at the real rate
     ({"layers": {"blocks.4": "200 * sin(t)"}}, 5, "30", "layers.blocks.4"),

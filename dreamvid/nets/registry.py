@@ -140,8 +140,8 @@ def get_spec(name: str) -> ModelSpec:
 def check_layers(spec: ModelSpec, layers: list[str]) -> None:
     for layer in layers:
         if layer not in spec.layers:
-            raise UserError(f"model {spec.name} has no layer {layer!r}; name a role ({', '.join(spec.roles)}) "
-                            f"or one of its layers: {', '.join(spec.layers)} (see `dreamvid layers --model {spec.name}`)")
+            raise UserError(f"model {spec.name} has no layer {layer!r}; name a role ({', '.join(spec.roles)}) or "
+                            f"one of its layers: {', '.join(spec.layers)} (see `dreamvid layers --model {spec.name}`)")
 
 
 def model_layers(spec: ModelSpec, weights: dict[str, object]) -> dict[str, object]:
