@@ -128,6 +128,14 @@ def test_silence_reads_zero_everywhere(pcm):
     assert all(np.all(values[name] == 0.0) for name in NAMES)
 
 
+def test_digest_follows_the_numbers_and_settings_are_checked():
+    pcm = tone(60.0, 1.0)
+    same, other = analyse(pcm, RATE), analyse(pcm, RATE, release=0.3)
+    assert analyse(pcm, RATE).digest() == same.digest() != other.digest()
+    with pytest.raises(UserError, match="attack and release"):
+        analyse(pcm, RATE, attack=-0.1)
+
+
 def test_after_the_track_ends_every_curve_reads_zero():
     values = at_frames(analyse(tone(60.0, 1.0), RATE), 30, 45)
     assert values["bass"][20] > 0.9

@@ -65,7 +65,9 @@ def _parabolic_peak(y: np.ndarray, i: int) -> float:
     # The vertex of the parabola through the peak and its neighbours.
     left, centre, right = y[i - 1], y[i], y[i + 1]
     curvature = left - 2 * centre + right
-    return float(i) if curvature >= 0 else i + 0.5 * (left - right) / curvature
+    if curvature >= 0:  # no peak here (a slope or a plateau): keep the sample
+        return float(i)
+    return i + float(np.clip(0.5 * (left - right) / curvature, -1.0, 1.0))
 
 
 def track_beats(onset: np.ndarray, rate: float, bpm: float) -> np.ndarray:

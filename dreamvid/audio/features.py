@@ -7,14 +7,15 @@ reads every curve at video frame t's time t / fps, so keyframes never depend on 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Iterator, Mapping
+from typing import Iterator
 
 import numpy as np
 
 from dreamvid.audio.beats import beat_curve, estimate_tempo, track_beats
+from dreamvid.errors import UserError
 
 # 1024 samples (46 ms at 22050 Hz) still holds 4 periods of a 90 Hz bass, while the 256 hop (11.6 ms)
 # places an onset to a third of a 30 fps frame, well inside the one-frame budget for beats.
@@ -48,22 +49,30 @@ class Features:
     """A track's curves (0..1, sample i at i / rate seconds), its beats in seconds and tempo in BPM."""
 
     rate: float
-    curves: Mapping[str, np.ndarray]
+    curves: dict[str, np.ndarray]  # read-only arrays, one per name in CURVES
     beats: np.ndarray
     tempo: float  # 0.0 where no pulse was found (silence, a steady tone)
     duration: float  # seconds of audio analysed
     attack: float
     release: float
 
+    def digest(self) -> str:
+        """A short hash of every curve and beat, for the resume fingerprint: new numbers, a new render."""
+        h = hashlib.sha256(f"{self.rate}:{self.tempo}:{self.duration}".encode())
+        for name in CURVES:
+            h.update(self.curves[name].tobytes())
+        h.update(self.beats.tobytes())
+        return h.hexdigest()[:16]
+
 
 def analyse(pcm: np.ndarray, rate: int, attack: float = ATTACK, release: float = RELEASE) -> Features:
     """Every feature of a mono track, computed once ahead of the render."""
-    if attack < 0 or release < 0:
-        raise ValueError("attack and release must be >= 0 seconds")
+    if not (attack >= 0 and release >= 0):
+        raise UserError(f"audio attack and release must be >= 0 seconds, got {attack:g} and {release:g}")
     pcm = np.asarray(pcm, np.float32)
     feature_rate, duration = rate / HOP, len(pcm) / rate
     band_ms, flux = spectral_frames(pcm, rate)
-    if not len(pcm) or np.sqrt(np.mean(np.square(pcm, dtype=np.float64))) < SILENCE:
+    if rms(pcm) < SILENCE:
         band_ms[:], flux[:] = 0.0, 0.0  # a silent track reads 0 everywhere, whatever its dither does
     level = np.sqrt(band_ms.sum(axis=1))  # Parseval: the bands' mean squares add up to the frame's
     raw = {"level": normalise(level, SILENCE), "onset": normalise(flux, ONSET_FLOOR)}
@@ -73,7 +82,7 @@ def analyse(pcm: np.ndarray, rate: int, attack: float = ATTACK, release: float =
     curves = {name: _frozen(follow(raw[name], feature_rate, attack, release)) for name in CURVES}
     bpm = estimate_tempo(flux, feature_rate)
     beats = track_beats(flux, feature_rate, bpm) if bpm else np.zeros(0)
-    return Features(feature_rate, MappingProxyType(curves), _frozen(beats), bpm, duration, attack, release)
+    return Features(feature_rate, curves, _frozen(beats), bpm, duration, attack, release)
 
 
 def at_frames(features: Features, fps: float, frames: int) -> dict[str, np.ndarray]:
@@ -102,8 +111,7 @@ def spectral_frames(pcm: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]
     """Per frame: each band's mean square (frames x 3) and the spectral flux (onset strength)."""
     weights, groups = band_weights(rate), onset_groups(rate)
     # Band levels relative to white noise at the track's loudness, so the flux ignores the volume knob.
-    rms = float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64)))) if len(pcm) else 0.0
-    reference = max(rms * rms * float(np.sum(np.hanning(N_FFT + 1)[:-1] ** 2)), 1e-24)
+    reference = max(rms(pcm) ** 2 * float(np.sum(np.hanning(N_FFT + 1)[:-1] ** 2)), 1e-24)
     band_blocks, flux_blocks = [], []
     previous = np.zeros(groups.shape[1])  # before the track: silence
     for mags in stft_magnitudes(pcm):
@@ -169,6 +177,11 @@ def follow(x: np.ndarray, rate: float, attack: float, release: float) -> np.ndar
         y += (up if v > y else down) * (v - y)
         out[i] = y
     return out
+
+
+def rms(pcm: np.ndarray) -> float:
+    """Root mean square of the whole track (0 for an empty one)."""
+    return float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64)))) if len(pcm) else 0.0
 
 
 def _pole(seconds: float, rate: float) -> float:
