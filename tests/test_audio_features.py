@@ -7,7 +7,7 @@ import wave
 import numpy as np
 import pytest
 
-from dreamvid import ffmpeg as plumbing
+from dreamvid.media import process as plumbing
 from dreamvid.audio import NAMES, analyse, at_frames, decode_pcm
 from dreamvid.audio.features import CURVES, follow, normalise
 from dreamvid.audio.picture import AXIS, COLOURS, LABELS, LANE, TITLE, features_csv, features_picture

@@ -11,7 +11,7 @@ import numpy as np
 
 # The one place that names the process plumbing (moving to dreamvid/media/process.py); calls go through
 # the module, so tests that watch `popen` there see these processes too.
-from dreamvid import ffmpeg as process
+from dreamvid.media import process
 from dreamvid.errors import UserError
 
 # 22050 Hz keeps everything up to 11 kHz (all the bands the features read) at half of CD's cost.
