@@ -9,6 +9,8 @@ import numpy as np
 
 from dreamvid.audio.beats import beat_curve
 from dreamvid.audio.features import CURVES, NAMES, Features, at_frames
+from dreamvid.audio.schedules import load_features
+from dreamvid.media.pictures import check_picture_output, save_picture
 
 LANE = 64  # px per curve
 TITLE = 30  # px above the lanes
@@ -40,6 +42,16 @@ def features_csv(features: Features, fps: float) -> str:
     for t in range(frames):
         rows.append(",".join([str(t), f"{t / fps:.4f}", *(f"{values[name][t]:.4f}" for name in NAMES)]))
     return "\n".join(rows) + "\n"
+
+
+def show_features(path: str, output: str, settings: dict, fps: float, csv: bool, overwrite: bool = False) -> str:
+    """`dreamvid audio`: the features picture written to `output` (when given); the CSV text when `csv`."""
+    if output:
+        check_picture_output(output, overwrite)  # before decoding: a refused output costs nothing
+    features = load_features(path, settings)
+    if output:
+        save_picture(features_picture(features), output)
+    return features_csv(features, fps) if csv else ""
 
 
 def _curves(features: Features) -> dict[str, np.ndarray]:

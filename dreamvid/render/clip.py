@@ -14,9 +14,9 @@ from typing import Iterator
 import numpy as np
 
 from dreamvid.ascent.engine import Dreamer
+from dreamvid.audio.schedules import check_audio_schedules, clip_soundtrack
 from dreamvid.errors import UserError
 from dreamvid.flow import FlowEstimator, backward_forward, is_scene_cut, reliability, warp_with_flow
-from dreamvid.media.audio import AudioSource
 from dreamvid.media.frames import float_to_frame, frame_to_float, frame_to_image, image_to_float_frame
 from dreamvid.media.reader import VideoInfo, probe_video, read_frames
 from dreamvid.media.writer import even_size
@@ -126,8 +126,10 @@ def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bo
     resolved = Resolved(settings, fps=info.fps)  # schedules in seconds follow the clip's own rate
     size = dream_size(info, resolved)
     frames = count_frames(input_path, resolved)
-    audio = AudioSource(input_path, resolved["start"], float(frames / info.fps)) if info.has_audio else None
-    job = FrameJob("video", input_path, output_path, settings, size, info.fps, frames, audio)
+    sound = clip_soundtrack(input_path, info.has_audio, settings, info.fps, frames)  # analysed once, ahead
+    resolved = Resolved(settings, fps=info.fps, audio=sound.table)
+    check_audio_schedules(resolved, frames)
+    job = FrameJob("video", input_path, output_path, settings, size, info.fps, frames, sound.source, sound.digest)
 
     def step_from(first: int):  # called after the resume check: a refused resume loads no model
         dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)

@@ -38,6 +38,7 @@ class FrameJob:
     fps: Fraction
     frames: int
     audio: AudioSource | None = None
+    audio_digest: str = ""  # the analysed features the schedules read (resume fingerprint), "" when none
 
 
 def prepare_output(output_path: str, settings: dict, overwrite: bool, preview: bool) -> tuple[str, dict]:
@@ -72,7 +73,7 @@ def encoder_options(settings: dict) -> tuple[str | None, int | None]:
 def render_frames(job: FrameJob, make_step: Callable[[int], Step], start: Callable[[], LoopState],
                   overwrite: bool, resume: bool) -> None:
     """Run the loop's step for every frame not yet rendered, checkpointing after each finished segment."""
-    expected = fingerprint(job.mode, job.input_path, job.settings, job.size)
+    expected = fingerprint(job.mode, job.input_path, job.settings, job.size, job.audio_digest)
     folder, state, loop_state = prepare_state(job.output_path, expected, resume, overwrite)
     loop_state = loop_state or start()
     output = SegmentedOutput(job.output_path, folder, job.size, job.fps, *encoder_options(job.settings),

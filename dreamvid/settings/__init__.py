@@ -2,7 +2,7 @@
 TOML files they come from and go to (`files`: presets, user configs, job files)."""
 
 from dreamvid.settings.table import BY_NAME, SETTINGS, Setting, allowed_keys_message, defaults
-from dreamvid.settings.values import Resolved, check_value, merge, parse_fps
+from dreamvid.settings.values import Resolved, audio_readers, check_value, merge, parse_fps
 
-__all__ = ["BY_NAME", "SETTINGS", "Setting", "Resolved", "allowed_keys_message", "check_value", "defaults",
-           "merge", "parse_fps"]
+__all__ = ["BY_NAME", "SETTINGS", "Setting", "Resolved", "allowed_keys_message", "audio_readers", "check_value",
+           "defaults", "merge", "parse_fps"]
