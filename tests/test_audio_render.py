@@ -6,7 +6,12 @@ import subprocess
 import wave
 
 import numpy as np
+from PIL import Image
 import pytest
+import torch
+
+from dreamvid.ascent import engine
+from dreamvid.ascent.engine import Dreamer
 
 from dreamvid.audio import NAMES, analyse, at_frames
 from dreamvid.audio.features import ATTACK, RELEASE
@@ -125,9 +130,6 @@ def test_layer_weights_read_the_audio_table(tiny_net):
     values = merge()
     values["layers"] = {"mid": "2 * level", "top": 1.0}
     table = {name: np.zeros(4) for name in NAMES} | {"level": np.array([0.0, 0.25, 0.5, 1.0])}
-    from dreamvid.ascent.engine import Dreamer
-    import torch
-
     dreamer = Dreamer(Resolved(values, audio=table), torch.device("cpu"), net=tiny_net)
     assert [dreamer.layer_weights(t)["mid"] for t in range(4)] == [0.0, 0.5, 1.0, 2.0]
 
@@ -179,8 +181,6 @@ def test_silence_is_valid_and_reads_zero(tmp_path, zooms, capsys):
 
 
 def test_video_reads_its_own_sound_and_audio_replaces_it(clip_with_audio, tmp_path, monkeypatch, capsys):
-    import dreamvid.ascent.engine as engine
-
     steps = []
     original = engine.dream
     monkeypatch.setattr(engine, "dream", lambda net, image, objective, params, *a: steps.append(params.step)
@@ -211,8 +211,6 @@ def test_audio_command_draws_the_features_and_prints_them(tmp_path, capsys):
     printed = np.array([[float(v) for v in row.split(",")[2:]] for row in rows[1:]])
     expected = at_frames(analyse(sound_of(music), RATE), 10, 20)
     assert np.allclose(printed, np.stack([expected[name] for name in NAMES], axis=1), atol=6e-5)
-    from PIL import Image
-
     with Image.open(picture) as drawn:
         assert drawn.size[1] == TITLE + len(NAMES) * LANE + AXIS
 
