@@ -10,7 +10,8 @@ from dreamvid.errors import UserError
 from dreamvid.settings import SETTINGS, Setting, merge
 from dreamvid.settings.files import description, load_config, load_preset, preset_names, preset_text
 
-GROUPS = {"image": ("dream",), "zoom": ("dream", "zoom", "output"), "video": ("dream", "video", "output")}
+GROUPS = {"image": ("dream",), "zoom": ("dream", "zoom", "audio", "output"),
+          "video": ("dream", "video", "audio", "output")}
 
 
 class Parser(argparse.ArgumentParser):
@@ -51,6 +52,7 @@ def add_settings(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 DEFAULT_PRESETS = {"zoom": "tunnel", "video": "video-subtle"}  # light per-frame dreams suit loops
+AUDIO_COMMAND_SETTINGS = tuple(s for s in SETTINGS if s.name in ("fps", "audio_attack", "audio_release"))
 
 
 def resolve_settings(args: argparse.Namespace) -> dict:
@@ -97,6 +99,19 @@ def command_render(args: argparse.Namespace) -> int:
     from dreamvid.render.jobs import render_job
 
     render_job(args.job, overwrite=args.overwrite, resume=args.resume)
+    return 0
+
+
+def command_audio(args: argparse.Namespace) -> int:
+    from dreamvid.audio.picture import show_features
+    from dreamvid.settings import parse_fps
+
+    if not args.output and not args.csv:
+        raise UserError("audio needs -o PICTURE.png, --csv, or both")
+    given = {s.name: getattr(args, s.name) for s in AUDIO_COMMAND_SETTINGS if hasattr(args, s.name)}
+    settings = merge(("the command line", given))
+    sys.stdout.write(show_features(args.input, args.output, settings, float(parse_fps(settings["fps"])), args.csv,
+                                   args.overwrite))
     return 0
 
 
@@ -157,6 +172,15 @@ def build_parser() -> Parser:
     render.add_argument("--overwrite", action="store_true", help="replace an existing output")
     render.add_argument("--resume", action="store_true", help="continue an interrupted render")
     render.set_defaults(handler=command_render)
+
+    audio = commands.add_parser("audio", help="draw a track's audio features (what schedule expressions read)")
+    audio.add_argument("input", help="any sound ffmpeg reads (mp3, wav, flac, m4a, a video's sound)")
+    audio.add_argument("-o", "--output", help="features picture to write (.png, .jpg...)")
+    audio.add_argument("--csv", action="store_true", help="print every feature per video frame as CSV on stdout")
+    audio.add_argument("--overwrite", action="store_true", help="replace an existing picture")
+    for setting in AUDIO_COMMAND_SETTINGS:
+        add_setting_flag(audio, setting)
+    audio.set_defaults(handler=command_audio)
 
     presets = commands.add_parser("presets", help="list the presets and the layers each picks for a model")
     presets.add_argument("--model", default="efficientnet_lite0", help="model whose layers to show")

@@ -1,6 +1,7 @@
-"""A small, safe evaluator for the expressions in schedules: numbers, t, s, pi, e, arithmetic and
-a few math functions. Parsed once with `ast`, checked against that grammar, then walked; never
-`eval`. Errors carry the character position where the text went wrong.
+"""A small, safe evaluator for the expressions in schedules: numbers, t, s, pi, e, the audio
+features (level, bass, mid, treble, onset, beat), arithmetic and a few math functions. Parsed once
+with `ast`, checked against that grammar, then walked; never `eval`. Errors carry the character
+position where the text went wrong.
 """
 
 from __future__ import annotations
@@ -9,9 +10,13 @@ import ast
 from dataclasses import dataclass, field
 import math
 import operator
-from typing import Callable
+from typing import Callable, Mapping
 
 _TIME_NAMES = ("t", "s")
+# The music features a schedule may read at each frame (dreamvid.audio.NAMES; kept here as plain names
+# so that parsing settings never imports numpy).
+AUDIO_NAMES = ("level", "bass", "mid", "treble", "onset", "beat")
+_VARIABLES = (*_TIME_NAMES, *AUDIO_NAMES)
 _CONSTANTS = {"pi": math.pi, "e": math.e}
 
 
@@ -53,14 +58,18 @@ class ParseError(Exception):
 @dataclass(frozen=True)
 class Expression:
     source: str  # canonical text, from ast.unparse
-    uses_time: bool
-    value: float | None  # precomputed when the expression reads neither t nor s
+    uses_time: bool  # reads a variable (t, s or an audio feature), so its value changes per frame
+    value: float | None  # precomputed when the expression reads no variable
     tree: ast.expr = field(compare=False, repr=False)
+    audio_names: frozenset[str] = frozenset()  # the audio features it reads
 
-    def __call__(self, t: float, s: float) -> float:
+    def __call__(self, t: float, s: float, audio: Mapping[str, float] | None = None) -> float:
+        """The value at frame t (s seconds); `audio`: each feature's value at that frame."""
         if self.value is not None:
             return self.value
-        return _finite(_evaluate(self.tree, {"t": t, "s": s, **_CONSTANTS}))
+        if self.audio_names and audio is None:
+            raise ValueError(f'"{min(self.audio_names)}" needs audio, and this render has none')
+        return _finite(_evaluate(self.tree, {**(audio or {}), "t": t, "s": s, **_CONSTANTS}))
 
 
 def compile_expression(text: str, start: int, end: int) -> Expression:
@@ -78,18 +87,18 @@ def compile_expression(text: str, start: int, end: int) -> Expression:
         raise ParseError("expression", start + min(at, len(src)), err.msg) from None
     except (RecursionError, MemoryError, ValueError) as err:
         raise ParseError("expression", start, str(err) or "expression is too complex") from None
-    uses_time = _check(tree, src, start)
+    names = _check(tree, src, start)
     value = None
-    if not uses_time:
+    if not names:
         try:
             value = _finite(_evaluate(tree, dict(_CONSTANTS)))
         except (ArithmeticError, ValueError) as err:
             raise ParseError("expression", start, failure_reason(err)) from None
-    return Expression(ast.unparse(tree), uses_time, value, tree)
+    return Expression(ast.unparse(tree), bool(names), value, tree, names & frozenset(AUDIO_NAMES))
 
 
-def _check(node: ast.expr, src: str, start: int) -> bool:
-    """Refuse anything outside the grammar; return whether the node reads t or s."""
+def _check(node: ast.expr, src: str, start: int) -> frozenset[str]:
+    """Refuse anything outside the grammar; return the variables the node reads."""
 
     def refuse(detail: str) -> None:
         at = _char_index(src, node.lineno, node.col_offset, in_bytes=True)
@@ -105,13 +114,13 @@ def _check(node: ast.expr, src: str, start: int) -> bool:
             finite = False
         if not finite:
             refuse(f'number "{fragment}" is too large')
-        return False
+        return frozenset()
     if isinstance(node, ast.Name):
         if node.id in _FUNCTIONS:
             refuse(f'"{node.id}" is a function: write {node.id}(...)')
-        if node.id not in _TIME_NAMES and node.id not in _CONSTANTS:
-            refuse(f'unknown name "{node.id}" (allowed: t, s, pi, e)')
-        return node.id in _TIME_NAMES
+        if node.id not in _VARIABLES and node.id not in _CONSTANTS:
+            refuse(f'unknown name "{node.id}" (allowed: t, s, pi, e, {", ".join(AUDIO_NAMES)})')
+        return frozenset([node.id]) if node.id in _VARIABLES else frozenset()
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         return _check(node.operand, src, start)
     if isinstance(node, ast.BinOp):
@@ -120,7 +129,7 @@ def _check(node: ast.expr, src: str, start: int) -> bool:
             refuse(f"operator {op} is not allowed")
         return _check(node.left, src, start) | _check(node.right, src, start)
     if not isinstance(node, ast.Call):
-        only = "numbers, t, s, pi, e, + - * / ** % and functions such as sin(t)"
+        only = "numbers, t, s, pi, e, audio features, + - * / ** % and functions such as sin(t)"
         refuse(f'"{fragment}" is not allowed: only {only}')
     allowed = ", ".join(_FUNCTIONS)
     name = node.func.id if isinstance(node.func, ast.Name) else None
@@ -134,7 +143,7 @@ def _check(node: ast.expr, src: str, start: int) -> bool:
     if count < fewest or (most is not None and count > most):
         wanted = f"{fewest} argument" if fewest == most else f"at least {fewest} argument"
         refuse(f"{name}() takes {wanted}{'s' if fewest > 1 else ''}, got {count}")
-    return any([_check(arg, src, start) for arg in node.args])
+    return frozenset().union(*[_check(arg, src, start) for arg in node.args])
 
 
 def _evaluate(node: ast.expr, env: dict[str, float]) -> float:

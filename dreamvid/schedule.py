@@ -3,7 +3,8 @@
     schedule   := [("linear" | "smooth") ":"] (expression | keyframe ("," keyframe)*)
     keyframe   := FRAME ":" expression          FRAME: whole number >= 0, each at most once
     expression := numbers, t (frame), s (seconds = t / fps), pi, e, + - * / ** % (),
-                  sin cos tan abs min max sqrt exp log floor ceil clamp(x, lo, hi)
+                  sin cos tan abs min max sqrt exp log floor ceil clamp(x, lo, hi),
+                  level bass mid treble onset beat (the sound at frame t, 0..1: dreamvid.audio)
 
 Between keys the two neighbouring keys are interpolated; before the first key and after the
 last one the nearest key holds. A key's value is its expression evaluated at the frame asked
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import math
 import numbers
 import re
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from dreamvid.errors import UserError
 from dreamvid.expression import Expression, ParseError, compile_expression, failure_reason, strip_span
@@ -52,32 +53,38 @@ class Schedule:
     def __str__(self) -> str:
         return self.text
 
+    @property
+    def audio_names(self) -> frozenset[str]:
+        """The audio features any key reads (empty: the schedule needs no sound)."""
+        return frozenset().union(*(v.audio_names for v in self.values))
+
     def key_frames(self) -> tuple[int, ...]:
         """The frames that carry keys, in order (a lone value or expression sits at frame 0)."""
         return self.frames
 
-    def at(self, frame: int, fps: float = 30.0) -> float:
-        """The value at a frame; fps turns the frame into seconds for expressions of s."""
+    def at(self, frame: int, fps: float = 30.0, audio: Mapping[str, float] | None = None) -> float:
+        """The value at a frame; fps turns the frame into seconds for expressions of s, and `audio`
+        holds each audio feature's value at this frame."""
         if not fps > 0:
             raise UserError(f"{self.name}: fps must be positive, got {fps}")
         t = float(frame)
         i = bisect_right(self.frames, t)  # frames[i - 1] <= t < frames[i]
         if i == 0 or i == len(self.frames):
-            return self._key(0 if i == 0 else i - 1, t, fps)
+            return self._key(0 if i == 0 else i - 1, t, fps, audio)
         k0, k1 = self.frames[i - 1], self.frames[i]
         u = (t - k0) / (k1 - k0)
         if self.interpolation == "linear":
-            v0, v1 = self._key(i - 1, t, fps), self._key(i, t, fps)
+            v0, v1 = self._key(i - 1, t, fps, audio), self._key(i, t, fps, audio)
             return v0 + (v1 - v0) * u
         # The two slopes need the keys either side of the interval, and no others.
-        ys = {j: self._key(j, t, fps) for j in range(max(i - 2, 0), min(i + 2, len(self.frames)))}
+        ys = {j: self._key(j, t, fps, audio) for j in range(max(i - 2, 0), min(i + 2, len(self.frames)))}
         m0, m1 = _slope(self.frames, ys, i - 1), _slope(self.frames, ys, i)
         return _hermite(ys[i - 1], ys[i], m0, m1, k1 - k0, u)
 
-    def _key(self, index: int, t: float, fps: float) -> float:
+    def _key(self, index: int, t: float, fps: float, audio: Mapping[str, float] | None) -> float:
         expr = self.values[index]
         try:
-            return expr(t, t / fps)
+            return expr(t, t / fps, audio)
         except (ArithmeticError, ValueError) as err:
             where = f"frame {t:g} (s={t / fps:g})"
             raise UserError(

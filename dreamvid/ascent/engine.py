@@ -73,7 +73,8 @@ class Dreamer:
 
     def layer_weights(self, frame: int) -> dict[str, float]:
         fps = float(self.settings.fps)
-        return {layer: schedule.at(frame, fps) for layer, schedule in self.weight_schedules.items()}
+        audio = self.settings.audio_at(frame)
+        return {layer: schedule.at(frame, fps, audio) for layer, schedule in self.weight_schedules.items()}
 
     def layer_term(self, layer: str) -> objectives.Objective:
         if layer in self.guides:

@@ -14,9 +14,9 @@ from typing import Iterator
 import numpy as np
 
 from dreamvid.ascent.engine import Dreamer
+from dreamvid.audio.schedules import clip_soundtrack
 from dreamvid.errors import UserError
 from dreamvid.flow import FlowEstimator, backward_forward, is_scene_cut, reliability, warp_with_flow
-from dreamvid.media.audio import AudioSource
 from dreamvid.media.frames import float_to_frame, frame_to_float, frame_to_image, image_to_float_frame
 from dreamvid.media.reader import VideoInfo, probe_video, read_frames
 from dreamvid.media.timing import ClipPlan, plan_clip, read_frame_times
@@ -133,13 +133,14 @@ def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bo
     output_path, settings = prepare_output(output_path, settings, overwrite, preview)
     info = probe_video(input_path)
     plan = clip_plan(input_path, info, Resolved(settings, fps=info.fps))
-    resolved = Resolved(settings, fps=plan.fps)  # schedules in seconds follow the output's rate (the clip's own)
-    check_schedules(resolved, len(plan.kept))
-    size = dream_size(info, resolved)
+    size = dream_size(info, Resolved(settings, fps=plan.fps))
     # the sound starts at the first dreamed frame (at or a little after `start`) and lasts as long as the video
-    audio = AudioSource(input_path, max(0.0, float(plan.first_time)), float(plan.seconds)) if info.has_audio else None
+    sound = clip_soundtrack(input_path, info.has_audio, settings, plan)  # analysed once, ahead
+    resolved = Resolved(settings, fps=plan.fps, audio=sound.table)
+    check_schedules(resolved, len(plan.kept))
     repeats = None if plan.is_constant_rate else plan.repeats
-    job = FrameJob("video", input_path, output_path, settings, size, plan.fps, len(plan.kept), audio, repeats)
+    job = FrameJob("video", input_path, output_path, settings, size, plan.fps, len(plan.kept), audio=sound.source,
+                   repeats=repeats, audio_digest=sound.digest)
 
     def step_from(first: int):  # called after the resume check: a refused resume loads no model
         dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)

@@ -39,6 +39,7 @@ class FrameJob:
     frames: int  # frames dreamed
     audio: AudioSource | None = None
     repeats: tuple[int, ...] | None = None  # output frames per dreamed frame (a variable-rate clip's held frames)
+    audio_digest: str = ""  # the analysed features the schedules read (resume fingerprint), "" when none
 
     def copies(self, t: int) -> int:
         return 1 if self.repeats is None else self.repeats[t]
@@ -76,7 +77,7 @@ def encoder_options(settings: dict) -> tuple[str | None, int | None]:
 def render_frames(job: FrameJob, make_step: Callable[[int], Step], start: Callable[[], LoopState],
                   overwrite: bool, resume: bool) -> None:
     """Run the loop's step for every frame not yet rendered, checkpointing after each finished segment."""
-    expected = fingerprint(job.mode, job.input_path, job.settings, job.size)
+    expected = fingerprint(job.mode, job.input_path, job.settings, job.size, job.audio_digest)
     folder, state, loop_state = prepare_state(job.output_path, expected, resume, overwrite)
     loop_state = loop_state or start()
     output = SegmentedOutput(job.output_path, folder, job.size, job.fps, *encoder_options(job.settings),

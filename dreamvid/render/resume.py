@@ -26,7 +26,7 @@ def state_folder(output_path: str) -> str:
     return output_target(output_path) + ".dreamvid-state"
 
 
-FILE_SETTINGS = ("guide", "colour_reference", "weights")  # settings naming files whose content matters
+FILE_SETTINGS = ("guide", "colour_reference", "weights", "audio")  # settings naming files whose content matters
 
 
 def file_identity(path: str) -> str:
@@ -37,11 +37,16 @@ def file_identity(path: str) -> str:
     return f"{os.path.abspath(path)}:{info.st_size}:{int(info.st_mtime)}"
 
 
-def fingerprint(mode: str, input_path: str, settings: dict, frame_size: tuple[int, int]) -> str:
-    """What makes two renders the same: mode, the input and other files used, and every setting."""
+def fingerprint(mode: str, input_path: str, settings: dict, frame_size: tuple[int, int],
+                audio_digest: str = "") -> str:
+    """What makes two renders the same: mode, the input and other files used, every setting, and the
+    audio features the schedules read (`Features.digest()`, empty when none)."""
     files = {name: file_identity(str(settings.get(name, ""))) for name in FILE_SETTINGS}
-    described = json.dumps({"mode": mode, "input": file_identity(input_path), "files": files, "settings": settings,
-                            "size": frame_size, "version": STATE_VERSION}, sort_keys=True, default=str)
+    described = {"mode": mode, "input": file_identity(input_path), "files": files, "settings": settings,
+                 "size": frame_size, "version": STATE_VERSION}
+    if audio_digest:  # only then: renders without music keep the fingerprints they had
+        described["audio_features"] = audio_digest
+    described = json.dumps(described, sort_keys=True, default=str)
     return hashlib.sha256(described.encode()).hexdigest()[:16]
 
 

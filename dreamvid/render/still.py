@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from dreamvid.ascent.dream import total_steps
 from dreamvid.ascent.engine import Dreamer
+from dreamvid.audio.schedules import require_audio
 from dreamvid.errors import UserError
 from dreamvid.media.frames import frame_to_image, image_to_frame
 from dreamvid.media.pictures import check_picture_output, load_picture, resize_frame, save_picture
@@ -19,6 +20,7 @@ from dreamvid.settings.files import load_preset, save_job
 
 def dream_frame(frame: np.ndarray, settings: dict, progress: bool = False, dreamer: Dreamer | None = None) -> np.ndarray:
     """Dream an RGB uint8 frame with resolved settings; returns the dreamed frame."""
+    require_audio(settings, False, "only zoom and video renders have sound")
     resolved = Resolved(settings)
     frame = resize_frame(frame, resolved["size"])
     dreamer = dreamer or Dreamer(resolved, pick_device(resolved["device"]))

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from dreamvid.ascent.engine import Dreamer
+from dreamvid.audio.schedules import music_frames, zoom_music, zoom_soundtrack
 from dreamvid.colour import ColourStats, colour_stats, match_colours
 from dreamvid.media.frames import float_to_frame, frame_to_float, frame_to_image, image_to_float_frame
 from dreamvid.media.pictures import load_picture, resize_frame
@@ -91,13 +92,17 @@ def render_zoom(input_path: str, output_path: str, settings: dict, overwrite: bo
 
     `baseline` (benchmarks only): the straightforward dreamer (see `Dreamer`)."""
     output_path, settings = prepare_output(output_path, settings, overwrite, preview)
-    resolved = Resolved(settings)
+    fps = Resolved(settings).fps
+    music = zoom_music(settings, fps)  # decoded and analysed once, ahead of the render
+    frames = settings["frames"] or (music_frames(music, fps) if music else round(SECONDS_WHEN_UNSET * fps))
+    sound = zoom_soundtrack(settings, music, fps, frames)
+    resolved = Resolved(settings, audio=sound.table)
+    check_schedules(resolved, frames)
     first = start_picture(input_path, resolved)
     reference_path = resolved["colour_reference"]
     fixed_reference = colour_stats(load_picture(reference_path)) if reference_path else None
-    frames = resolved["frames"] or round(SECONDS_WHEN_UNSET * resolved.fps)
-    check_schedules(resolved, frames)
-    job = FrameJob("zoom", input_path, output_path, settings, (first.shape[1], first.shape[0]), resolved.fps, frames)
+    job = FrameJob("zoom", input_path, output_path, settings, (first.shape[1], first.shape[0]), resolved.fps, frames,
+                   audio=sound.source, audio_digest=sound.digest)
 
     def make_step(first_frame: int):  # called after the resume check: a refused resume loads no model
         dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)

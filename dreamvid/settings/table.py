@@ -24,7 +24,7 @@ class Setting:
     high: float | None = None  # inclusive upper bound
     above: float | None = None  # exclusive lower bound
     choices: tuple[str, ...] = ()
-    group: str = "dream"  # dream | zoom | video | output: which commands offer it as a flag
+    group: str = "dream"  # dream | zoom | video | audio | output: which commands offer it as a flag
     integer: bool = False  # schedule values are rounded to int when used
     nonzero_low: float | None = None  # when not 0, the value must be at least this (0 = "off" / "auto")
 
@@ -58,7 +58,7 @@ SETTINGS: tuple[Setting, ...] = (
             "(0 = auto: 1024 on the CPU, 4096 on CUDA; 16384 = never)", "int", low=0, high=16384, nonzero_low=64),
     Setting("compile", False, "torch.compile the network (CUDA; slow first frame, faster after)", "bool"),
     # zoom: the feedback loop (docs/DESIGN.md, "Zoom loop"); rates are per second, so fps does not change the look
-    Setting("frames", 0, "frames to render (0 = zoom: 5 seconds; video: the whole clip)", "int", low=0,
+    Setting("frames", 0, "frames to render (0 = zoom: 5 seconds, or as long as --audio; video: the whole clip)", "int", low=0,
             group="output"),  # zoom and video both take it
     Setting("fps", "30", "frames per second of a zoom video (a number or a ratio like 30000/1001)", "fps", group="zoom"),
     Setting("zoom", 1.2, "zoom factor per second (1 = still, >1 = fly in, <1 = fly out)", "schedule", above=0.0, high=100.0, group="zoom"),
@@ -91,6 +91,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scale", 1.0, "dream at this fraction of the clip's resolution", "float", above=0.0, high=1.0, group="video"),
     Setting("cut_threshold", 0.3, "mean flow reliability below which a frame counts as a scene cut",
             "float", low=0.0, high=1.0, group="video"),
+    # audio: music features for schedule expressions (docs/DESIGN.md, "Music"); zoom and video
+    Setting("audio", "", "sound to read and to put under the output (zoom: needed for audio variables; "
+            "video: replaces the clip's own sound)", "str", group="audio"),
+    Setting("audio_attack", 0.01, "seconds the audio features take to rise (a kick lands within a frame)",
+            "float", low=0.0, high=10.0, group="audio"),
+    Setting("audio_release", 0.15, "seconds the audio features take to fall (~4 frames at 30 fps: no blinking)",
+            "float", low=0.0, high=10.0, group="audio"),
     # output
     Setting("crf", -1, "encoder quality, lower = better (-1 = the format's default: 18 for mp4)", "int", low=-1, high=63, group="output"),
     Setting("codec", "", "ffmpeg encoder, e.g. libx265 or h264_nvenc (default: by extension)", "str", group="output"),

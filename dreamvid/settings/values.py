@@ -5,9 +5,10 @@ Every value is checked against its setting; unknown keys are rejected with the l
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 import math
+from typing import Mapping, Sequence
 
 from dreamvid.errors import UserError
 from dreamvid.nets.registry import get_spec, model_layers
@@ -53,6 +54,8 @@ def check_schedule(setting: Setting, value: object) -> float | str:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UserError(f"{describe(setting)} must be a number or a schedule string, got {value!r}")
     schedule = parse_schedule(value, setting.name)
+    if schedule.audio_names:  # its values exist once the track is analysed: range-checked then, every frame
+        return str(schedule)
     for frame in schedule.key_frames():
         check_bounds(setting, schedule.at(frame, 30.0), f" at frame {frame}")
     if schedule.is_constant:
@@ -136,12 +139,25 @@ def with_model_layers(resolved: dict[str, object]) -> dict[str, object]:
     return resolved
 
 
+def audio_readers(values: dict[str, object]) -> list[tuple[str, str]]:
+    """(setting, audio feature) for every schedule, layer weights included, that reads the sound."""
+    readers = []
+    for name, setting in BY_NAME.items():
+        if setting.kind == "schedule":
+            readers += [(describe(setting), n) for n in sorted(parse_schedule(values[name], name).audio_names)]
+    for layer, weight in dict(values.get("layers") or {}).items():
+        readers += [(f"layers {layer}", n) for n in sorted(parse_schedule(weight, f"layers.{layer}").audio_names)]
+    return readers
+
+
 @dataclass
 class Resolved:
     """The settings of one render, with the frame-independent values pre-parsed."""
 
     values: dict[str, object]
     fps: Fraction | None = None  # a clip's own rate; None: the `fps` setting (zoom videos)
+    # Each audio feature per frame of the render (dreamvid.audio.at_frames); never saved with the settings.
+    audio: Mapping[str, Sequence[float]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.fps = self.fps or parse_fps(self.values["fps"])
@@ -153,8 +169,15 @@ class Resolved:
         """Every scheduled setting's schedule, by name."""
         return dict(self._schedules)
 
+    def audio_at(self, frame: int) -> dict[str, float] | None:
+        """Every audio feature at `frame` (0 past the table's end: the music is over); None without audio."""
+        if self.audio is None:
+            return None
+        return {name: float(curve[frame]) if 0 <= frame < len(curve) else 0.0 for name, curve in self.audio.items()}
+
     def at(self, name: str, frame: int = 0) -> float:
-        value = self._schedules[name].at(frame, float(self.fps))
+        schedule = self._schedules[name]
+        value = schedule.at(frame, float(self.fps), self.audio_at(frame) if schedule.audio_names else None)
         return round(value) if BY_NAME[name].integer else value
 
     def __getitem__(self, name: str) -> object:
@@ -175,6 +198,6 @@ def check_schedules(resolved: Resolved, frames: int) -> None:
         if schedule.is_constant:
             continue  # checked when the settings were merged
         for frame in range(frames):
-            value = schedule.at(frame, fps)
+            value = schedule.at(frame, fps, resolved.audio_at(frame) if schedule.audio_names else None)
             value = round(value) if setting.integer and math.isfinite(value) else value
             check_bounds(setting, value, f" at frame {frame} ({frame / fps:.2f} s) of this {frames}-frame render")

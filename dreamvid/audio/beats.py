@@ -1,0 +1,145 @@
+"""Tempo and beats from an onset-strength curve (Ellis 2007, "Beat tracking by dynamic programming").
+
+The tempo is the lag where the onset curve best matches itself (autocorrelation), weighted by a mild
+log-Gaussian preference for ~120 BPM as librosa does; beats are then the onset peaks that best keep
+that tempo, chosen by dynamic programming over the whole track.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+PRIOR_BPM = 120.0  # the tempo most music sits near; it settles 60-vs-120-vs-240 ambiguities
+PRIOR_OCTAVES = 1.0  # the prior's width: a tempo one octave away still keeps 61% of its score
+TEMPO_RANGE = (30.0, 300.0)  # BPM searched
+HARMONICS_SECONDS = 8.0  # lags up to this long refine the period (an error shrinks k-fold at the k-th peak)
+PULSE = 0.1  # a pulse repeats at least this share of the onset variance (clicks ~1, music 0.2-0.6, noise <0.05)
+TIGHTNESS = 100.0  # how hard the beat track resists straying from the tempo (librosa's default)
+BEAT_DECAY = 0.2  # the beat curve's time constant, as a share of the gap to the next beat: ~0 by then
+
+
+def estimate_tempo(onset: np.ndarray, rate: float) -> float:
+    """The track's tempo in BPM from its onset curve sampled at `rate`; 0.0 when it has no pulse."""
+    acf = autocorrelation(onset)
+    low, high = (int(math.ceil(60.0 * rate / TEMPO_RANGE[1])), int(60.0 * rate / TEMPO_RANGE[0]))
+    high = min(high, len(acf) // 2)
+    if high <= low or acf[0] <= 0:
+        return 0.0
+    lags = np.arange(low, high + 1)
+    prior = np.exp(-0.5 * (np.log2(60.0 * rate / lags / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
+    score = np.maximum(acf[lags], 0.0) * prior
+    if score.max() < PULSE * acf[0]:  # nothing repeats: a steady tone, noise, one hit
+        return 0.0
+    return 60.0 * rate / refine_period(acf, float(lags[np.argmax(score)]), rate)
+
+
+def autocorrelation(x: np.ndarray) -> np.ndarray:
+    """Unbiased autocorrelation of x minus its mean (each lag averaged over the pairs it has), by FFT."""
+    n = len(x)
+    if n < 2:
+        return np.zeros(n)
+    spectrum = np.fft.rfft(x - x.mean(), 2 * n)  # zero padding to 2n: no wrap-around
+    acf = np.fft.irfft(np.abs(spectrum) ** 2)[:n]
+    return acf / np.arange(n, 0, -1)
+
+
+def refine_period(acf: np.ndarray, period: float, rate: float) -> float:
+    """A sub-sample period: the peaks near k * period, each found to a fraction of a lag, fitted by k."""
+    last = min(len(acf) // 2, int(HARMONICS_SECONDS * rate))
+    ks, peaks = [], []
+    for k in range(1, int(last / period) + 1):
+        centre = int(round(k * period))
+        lo, hi = max(centre - 2, 1), min(centre + 3, len(acf) - 1)
+        if hi - lo < 3:
+            break
+        peak = _parabolic_peak(acf, lo + int(np.argmax(acf[lo:hi])))
+        ks.append(k)
+        peaks.append(peak)
+        period = float(np.dot(ks, peaks) / np.dot(ks, ks))  # least squares through 0: later peaks weigh more
+    return period
+
+
+def _parabolic_peak(y: np.ndarray, i: int) -> float:
+    # The vertex of the parabola through the peak and its neighbours.
+    left, centre, right = y[i - 1], y[i], y[i + 1]
+    curvature = left - 2 * centre + right
+    if curvature >= 0:  # no peak here (a slope or a plateau): keep the sample
+        return float(i)
+    return i + float(np.clip(0.5 * (left - right) / curvature, -1.0, 1.0))
+
+
+def track_beats(onset: np.ndarray, rate: float, bpm: float) -> np.ndarray:
+    """Beat times in seconds: the onset peaks that best keep `bpm` (Ellis 2007)."""
+    period = 60.0 * rate / bpm
+    std = onset.std()
+    if std <= 0 or period < 2:
+        return np.zeros(0)
+    local = _local_score(onset / std, period)
+    score, back = _cumulative_score(local, period)
+    beats = _backtrack(back, _last_beat(score))
+    return _trim(beats, local) / rate
+
+
+def _local_score(onset: np.ndarray, period: float) -> np.ndarray:
+    # Smoothing by a Gaussian 1/32 of a beat wide lets a beat sit a sample off its onset peak.
+    radius = int(round(period))
+    window = np.exp(-0.5 * (np.arange(-radius, radius + 1) * 32.0 / period) ** 2)
+    return np.convolve(onset, window, mode="same")
+
+
+def _cumulative_score(local: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
+    """Best score of a beat sequence ending at each sample, and the previous beat it came from."""
+    lags = np.arange(max(1, int(round(period / 2))), int(round(2 * period)) + 1)
+    penalty = -TIGHTNESS * np.log(lags / period) ** 2  # 0 at exactly one period, steeply worse off it
+    score, back = local.astype(np.float64), np.full(len(local), -1)
+    started, threshold = False, 0.01 * local.max()
+    for i in range(int(lags[0]), len(local)):
+        # Until the first real onset, a beat starts a chain rather than join one built on silence.
+        started = started or local[i] >= threshold
+        if not started:
+            continue
+        first = max(0, i - int(lags[-1]))
+        candidates = score[first:i - int(lags[0]) + 1] + penalty[: i - int(lags[0]) + 1 - first][::-1]
+        j = int(np.argmax(candidates))
+        if candidates[j] > 0:  # otherwise a chain starting here beats any chain it could join
+            score[i] += candidates[j]
+            back[i] = first + j
+    return score, back
+
+
+def _last_beat(score: np.ndarray) -> int:
+    # The last local maximum of the cumulative score that is not a weak tail (librosa's rule).
+    peaks = np.flatnonzero((score[1:-1] > score[:-2]) & (score[1:-1] >= score[2:])) + 1
+    if not len(peaks):
+        return int(np.argmax(score))
+    strong = peaks[score[peaks] >= 0.5 * np.median(score[peaks])]
+    return int(strong[-1]) if len(strong) else int(peaks[-1])
+
+
+def _backtrack(back: np.ndarray, last: int) -> np.ndarray:
+    beats = [last]
+    while back[beats[-1]] >= 0:
+        beats.append(int(back[beats[-1]]))
+    return np.array(beats[::-1])
+
+
+def _trim(beats: np.ndarray, local: np.ndarray) -> np.ndarray:
+    # Beats the DP extrapolated into a quiet intro or outro: drop leading and trailing weak ones.
+    strength = local[beats]
+    strong = np.flatnonzero(strength >= 0.5 * np.sqrt(np.mean(strength**2)))
+    return beats[strong[0]:strong[-1] + 1] if len(strong) else beats[:0]
+
+
+def beat_curve(beats: np.ndarray, samples: int, rate: float, bpm: float) -> np.ndarray:
+    """1 at the sample nearest each beat time, decaying to ~0 by the next; 0 before the first."""
+    curve = np.zeros(samples)
+    marks = np.unique(np.round(np.asarray(beats) * rate).astype(int))
+    marks = marks[marks >= 0]
+    period = 60.0 * rate / bpm if bpm > 0 else rate  # after the last beat: the tempo's gap
+    gaps = np.diff(marks, append=marks[-1] + period) if len(marks) else marks
+    for mark, gap in zip(marks[marks < samples], gaps):
+        end = min(samples, mark + int(math.ceil(gap)))
+        curve[mark:end] = np.exp(-np.arange(end - mark) / (BEAT_DECAY * max(gap, 1.0)))
+    return curve
