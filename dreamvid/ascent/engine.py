@@ -9,22 +9,13 @@ from dreamvid.ascent.dream import DreamParams, dream, make_generator
 from dreamvid.errors import UserError
 from dreamvid.media.frames import frame_to_image
 from dreamvid.media.pictures import load_picture, resize_frame
-from dreamvid.nets.device import auto_tile, autocast_dtype
+from dreamvid.nets.device import auto_tile, autocast_dtype, unsupported_op_error
 from dreamvid.nets.features import FeatureNet, load_model
 from dreamvid.nets.prepare import prepare_network
 from dreamvid.schedule import parse_schedule
 from dreamvid.settings import Resolved
 
 GUIDE_SIDE = 320  # guide features are pooled from a picture this size: enough for the layers we use
-
-
-def pick_device(name: str) -> torch.device:
-    """auto -> CUDA when present, else CPU; asking for CUDA without one is a user error."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA GPU is available here (use --device cpu or auto)")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def parse_channels(text: str) -> list[int]:
@@ -104,4 +95,7 @@ class Dreamer:
         """Dream one image with the settings of `frame` and randomness derived from (seed, frame)."""
         generator = make_generator(self.settings["seed"], frame)
         params = self.params(frame, iterations, octaves)
-        return dream(self.net, image, self.objective(frame), params, generator, on_step)
+        try:
+            return dream(self.net, image, self.objective(frame), params, generator, on_step)
+        except NotImplementedError as error:  # an op the backend lacks (MPS lacks some): one line, not a traceback
+            raise unsupported_op_error(self.device, error) from None

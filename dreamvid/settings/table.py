@@ -48,7 +48,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("jitter", 16, "random roll in px per step (hides the network's stride grid)", "schedule", low=0, high=512, integer=True),
     Setting("smooth", 0.0, "gradient smoothing sigma in px (0 = off): smoother, larger patterns", "schedule", low=0.0, high=32.0),
     Setting("seed", 0, "random seed; per-frame randomness derives from it and the frame index", "int", low=0),
-    Setting("device", "auto", "where to run the ascent (auto = CUDA when present)", "choice", choices=DEVICES),
+    Setting("device", "auto", "where to run the ascent (auto = CUDA, else Apple's MPS, else the CPU)", "choice", choices=DEVICES),
     Setting("size", 0, "longer side of the dream in px (0 = the input's own size)", "int", low=0, high=16384,
             nonzero_low=16),
     Setting("precision", "auto", "CUDA arithmetic: auto = bf16/fp16 autocast, fp32 = exact", "choice",
