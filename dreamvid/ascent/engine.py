@@ -77,13 +77,15 @@ class Dreamer:
         weights = self.layer_weights(frame)
         return objectives.weighted_sum([(weight, self.layer_term(layer)) for layer, weight in weights.items()])
 
-    def params(self, frame: int = 0, iterations: int | None = None, octaves: int | None = None) -> DreamParams:
+    def params(self, frame: int = 0, iterations: int | None = None, octaves: int | None = None,
+               step_scale: float = 1.0) -> DreamParams:
+        """The dream's knobs at `frame`; `step_scale` multiplies the step (a zoom's cadence, render/cadence.py)."""
         at = self.settings.at
         return DreamParams(
             octaves=self.settings["octaves"] if octaves is None else octaves,
             octave_scale=at("octave_scale", frame),
             iterations=at("iterations", frame) if iterations is None else iterations,
-            step=at("step", frame),
+            step=at("step", frame) * step_scale,
             jitter=at("jitter", frame),
             smooth=at("smooth", frame),
             tile=auto_tile(self.device, self.settings["tile"]),
@@ -91,10 +93,10 @@ class Dreamer:
         )
 
     def dream(self, image: torch.Tensor, frame: int = 0, iterations: int | None = None, on_step=None,
-              octaves: int | None = None) -> torch.Tensor:
+              octaves: int | None = None, step_scale: float = 1.0) -> torch.Tensor:
         """Dream one image with the settings of `frame` and randomness derived from (seed, frame)."""
         generator = make_generator(self.settings["seed"], frame)
-        params = self.params(frame, iterations, octaves)
+        params = self.params(frame, iterations, octaves, step_scale)
         try:
             return dream(self.net, image, self.objective(frame), params, generator, on_step)
         except NotImplementedError as error:  # an op the backend lacks (MPS lacks some): one line, not a traceback
