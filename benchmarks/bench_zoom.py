@@ -1,7 +1,8 @@
 """Zoom mode: cadence 1-4 side by side, a strip of frames around a dreamed frame, colour drift over 1000 frames.
 
 Cadence table (one run, the `tunnel` preset, `--size` px, `--frames` frames, CPU): loop frames/s
-(model built before timing, no encoding) and the speed-up over cadence 1; the per-frame novelty
+(model built before timing, no encoding) and the speed-up over cadence 1, in wall time (the faster of
+two interleaved rounds) and in this process's CPU time (which other work on a shared machine barely moves); the per-frame novelty
 E_t = mean |F_t - camera(F_t-1)| (0..255), its median and max/median (a pop at the dreamed frames
 shows as a spike); detail key/between, the mean |Laplacian| of key frames over that of in-between
 frames (a cross-fade that washes out detail pulses at the keys: 1.00 = none); dream level, the
@@ -44,17 +45,17 @@ def zoom_settings(**overrides) -> dict:
     return merge((PRESET, load_preset(PRESET)), ("bench", overrides))
 
 
-def loop_frames(settings: Resolved, dreamer: Dreamer, frames: int) -> tuple[list[np.ndarray], float]:
-    """(the loop's uint8 frames, seconds spent in the loop)."""
+def loop_frames(settings: Resolved, dreamer: Dreamer, frames: int) -> tuple[list[np.ndarray], float, float]:
+    """(the loop's uint8 frames, wall seconds in the loop, this process's CPU seconds in it)."""
     step = loop_step(dreamer, settings, None)
     state, out = {"image": start_picture(PICTURE, settings)}, []
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for t in range(frames):
         frame, state = step(t, state)
         out.append(frame)
     if dreamer.device.type == "cuda":
         torch.cuda.synchronize()
-    return out, time.perf_counter() - start
+    return out, time.perf_counter() - start, time.process_time() - cpu
 
 
 def novelty(frames: list[np.ndarray], settings: Resolved) -> np.ndarray:
@@ -79,17 +80,19 @@ def dream_level(dreamer: Dreamer, frames: list[np.ndarray]) -> float:
 def cadence_table(device: torch.device, size: int, frames: int, cadences: list[int]) -> dict[int, list[np.ndarray]]:
     settings = {c: Resolved(zoom_settings(size=size, cadence=c, device=device.type)) for c in cadences}
     dreamer = Dreamer(settings[cadences[0]], device)  # one network for all: cadence is not a network setting
-    rendered, seconds = {}, {c: [] for c in cadences}
+    rendered, seconds, cpu = {}, {c: [] for c in cadences}, {c: [] for c in cadences}
     for _ in range(2):  # interleaved rounds, the faster of two each: other work on a shared machine hits all alike
         for cadence in cadences:
             dreamer.settings = settings[cadence]
-            rendered[cadence], elapsed = loop_frames(settings[cadence], dreamer, frames)
+            rendered[cadence], elapsed, used = loop_frames(settings[cadence], dreamer, frames)
             seconds[cadence].append(elapsed)
+            cpu[cadence].append(used)
     height, width = rendered[cadences[0]][0].shape[:2]
     print(f"\ncadence, {frames} frames at {width}x{height} ({PRESET} preset, {device.type}; novelty, detail and "
           f"level after frame {WARM_UP})")
-    print("  cadence | frames/s | speed-up | novelty median | max/median | detail key/between | dream level")
-    base_rate = frames / min(seconds[cadences[0]])
+    print("  cadence | frames/s | speed-up | CPU-time speed-up | novelty median | max/median | detail key/between "
+          "| dream level")
+    base_rate, base_cpu = frames / min(seconds[cadences[0]]), min(cpu[cadences[0]])
     for cadence in cadences:
         out, rate = rendered[cadence], frames / min(seconds[cadence])
         steady = novelty(out, settings[cadence])[WARM_UP - 1:]
@@ -97,7 +100,8 @@ def cadence_table(device: torch.device, size: int, frames: int, cadences: list[i
         keys = [detail(f) for t, f in enumerate(out[WARM_UP:], WARM_UP) if t % cadence == 0]
         between = [detail(f) for t, f in enumerate(out[WARM_UP:], WARM_UP) if t % cadence]
         ratio = statistics.mean(keys) / statistics.mean(between) if between else 1.0
-        print(f"  {cadence:7d} | {rate:8.2f} | {rate / base_rate:7.2f}x | {median:14.2f} | {steady.max() / median:10.2f} "
+        print(f"  {cadence:7d} | {rate:8.2f} | {rate / base_rate:7.2f}x | {base_cpu / min(cpu[cadence]):16.2f}x "
+              f"| {median:14.2f} | {steady.max() / median:10.2f} "
               f"| {ratio:18.2f} | {dream_level(dreamer, out[WARM_UP:]):11.1f}")
     return rendered
 
@@ -109,14 +113,14 @@ def labelled(frame: np.ndarray, text: str, width: int) -> np.ndarray:
     return tile
 
 
-def write_strip(rendered: dict[int, list[np.ndarray]], cadence: int, path: str, width: int = 192) -> None:
+def write_strip(rendered: dict[int, list[np.ndarray]], cadence: int, path: str, width: int = 176) -> None:
     """8 consecutive frames around a key frame near the end, cadence 1 above, `cadence` below."""
     last = len(rendered[cadence])
     key = (last - 6) - (last - 6) % cadence
     times = range(key - 4, key + 4)
     rows = [np.hstack([labelled(rendered[c][t], f"c{c} t{t}" + (" key" if t % c == 0 and c > 1 else ""), width)
                        for t in times]) for c in (1, cadence)]
-    Image.fromarray(np.vstack(rows)).save(path, quality=80)
+    Image.fromarray(np.vstack(rows)).save(path, quality=70)
     print(f"\nstrip of frames {times.start}-{times.stop - 1} (key frames at multiples of {cadence}): {path}, "
           f"{os.path.getsize(path) // 1024} kB")
 
