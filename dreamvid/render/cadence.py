@@ -21,7 +21,7 @@ from dreamvid.motion import CameraMove, apply_camera, camera_matrix, per_frame
 # noisier and weaker (mean |Laplacian| 0.64 vs 0.40 at cadence 1, layer level 124 vs 171), since
 # large steps pile up at the 0..1 clamp; x1.25 matched cadence 1's detail (0.41) at level 151, like
 # x1 (154-162: the level varies ~5% run to run). Only more iterations restore the full level (x3: 175),
-# at the cost of the speed-up. So the look is kept, the dream settles ~10% weaker: raise --iterations.
+# at the cost of the speed-up. So the look is kept, the dream settles ~10-15% weaker: raise --iterations.
 KEY_STEP_POWER = 0.2
 
 # Below this a matrix coefficient moves no pixel of even an 8K frame visibly (as motion.py's tolerance).

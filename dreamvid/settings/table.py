@@ -72,7 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
             "schedule", low=0.0, high=1.0, group="zoom"),
     Setting("colour_reference", "", "picture whose colours to keep (default: the first frame)", "str", group="zoom"),
     Setting("cadence", 1, "dream every N-th frame and cross-fade the frames between along the exact camera "
-            "move: ~N times faster, the dream ~10% weaker at 3 (1 = every frame)", "int", low=1, high=16, group="zoom"),
+            "move: ~N times faster, the dream ~15% weaker at 3 (1 = every frame)", "int", low=1, high=16, group="zoom"),
     Setting("interpolation", "lanczos", "resampling of the camera move (lanczos keeps loops sharp)", "choice",
             choices=tuple(RESAMPLING), group="zoom"),
     # video: dreaming an existing clip (docs/DESIGN.md, "Dreaming a clip")
