@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from dreamvid import __version__
@@ -213,4 +214,13 @@ def run(argv: list[str] | None = None) -> int:
 
 def run_main() -> None:
     """Console-script entry point: the only place that calls sys.exit."""
-    sys.exit(run())
+    try:
+        code = run()
+        sys.stdout.flush()  # a reader that went away shows here, where it can still be handled
+    except BrokenPipeError:
+        # `dreamvid presets | head -1`: the reader closed the pipe, no error of ours. Python's documented
+        # recipe: point stdout at devnull so the interpreter's last flush stays quiet too. (ffmpeg's pipe
+        # is handled in media.writer, so only stdout gets here.)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141  # what a shell reports for a process ended by SIGPIPE
+    sys.exit(code)

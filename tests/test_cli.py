@@ -1,9 +1,12 @@
 import os
 import struct
+import subprocess
+import sys
 import zlib
 
 from PIL import Image
 import numpy as np
+import pytest
 
 from dreamvid.cli import run
 from dreamvid.media.pictures import load_picture
@@ -178,3 +181,38 @@ def test_layer_atlas_is_a_labelled_contact_sheet(cat_path, tmp_path, capsys):
 def test_help_returns_zero(capsys):
     assert run(["--help"]) == 0
     assert "image" in capsys.readouterr().out
+
+
+def child_python(code, **options):
+    """Run `code` in a fresh interpreter on this checkout (start-up is about what a new process imports)."""
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    return subprocess.run([sys.executable, "-c", code], env=env, **options)
+
+
+def test_the_light_commands_import_neither_torch_nor_cv2():
+    probe = ("import sys; from dreamvid.cli import run; import dreamvid; "
+             "codes = [run(argv) for argv in (['presets'], ['layers'], ['layers', '--model', 'vgg16'])]; "
+             "print(codes, sorted(m for m in ('torch', 'torchvision', 'cv2') if m in sys.modules))")
+    result = child_python(probe, capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[0, 0, 0] []", result.stdout + result.stderr
+
+
+def test_the_api_still_offers_dream_image():
+    import dreamvid
+    from dreamvid.render.still import dream_image
+
+    assert dreamvid.dream_image is dream_image and "dream_image" in dreamvid.__all__
+    with pytest.raises(AttributeError):
+        dreamvid.no_such_thing
+
+
+def test_a_reader_that_closed_the_pipe_gets_no_traceback():
+    """`dreamvid presets | head -1`: the reader is gone before the first line; exit quietly."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before anything is written, so every write fails (no race with a buffer)
+    try:
+        code = "import sys; sys.argv = ['dreamvid', 'presets']; from dreamvid.cli import run_main; run_main()"
+        result = child_python(code, stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert result.stderr == "" and result.returncode == 141, result.stderr

@@ -9,22 +9,13 @@ from dreamvid.ascent.dream import DreamParams, dream, make_generator
 from dreamvid.errors import UserError
 from dreamvid.media.frames import frame_to_image
 from dreamvid.media.pictures import load_picture, resize_frame
-from dreamvid.nets.device import auto_tile, autocast_dtype
+from dreamvid.nets.device import auto_tile, autocast_dtype, unsupported_op_error
 from dreamvid.nets.features import FeatureNet, load_model
 from dreamvid.nets.prepare import prepare_network
 from dreamvid.schedule import parse_schedule
 from dreamvid.settings import Resolved
 
 GUIDE_SIDE = 320  # guide features are pooled from a picture this size: enough for the layers we use
-
-
-def pick_device(name: str) -> torch.device:
-    """auto -> CUDA when present, else CPU; asking for CUDA without one is a user error."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA GPU is available here (use --device cpu or auto)")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def parse_channels(text: str) -> list[int]:
@@ -87,13 +78,15 @@ class Dreamer:
         weights = self.layer_weights(frame)
         return objectives.weighted_sum([(weight, self.layer_term(layer)) for layer, weight in weights.items()])
 
-    def params(self, frame: int = 0, iterations: int | None = None, octaves: int | None = None) -> DreamParams:
+    def params(self, frame: int = 0, iterations: int | None = None, octaves: int | None = None,
+               step_scale: float = 1.0) -> DreamParams:
+        """The dream's knobs at `frame`; `step_scale` multiplies the step (a zoom's cadence, render/cadence.py)."""
         at = self.settings.at
         return DreamParams(
             octaves=self.settings["octaves"] if octaves is None else octaves,
             octave_scale=at("octave_scale", frame),
             iterations=at("iterations", frame) if iterations is None else iterations,
-            step=at("step", frame),
+            step=at("step", frame) * step_scale,
             jitter=at("jitter", frame),
             smooth=at("smooth", frame),
             tile=auto_tile(self.device, self.settings["tile"]),
@@ -101,8 +94,11 @@ class Dreamer:
         )
 
     def dream(self, image: torch.Tensor, frame: int = 0, iterations: int | None = None, on_step=None,
-              octaves: int | None = None) -> torch.Tensor:
+              octaves: int | None = None, step_scale: float = 1.0) -> torch.Tensor:
         """Dream one image with the settings of `frame` and randomness derived from (seed, frame)."""
         generator = make_generator(self.settings["seed"], frame)
-        params = self.params(frame, iterations, octaves)
-        return dream(self.net, image, self.objective(frame), params, generator, on_step)
+        params = self.params(frame, iterations, octaves, step_scale)
+        try:
+            return dream(self.net, image, self.objective(frame), params, generator, on_step)
+        except NotImplementedError as error:  # an op the backend lacks (MPS lacks some): one line, not a traceback
+            raise unsupported_op_error(self.device, error) from None

@@ -14,7 +14,7 @@ from dreamvid.errors import UserError
 if TYPE_CHECKING:
     import torch
 
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 CPU_TILE = 1024  # keeps a 4K dream under 4 GB of RAM (bench_memory.py: 2.97 GB)
@@ -25,22 +25,40 @@ CUDA_TILE = 4096  # a GPU has the memory for a whole 1080p or 4K octave; tiles w
 FP16_LOSS_SCALE = 1024.0
 
 
+def mps_available() -> bool:
+    """Apple silicon's Metal GPU (MPS) is usable; False on other machines and older torch builds."""
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
 def pick_device(name: str) -> "torch.device":
-    """auto -> CUDA when present, else CPU; asking for CUDA without one is a user error."""
+    """auto -> CUDA when present, else MPS (Apple silicon), else CPU; asking for an absent one is a user error."""
     import torch
 
     if name not in DEVICES:
         raise UserError(f"device (--device) must be one of: {', '.join(DEVICES)}; got {name!r}")
     if name == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda: no CUDA GPU is available here (use --device cpu or auto)")
+    if name == "mps" and not mps_available():
+        raise UserError("--device mps: no Apple GPU (MPS) is available here (use --device cpu or auto)")
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps_available() else "cpu")
     return torch.device(name)
 
 
 def auto_tile(device: "torch.device", tile: int) -> int:
     """The tile side for `device`: the user's, or the automatic one when the setting is 0."""
+    # MPS shares the machine's memory with everything else, so it keeps the CPU's bound.
     return tile or (CUDA_TILE if device.type == "cuda" else CPU_TILE)
+
+
+def unsupported_op_error(device: "torch.device", error: NotImplementedError) -> UserError:
+    """One line for an op the device's backend lacks (MPS lacks some): name it and say what to do."""
+    first = (str(error).strip().splitlines() or ["an operation is not implemented"])[0]
+    return UserError(f"--device {device.type}: {first[:200]} (use --device cpu, or set "
+                     f"PYTORCH_ENABLE_MPS_FALLBACK=1 to run such ops on the CPU)")
 
 
 def bf16_available(device: "torch.device") -> bool:
@@ -51,10 +69,11 @@ def bf16_available(device: "torch.device") -> bool:
 
 def autocast_dtype(device: "torch.device", precision: str,
                    bf16_supported: bool | None = None) -> "torch.dtype | None":
-    """The autocast dtype for the ascent on `device`, or None for plain fp32 (always on the CPU).
+    """The autocast dtype for the ascent on `device`, or None for plain fp32 (always on the CPU and MPS).
 
     bf16 keeps fp32's range (no overflow in the activations' squares), so auto prefers it;
-    GPUs older than Ampere get fp16.
+    GPUs older than Ampere get fp16. MPS stays fp32: mixed precision there is unmeasured (no Apple
+    machine to test on), and fp32 is exact everywhere.
     """
     import torch
 

@@ -14,6 +14,7 @@ from dreamvid.media.writer import even_size
 from dreamvid.motion import CameraMove, move_frame
 from dreamvid.nets.device import pick_device
 from dreamvid.notices import notify
+from dreamvid.render.cadence import cross_fade, key_step_scale, move_image, path_matrix
 from dreamvid.render.loop import FrameJob, LoopState, prepare_output, render_frames
 from dreamvid.settings import Resolved, check_schedules
 
@@ -63,6 +64,20 @@ def array_stats(values: np.ndarray) -> ColourStats:
     return ColourStats(mean=tuple(values[:3].tolist()), std=tuple(values[3:].tolist()))
 
 
+def dream_and_match(dreamer: Dreamer, settings: Resolved, image: np.ndarray, t: int, reference: np.ndarray | None,
+                    fixed_reference: ColourStats | None, step_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Dream a float frame as frame `t`, then colour coherence toward the reference (a given picture's,
+    else the first dreamed frame's). Returns (dreamed, reference)."""
+    dreamed = image_to_float_frame(dreamer.dream(frame_to_image(image, dreamer.device), frame=t,
+                                                 step_scale=step_scale))
+    if reference is None:
+        reference = stats_array(fixed_reference or colour_stats(dreamed))
+    strength = settings.at("colour_coherence", t)
+    if strength > 0:
+        dreamed = match_colours(dreamed, array_stats(reference), strength)
+    return dreamed, reference
+
+
 def zoom_step(dreamer: Dreamer, settings: Resolved, fixed_reference: ColourStats | None):
     """frame t = colour(dream(camera(frame t-1))); frame 0 is the start picture dreamed."""
     fps = float(settings.fps)
@@ -72,18 +87,56 @@ def zoom_step(dreamer: Dreamer, settings: Resolved, fixed_reference: ColourStats
         # 1. move the camera (frame 0 is the picture itself)
         if t > 0:
             image = move_frame(image, camera_at(settings, t), fps, settings["interpolation"])
-        # 2. dream
-        dreamed = image_to_float_frame(dreamer.dream(frame_to_image(image, dreamer.device), frame=t))
-        # 3. colour coherence toward the reference: a given picture's, else the first frame's
-        reference = state.get("reference")
-        if reference is None:
-            reference = stats_array(fixed_reference or colour_stats(dreamed))
-        strength = settings.at("colour_coherence", t)
-        if strength > 0:
-            dreamed = match_colours(dreamed, array_stats(reference), strength)
+        # 2. dream, 3. colour coherence
+        dreamed, reference = dream_and_match(dreamer, settings, image, t, state.get("reference"), fixed_reference)
         return float_to_frame(dreamed), {"image": dreamed, "reference": reference}
 
     return step
+
+
+def cadence_step(dreamer: Dreamer, settings: Resolved, fixed_reference: ColourStats | None, cadence: int):
+    """Key frames every `cadence` frames, key k+1 = colour(dream(camera^cadence(key k))) with a slightly
+    larger step (`key_step_scale`); the frames between are cross-faded from both keys (render/cadence.py).
+
+    A key frame is dreamed one key ahead, so the loop state holds {image: the last key, next: the
+    key after it, reference}: any frame can end a segment and resume stays exact."""
+    fps, interpolation = float(settings.fps), settings["interpolation"]
+
+    def path(first: int, last: int, image: np.ndarray) -> np.ndarray:
+        """The camera's move over frames first..last (each frame's own move) as a 3x3 matrix."""
+        moves = [camera_at(settings, frame) for frame in range(first, last + 1)]
+        return path_matrix(moves, fps, image.shape[1], image.shape[0])
+
+    def step(t: int, state: LoopState) -> tuple[np.ndarray, LoopState]:
+        offset = t % cadence
+        key_time = t - offset
+        if offset == 0:
+            # 1. this key frame: the start picture dreamed, or the one dreamed ahead at the last key
+            if t == 0:
+                key, reference = dream_and_match(dreamer, settings, state["image"], 0, None, fixed_reference)
+            else:
+                key, reference = state["next"], state["reference"]
+            # 2. dream the next key now: the frames until then fade toward it. One warp for the whole path
+            # (fewer resamples than frame by frame); a larger step, not more iterations, keeps the speed-up
+            moved = move_image(key, path(t + 1, t + cadence, key), interpolation)
+            after, _ = dream_and_match(dreamer, settings, moved, t + cadence, reference, fixed_reference,
+                                       step_scale=key_step_scale(cadence))
+            return float_to_frame(key), {"image": key, "next": after, "reference": reference}
+        # 3. an in-between frame: the key before moved forward to t, the key after moved back to t
+        before, after = state["image"], state["next"]
+        forward = path(key_time + 1, t, before)
+        backward = np.linalg.inv(path(t + 1, key_time + cadence, before))
+        return float_to_frame(cross_fade(before, after, forward, backward, offset / cadence, interpolation)), state
+
+    return step
+
+
+def loop_step(dreamer: Dreamer, settings: Resolved, fixed_reference: ColourStats | None):
+    """The zoom's step for its cadence; at cadence 1 today's loop, untouched (every frame dreamed)."""
+    cadence = settings["cadence"]
+    if cadence == 1:
+        return zoom_step(dreamer, settings, fixed_reference)
+    return cadence_step(dreamer, settings, fixed_reference, cadence)
 
 
 def render_zoom(input_path: str, output_path: str, settings: dict, overwrite: bool = False,
@@ -106,6 +159,6 @@ def render_zoom(input_path: str, output_path: str, settings: dict, overwrite: bo
 
     def make_step(first_frame: int):  # called after the resume check: a refused resume loads no model
         dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)
-        return zoom_step(dreamer, resolved, fixed_reference)
+        return loop_step(dreamer, resolved, fixed_reference)
 
     render_frames(job, make_step, lambda: {"image": first}, overwrite, resume)

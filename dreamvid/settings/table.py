@@ -49,7 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("jitter", 16, "random roll in px per step (hides the network's stride grid)", "schedule", low=0, high=512, integer=True),
     Setting("smooth", 0.0, "gradient smoothing sigma in px (0 = off): smoother, larger patterns", "schedule", low=0.0, high=32.0),
     Setting("seed", 0, "random seed; per-frame randomness derives from it and the frame index", "int", low=0),
-    Setting("device", "auto", "where to run the ascent (auto = CUDA when present)", "choice", choices=DEVICES),
+    Setting("device", "auto", "where to run the ascent (auto = CUDA, else Apple's MPS, else the CPU)", "choice", choices=DEVICES),
     Setting("size", 0, "longer side of the dream in px (0 = the input's own size)", "int", low=0, high=16384,
             nonzero_low=16),
     Setting("precision", "auto", "CUDA arithmetic: auto = bf16/fp16 autocast, fp32 = exact", "choice",
@@ -72,6 +72,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("colour_coherence", 0.3, "pull each frame's LAB mean/std toward the reference (0 = off, 1 = full)",
             "schedule", low=0.0, high=1.0, group="zoom"),
     Setting("colour_reference", "", "picture whose colours to keep (default: the first frame)", "str", group="zoom"),
+    Setting("cadence", 1, "dream every N-th frame and cross-fade the frames between along the exact camera "
+            "move: ~N times faster, the dream ~15% weaker at 3 (1 = every frame)", "int", low=1, high=16, group="zoom"),
     Setting("interpolation", "lanczos", "resampling of the camera move (lanczos keeps loops sharp)", "choice",
             choices=tuple(RESAMPLING), group="zoom"),
     # video: dreaming an existing clip (docs/DESIGN.md, "Dreaming a clip")
