@@ -98,3 +98,40 @@ def flicker_reduction(e_out: float, e_src: float, e_naive: float) -> float:
     if span <= 0:
         return float("nan")
     return 1.0 - (e_out - e_src) / span
+
+
+# What counts as a moving pixel (issue 10's definition, from the source alone): the backward flow is
+# longer than 1 px and the frame changed there by more than 6/255 after a 5x5 Gaussian blur.
+MOVING_FLOW_PX = 1.0
+MOVING_CHANGE = 6 / 255
+
+
+def moving_mask(estimator: FlowEstimator, source_prev: np.ndarray, source_cur: np.ndarray) -> np.ndarray:
+    """Bool H x W on frame t's grid: where the source moved (long backward flow) and visibly changed."""
+    import cv2
+
+    backward = estimator.flow(_uint8(source_cur), _uint8(source_prev))
+    moved = np.hypot(backward[..., 0], backward[..., 1]) > MOVING_FLOW_PX
+    change = np.abs(frame_to_float(source_cur) - frame_to_float(source_prev)).mean(axis=2)
+    changed = cv2.GaussianBlur(change, (5, 5), 0) > MOVING_CHANGE
+    return moved & changed
+
+
+def moving_masks(source_frames: Sequence[np.ndarray], estimator: FlowEstimator | None = None) -> list[np.ndarray]:
+    """One moving-pixel mask per frame; frame 0 has no previous frame, so nothing moves there."""
+    estimator = estimator or FlowEstimator()
+    masks = [np.zeros(source_frames[0].shape[:2], bool)]
+    masks += [moving_mask(estimator, source_frames[t - 1], source_frames[t]) for t in range(1, len(source_frames))]
+    return masks
+
+
+def masked_strength(source_frames: Sequence[np.ndarray], output_frames: Sequence[np.ndarray],
+                    masks: Sequence[np.ndarray]) -> float:
+    """mean |O - I| over the masked pixels of all frames (0..1 units); NaN when no pixel is masked."""
+    _check_pairs(source_frames, output_frames)
+    total, count = 0.0, 0
+    for source, output, mask in zip(source_frames, output_frames, masks):
+        difference = np.abs(frame_to_float(output) - frame_to_float(source)).mean(axis=2)
+        total += float(difference[mask].sum())
+        count += int(mask.sum())
+    return total / count if count else float("nan")

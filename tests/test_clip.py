@@ -196,9 +196,9 @@ def test_a_scene_cut_starts_a_fresh_dream(tmp_path, monkeypatch, capsys):
     start_image, dream = clip.start_image, Dreamer.dream
 
     def spied_start(method, t, *args, **kwargs):
-        image, fresh = start_image(method, t, *args, **kwargs)
-        starts.append((t, fresh))
-        return image, fresh
+        start = start_image(method, t, *args, **kwargs)
+        starts.append((t, start.fresh))
+        return start
 
     def spied_dream(self, image, frame=0, iterations=None, *args, octaves=None, **kwargs):
         dreams.append((frame, iterations, octaves))

@@ -36,6 +36,27 @@ class DreamParams:
     autocast: torch.dtype | None = None  # mixed-precision forward passes (CUDA); None = fp32, see nets.device
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """A clip's temporal term (docs/DESIGN.md, "Dreaming a clip"): after every step each pixel moves back
+    toward `target` (the previous dream carried along the flow) by `pull` x its reliability `weight`."""
+
+    target: torch.Tensor  # [1, 3, H, W] in 0..1
+    weight: torch.Tensor  # [1, 1, H, W] in 0..1
+    pull: float  # share of the gap closed per step where the flow is fully reliable
+    boost: float = 0.0  # unreliable pixels take steps (1 + boost) x longer: new content catches up in fewer steps
+
+    def resized(self, size: tuple[int, int]) -> "Anchor":
+        return Anchor(resize(self.target, size), resize(self.weight, size), self.pull, self.boost)
+
+    def step_map(self) -> torch.Tensor | None:
+        return None if self.boost <= 0 else 1.0 + self.boost * (1.0 - self.weight)
+
+    def hold(self, image: torch.Tensor) -> torch.Tensor:
+        """The proximal step of (pull / 2) * sum(weight * (image - target)^2), in place."""
+        return image.lerp_(self.target, self.weight * self.pull)
+
+
 def octave_sizes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
     """Pyramid sizes, smallest first, ending at (height, width); tiny levels are dropped."""
     sizes = []
@@ -108,7 +129,7 @@ def objective_gradient(net: FeatureNet, image: torch.Tensor, objective: Objectiv
 
 
 def ascent_step(net: FeatureNet, image: torch.Tensor, objective: Objective, params: DreamParams,
-                generator: torch.Generator, sigma: float) -> torch.Tensor:
+                generator: torch.Generator, sigma: float, step_map: torch.Tensor | None = None) -> torch.Tensor:
     """One normalised gradient-ascent step, clamped to the valid pixel range.
 
     The normalisation is over the whole image, after all tiles: every tile takes the same step.
@@ -119,12 +140,17 @@ def ascent_step(net: FeatureNet, image: torch.Tensor, objective: Objective, para
     if sigma > 0:
         gradient = smooth_gradient(gradient, sigma)
     scale = params.step / (gradient.abs().mean() + 1e-8)
-    return gradient.mul_(scale).add_(image).clamp_(0.0, 1.0)
+    gradient.mul_(scale)
+    if step_map is not None:
+        gradient.mul_(step_map)
+    return gradient.add_(image).clamp_(0.0, 1.0)
 
 
 def dream(net: FeatureNet, image: torch.Tensor, objective: Objective, params: DreamParams,
-          generator: torch.Generator, on_step: Callable[[], None] | None = None) -> torch.Tensor:
-    """Dream `image` (returns a new tensor of the same size), octave by octave, keeping the detail."""
+          generator: torch.Generator, on_step: Callable[[], None] | None = None,
+          anchor: Anchor | None = None) -> torch.Tensor:
+    """Dream `image` (returns a new tensor of the same size), octave by octave, keeping the detail;
+    with an `anchor`, every step is followed by its temporal hold."""
     base = image.detach()
     sizes = octave_sizes(base.shape[-2], base.shape[-1], params.octaves, params.octave_scale)
     detail = torch.zeros_like(resize(base, sizes[0]))
@@ -132,10 +158,14 @@ def dream(net: FeatureNet, image: torch.Tensor, objective: Objective, params: Dr
         octave_base = resize(base, size)
         # 1. re-inject the detail dreamed at the coarser level into this level's clean base
         dreamed = (octave_base + resize(detail, size)).clamp_(0.0, 1.0)
-        # 2. ascend
+        held = anchor.resized(size) if anchor else None
+        step_map = held.step_map() if held else None
+        # 2. ascend (and hold what the flow carried reliably near where it was)
         for iteration in range(params.iterations):
             sigma = params.smooth * (0.5 + (iteration + 1) / params.iterations) if params.smooth > 0 else 0.0
-            dreamed = ascent_step(net, dreamed, objective, params, generator, sigma)
+            dreamed = ascent_step(net, dreamed, objective, params, generator, sigma, step_map)
+            if held:
+                dreamed = held.hold(dreamed)
             if on_step:
                 on_step()
         # 3. keep only what the dream added, so the next level is not re-blurred

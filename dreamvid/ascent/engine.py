@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from dreamvid.ascent import objectives as objectives
-from dreamvid.ascent.dream import DreamParams, dream, make_generator
+from dreamvid.ascent.dream import Anchor, DreamParams, dream, make_generator
 from dreamvid.errors import UserError
 from dreamvid.media.frames import frame_to_image
 from dreamvid.media.pictures import load_picture, resize_frame
@@ -94,11 +94,12 @@ class Dreamer:
         )
 
     def dream(self, image: torch.Tensor, frame: int = 0, iterations: int | None = None, on_step=None,
-              octaves: int | None = None, step_scale: float = 1.0) -> torch.Tensor:
-        """Dream one image with the settings of `frame` and randomness derived from (seed, frame)."""
+              octaves: int | None = None, step_scale: float = 1.0, anchor: Anchor | None = None) -> torch.Tensor:
+        """Dream one image with the settings of `frame` and randomness derived from (seed, frame);
+        `anchor`: a clip's temporal term (ascent.dream.Anchor)."""
         generator = make_generator(self.settings["seed"], frame)
         params = self.params(frame, iterations, octaves, step_scale)
         try:
-            return dream(self.net, image, self.objective(frame), params, generator, on_step)
+            return dream(self.net, image, self.objective(frame), params, generator, on_step, anchor)
         except NotImplementedError as error:  # an op the backend lacks (MPS lacks some): one line, not a traceback
             raise unsupported_op_error(self.device, error) from None

@@ -1,7 +1,8 @@
-"""Synthetic clips with known motion (pan, zoom, moving object, cut), for tests and benchmarks."""
+"""Synthetic clips with known motion (pan, zoom, moving object, walkers, pan + mover, cut), for tests and benchmarks."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 import os
 import subprocess
@@ -45,6 +46,72 @@ def moving_object_clip(picture: np.ndarray, frames: int, size: tuple[int, int], 
         visible = max(0, min(patch_side, width - x))
         frame[y:y + patch_side, x:x + visible] = patch[:, :visible]
         clip.append(frame)
+    return clip
+
+
+@dataclass(frozen=True)
+class Mover:
+    """A textured object crossing a clip: where it is at frame 0 (top-left, px) and its speed in px per frame."""
+
+    patch: np.ndarray
+    x: float
+    y: float
+    dx: float
+    dy: float
+
+
+def paste_mover(frame: np.ndarray, mover: Mover, t: int) -> None:
+    """Draw `mover` at frame t's sub-pixel position (bilinear, so it moves smoothly); parts outside are cut."""
+    height, width = frame.shape[:2]
+    matrix = np.array([[1, 0, mover.x + mover.dx * t], [0, 1, mover.y + mover.dy * t]], np.float64)
+    side_y, side_x = mover.patch.shape[:2]
+    alpha = np.zeros((side_y + 2, side_x + 2), np.float32)
+    alpha[1:-1, 1:-1] = 1.0  # a one-pixel clear border, so the warped edge is anti-aliased
+    patch = cv2.copyMakeBorder(mover.patch, 1, 1, 1, 1, cv2.BORDER_REPLICATE).astype(np.float32)
+    matrix[:, 2] -= 1
+    drawn = cv2.warpAffine(patch, matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=0)
+    cover = cv2.warpAffine(alpha, matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+    frame[:] = np.clip(frame * (1 - cover) + drawn * cover + 0.5, 0, 255).astype(np.uint8)
+
+
+def picture_patch(picture: np.ndarray, side: int, corner: tuple[float, float]) -> np.ndarray:
+    """A square textured patch cut from `picture` at the fractional corner (x, y), scaled to `side` px."""
+    height, width = picture.shape[:2]
+    crop = min(height, width) // 4
+    x, y = int(corner[0] * (width - crop)), int(corner[1] * (height - crop))
+    return cv2.resize(np.ascontiguousarray(picture[y:y + crop, x:x + crop]), (side, side), interpolation=cv2.INTER_AREA)
+
+
+def walkers_clip(background: np.ndarray, objects: np.ndarray, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
+    """A static camera on a textured scene with five small textured objects (under a tenth of the frame
+    height) walking in different directions at 1-4 px per frame; two enter and one leaves the frame."""
+    width, height = size
+    side = max(4, height // 10 - 1)
+    scene = crop_window(background, 10, 10, width, height)
+    paths = [  # (start x, start y) as fractions of the frame, speed (dx, dy) in px per frame
+        ((0.20, 0.25), (1.0, 0.0)), ((0.70, 0.60), (-2.0, 0.5)), ((0.45, 0.80), (1.5, -1.5)),
+        ((-0.10, 0.45), (3.0, 0.0)), ((0.50, 1.05), (0.0, -4.0)),  # these two enter; the third leaves
+    ]
+    movers = [Mover(picture_patch(objects, side, (0.15 + 0.17 * k, 0.2 + 0.13 * k)), fx * width, fy * height, dx, dy)
+              for k, ((fx, fy), (dx, dy)) in enumerate(paths)]
+    clip = []
+    for t in range(frames):
+        frame = scene.copy()
+        for mover in movers:
+            paste_mover(frame, mover, t)
+        clip.append(frame)
+    return clip
+
+
+def pan_mover_clip(background: np.ndarray, objects: np.ndarray, frames: int, size: tuple[int, int],
+                   speed: float = 2.0) -> list[np.ndarray]:
+    """A camera pan across a scene with one object moving against it (at twice the pan's speed, the other way)."""
+    width, height = size
+    side = max(8, height // 5)
+    mover = Mover(picture_patch(objects, side, (0.4, 0.3)), 0.75 * width, 0.4 * height, -1.5 * speed, 0.3)
+    clip = pan_clip(background, frames, size, speed)
+    for t, frame in enumerate(clip):
+        paste_mover(frame, mover, t)
     return clip
 
 

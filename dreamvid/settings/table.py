@@ -83,11 +83,17 @@ SETTINGS: tuple[Setting, ...] = (
             "at the first frame's, so 1 does not pile up)", "schedule", low=0.0, high=1.0, group="video"),
     Setting("blend", 0.5, "--flow blend only: weight of the previous dream mixed into each frame (no motion "
             "compensation, as older tools do)", "schedule", low=0.0, high=1.0, group="video"),
-    Setting("iterations_next", 1, "ascent steps per octave after the first frame: the carried dream does the rest, "
-            "and every extra step adds flicker (bench_temporal.py)", "schedule", low=0, high=1000, integer=True,
-            group="video"),
-    Setting("octaves_next", 1, "pyramid levels after the first frame: the carried dream already holds the "
-            "coarse levels, and re-dreaming them adds low-frequency flicker", "int", low=1, high=12, group="video"),
+    Setting("temporal_weight", 0.5, "flow modes: share of the gap to the carried dream closed after each ascent "
+            "step where the flow is reliable (Ruder et al.'s temporal term; 0 = off, 1 = frozen)",
+            "schedule", low=0.0, high=1.0, group="video"),
+    Setting("fresh_boost", 1.5, "flow modes: unreliably tracked pixels (disoccluded, entering, fast movers) take "
+            "ascent steps 1 + this x longer, so they reach full strength within the follow-up's few steps",
+            "schedule", low=0.0, high=10.0, group="video"),
+    Setting("iterations_next", 3, "ascent steps per octave after the first frame: the carried dream holds the "
+            "rest, and with fresh_boost these few steps dream new and moving content to full strength",
+            "schedule", low=0, high=1000, integer=True, group="video"),
+    Setting("octaves_next", 2, "pyramid levels after the first frame (1 is faster; 2 renews larger patterns "
+            "on new content)", "int", low=1, high=12, group="video"),
     Setting("start", 0.0, "start of the dreamed range in the clip, seconds", "float", low=0.0, group="video"),
     Setting("duration", 0.0, "length of the dreamed range in seconds (0 = to the end)", "float", low=0.0, group="video"),
     Setting("scale", 1.0, "dream at this fraction of the clip's resolution", "float", above=0.0, high=1.0, group="video"),

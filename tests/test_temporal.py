@@ -1,0 +1,142 @@
+"""The temporal term of a dreamed clip (docs/DESIGN.md, "Dreaming a clip"): the hold after each step,
+where each frame starts from, and what it buys on small synthetic clips dreamed by the embedded model:
+a mover keeps its dream, and a reliably tracked static region stays put."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from dreamvid.ascent.dream import Anchor, DreamParams, dream
+from dreamvid.ascent.objectives import layer_l2
+from dreamvid.cli import run
+from dreamvid.flow import FlowEstimator, backward_forward, reliability
+from dreamvid.media.pictures import load_picture
+from dreamvid.media.reader import read_frames
+from dreamvid.media.synthetic import Mover, crop_window, paste_mover, picture_patch, write_clip
+from dreamvid.metrics import masked_strength, moving_masks
+from dreamvid.render import clip
+from dreamvid.render.clip import SourceFrame, start_image
+from dreamvid.settings import Resolved, merge
+
+SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
+SIZE = (96, 64)
+WALKER_SIZE = (160, 96)  # smaller frames let DIS spread the walkers' motion over the whole scene
+ONE_STEP = ["--temporal-weight", "0", "--fresh-boost", "0", "--iterations-next", "1", "--octaves-next", "1"]
+
+
+def test_the_hold_closes_its_share_of_the_gap_where_reliable():
+    image, target = torch.zeros(1, 3, 4, 4), torch.ones(1, 3, 4, 4)
+    weight = torch.zeros(1, 1, 4, 4)
+    weight[..., :2] = 1.0  # the left half is reliable
+    held = Anchor(target, weight, pull=0.25).hold(image.clone())
+    assert torch.allclose(held[..., :2], torch.full_like(held[..., :2], 0.25))
+    assert torch.equal(held[..., 2:], image[..., 2:])  # unreliable pixels are the ascent's alone
+
+
+def test_unreliable_pixels_take_longer_steps():
+    weight = torch.tensor([[[[1.0, 0.5, 0.0]]]])
+    anchor = Anchor(torch.zeros(1, 3, 1, 3), weight, pull=0.5, boost=2.0)
+    assert torch.allclose(anchor.step_map(), torch.tensor([[[[1.0, 2.0, 3.0]]]]))
+    assert Anchor(torch.zeros(1, 3, 1, 3), weight, pull=0.5).step_map() is None
+
+
+def test_a_full_hold_on_a_reliable_frame_keeps_the_target(tiny_net):
+    target = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(1))
+    anchor = Anchor(target, torch.ones(1, 1, 40, 40), pull=1.0)
+    params = DreamParams(octaves=2, iterations=3, step=0.05, jitter=4)
+    held = dream(tiny_net, target, layer_l2("top"), params, torch.Generator().manual_seed(0), anchor=anchor)
+    free = dream(tiny_net, target, layer_l2("top"), params, torch.Generator().manual_seed(0))
+    assert (held - target).abs().max() < 1e-5
+    assert (free - target).abs().mean() > 0.01
+
+
+def test_flow_mode_starts_reliable_pixels_from_the_carried_dream_and_the_rest_from_the_source():
+    picture = load_picture(os.path.join(SAMPLES, "coffee.jpg"))
+    previous, current = crop_window(picture, 10, 10, *SIZE), crop_window(picture, 12, 10, *SIZE)  # a 2 px pan
+    backward, forward = backward_forward(FlowEstimator(), previous, current)
+    weights = reliability(backward, forward)
+    dream_residual = np.full(previous.shape, 0.1, np.float32)
+    state = {"source": previous, "output": previous / 255.0 + dream_residual, "strength": np.float64(0.1)}
+    settings = Resolved(merge(("test", {"flow": "dis"})), fps=12)
+    start = start_image("dis", 1, SourceFrame(current, backward, weights), state, settings)
+    assert not start.fresh and start.weights is weights
+    base = current / 255.0
+    assert np.allclose(start.target, np.clip(base + 0.1, 0, 1), atol=1e-3)  # the whole carried residual
+    assert np.allclose(start.image, np.clip(base + 0.1 * weights[..., None], 0, 1), atol=1e-3)  # only where reliable
+    assert weights[:, -2:].max() < 0.5 < weights[:, :-4].min()  # the column entering on the right is new
+
+
+def walker_clip(frames: int) -> list[np.ndarray]:
+    """A static scene with two small textured objects walking across it at 3.5-4 px per frame, the way
+    people cross a street seen from a tripod: the flow on and behind them is often unreliable."""
+    background = crop_window(load_picture(os.path.join(SAMPLES, "coffee.jpg")), 10, 10, *WALKER_SIZE)
+    astronaut = load_picture(os.path.join(SAMPLES, "astronaut.jpg"))
+    walkers = [Mover(picture_patch(astronaut, 9, (0.3, 0.3)), 2.0, 25.0, 4.0, 0.5),  # rows 25-41
+               Mover(picture_patch(astronaut, 9, (0.5, 0.3)), 150.0, 60.0, -3.5, 0.0)]  # rows 60-69
+    clip_frames = [background.copy() for _ in range(frames)]
+    for t, frame in enumerate(clip_frames):
+        for walker in walkers:
+            paste_mover(frame, walker, t)
+    return clip_frames
+
+
+@pytest.fixture(scope="module")
+def walker_renders(tmp_path_factory):
+    """The walker clip dreamed naive, with the one-step touch-up and with the temporal term (PNG frames)."""
+    folder = tmp_path_factory.mktemp("walker")
+    write_clip(walker_clip(14), str(folder / "walker.mkv"), fps=12, tone_hz=None, crf=0)
+    source = list(read_frames(str(folder / "walker.mkv")))
+    common = ["--octaves", "2", "--iterations", "6", "--device", "cpu", "--layers", "eyes"]
+    modes = {"naive": ["--flow", "none"], "one-step": ONE_STEP, "temporal": ["--iterations-next", "3"]}
+    outputs = {}
+    for mode, flags in modes.items():
+        out = folder / mode
+        assert run(["video", str(folder / "walker.mkv"), "-o", str(out / "%05d.png"), *common, *flags]) == 0
+        outputs[mode] = [np.asarray(frame) for frame in read_frames(str(out / "%05d.png"))]
+    return source, outputs
+
+
+def test_a_mover_keeps_its_dream_with_the_temporal_term(walker_renders):
+    source, outputs = walker_renders
+    moving = moving_masks(source)
+    later = slice(4, None)  # after a few frames the one-step method has lost the mover's dream
+    strength = {mode: masked_strength(source[later], frames[later], moving[later]) for mode, frames in outputs.items()}
+    assert strength["temporal"] > 1.4 * strength["one-step"], strength  # measured: 1.07 vs 0.55 x naive
+    assert strength["temporal"] > 0.85 * strength["naive"], strength
+
+
+def test_a_reliable_static_region_stays_where_it_was(walker_renders):
+    source, outputs = walker_renders
+    static = np.ones(source[0].shape[:2], bool)
+    static[15:78, :] = False  # the walkers' rows (25-69), with a margin for the flow's spread
+
+    def change(frames):  # a static camera: the warped previous frame is the previous frame itself
+        return np.mean([((frames[t].astype(float) - frames[t - 1]) / 255.0)[static].mean(axis=-1) ** 2
+                        for t in range(1, len(frames))])
+
+    assert change(outputs["temporal"]) < 0.1 * change(outputs["naive"]), (change(outputs["temporal"]),
+                                                                         change(outputs["naive"]))  # measured: 0.03
+    assert masked_strength(source, outputs["temporal"], [static] * len(source)) > \
+        0.9 * masked_strength(source, outputs["naive"], [static] * len(source))
+
+
+def test_the_follow_up_budget_is_what_the_settings_say(tmp_path, monkeypatch, capsys):
+    write_clip(walker_clip(4), str(tmp_path / "walker.mkv"), fps=12, tone_hz=None, crf=0)
+    anchors = []
+    original = clip.Dreamer.dream
+
+    def spied(self, image, frame=0, iterations=None, *args, octaves=None, anchor=None, **kwargs):
+        anchors.append((frame, iterations, octaves, None if anchor is None else (anchor.pull, anchor.boost)))
+        return original(self, image, frame, iterations, *args, octaves=octaves, anchor=anchor, **kwargs)
+
+    monkeypatch.setattr(clip.Dreamer, "dream", spied)
+    argv = ["video", str(tmp_path / "walker.mkv"), "-o", str(tmp_path / "out" / "%05d.png"), "--octaves", "3",
+            "--iterations", "1", "--iterations-next", "2", "--octaves-next", "2", "--temporal-weight", "0.4",
+            "--fresh-boost", "0 + 2*s"]  # the boost is a schedule: 2 per second at 12 fps
+    assert run(argv) == 0, capsys.readouterr().err
+    assert anchors[0] == (0, None, None, None)  # the first frame: a full dream, nothing to hold
+    assert [a[:3] for a in anchors[1:]] == [(t, 2, 2) for t in (1, 2, 3)]
+    assert [a[3][0] for a in anchors[1:]] == [0.4] * 3
+    assert np.allclose([a[3][1] for a in anchors[1:]], [2 * t / 12 for t in (1, 2, 3)])
