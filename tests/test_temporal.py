@@ -140,3 +140,24 @@ def test_the_follow_up_budget_is_what_the_settings_say(tmp_path, monkeypatch, ca
     assert [a[:3] for a in anchors[1:]] == [(t, 2, 2) for t in (1, 2, 3)]
     assert [a[3][0] for a in anchors[1:]] == [0.4] * 3
     assert np.allclose([a[3][1] for a in anchors[1:]], [2 * t / 12 for t in (1, 2, 3)])
+
+
+def test_video_cadence_dreams_every_nth_frame_and_carries_the_rest(tmp_path, dream_calls, capsys):
+    calls, _ = dream_calls
+    write_clip(walker_clip(7), str(tmp_path / "walker.mkv"), fps=12, tone_hz=None, crf=0)
+    argv = ["video", str(tmp_path / "walker.mkv"), "--octaves", "1", "--iterations", "2", "--iterations-next", "1"]
+    assert run([*argv, "-o", str(tmp_path / "c3" / "%05d.png"), "--cadence", "3"]) == 0, capsys.readouterr().err
+    assert calls == [0, 3, 6]
+    source = list(read_frames(str(tmp_path / "walker.mkv")))
+    carried = list(read_frames(str(tmp_path / "c3" / "%05d.png")))
+    assert len(carried) == 7
+    assert all(np.abs(out.astype(int) - src).mean() > 2 for out, src in zip(carried, source))  # all dreamed
+
+
+def test_video_cadence_needs_a_flow_method(tmp_path, capsys):
+    write_clip(walker_clip(3), str(tmp_path / "walker.mkv"), fps=12, tone_hz=None, crf=0)
+    code = run(["video", str(tmp_path / "walker.mkv"), "-o", str(tmp_path / "out.mp4"), "--cadence", "2",
+                "--flow", "blend"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--cadence 2 needs an optical-flow method" in err and err.count("\n") == 1, err
+    assert sorted(os.listdir(tmp_path)) == ["walker.mkv"]

@@ -139,6 +139,8 @@ def clip_step(dreamer: Dreamer, sources: Iterator[SourceFrame], settings: Resolv
             raise UserError(f"the clip ended before frame {t} (it decoded to fewer frames than counted)")
         # 1. carry the previous dream along the motion (or start afresh on the first frame and at cuts)
         start = start_image(method, t, source, state, settings)
+        if start.target is not None and t % settings["cadence"]:  # an in-between frame: carried, not dreamed
+            return float_to_frame(start.target), {**state, "source": source.frame, "output": start.target}
         # 2. dream: a full dream for a fresh start; after it, the follow-up ascent with the temporal
         #    term, which holds reliably tracked pixels near the carried dream and dreams the rest afresh
         iterations = None if start.fresh else settings.at("iterations_next", t)
@@ -150,6 +152,12 @@ def clip_step(dreamer: Dreamer, sources: Iterator[SourceFrame], settings: Resolv
         return float_to_frame(dreamed), {"source": source.frame, "output": dreamed, "strength": np.float64(strength)}
 
     return step
+
+
+def check_cadence(settings: Resolved) -> None:
+    if settings["cadence"] > 1 and not settings["flow"].startswith("dis"):
+        raise UserError(f"--cadence {settings['cadence']} needs an optical-flow method (--flow dis or dis-fast): "
+                        f"the frames between dreamed ones are carried along the flow")
 
 
 def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False,
@@ -165,6 +173,7 @@ def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bo
     sound = clip_soundtrack(input_path, info.has_audio, settings, plan)  # analysed once, ahead
     resolved = Resolved(settings, fps=plan.fps, audio=sound.table)
     check_schedules(resolved, len(plan.kept))
+    check_cadence(resolved)
     repeats = None if plan.is_constant_rate else plan.repeats
     job = FrameJob("video", input_path, output_path, settings, size, plan.fps, len(plan.kept), audio=sound.source,
                    repeats=repeats, audio_digest=sound.digest)

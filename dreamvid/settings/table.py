@@ -72,8 +72,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("colour_coherence", 0.3, "pull each frame's LAB mean/std toward the reference (0 = off, 1 = full)",
             "schedule", low=0.0, high=1.0, group="zoom"),
     Setting("colour_reference", "", "picture whose colours to keep (default: the first frame)", "str", group="zoom"),
-    Setting("cadence", 1, "dream every N-th frame and cross-fade the frames between along the exact camera "
-            "move: ~N times faster, the dream ~15% weaker at 3 (1 = every frame)", "int", low=1, high=16, group="zoom"),
+    Setting("cadence", 1, "dream every N-th frame (1 = every frame); zoom: the frames between cross-fade both "
+            "keys along the exact camera move, ~N times faster, the dream ~15% weaker at 3; video (flow modes): "
+            "they carry the last dream along the source's flow", "int", low=1, high=16, group="output"),
     Setting("interpolation", "lanczos", "resampling of the camera move (lanczos keeps loops sharp)", "choice",
             choices=tuple(RESAMPLING), group="zoom"),
     # video: dreaming an existing clip (docs/DESIGN.md, "Dreaming a clip")
