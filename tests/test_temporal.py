@@ -161,3 +161,18 @@ def test_video_cadence_needs_a_flow_method(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "--cadence 2 needs an optical-flow method" in err and err.count("\n") == 1, err
     assert sorted(os.listdir(tmp_path)) == ["walker.mkv"]
+
+
+def test_resume_with_video_cadence_is_frame_exact(tmp_path, dream_calls, capsys):
+    calls, stop_at = dream_calls
+    write_clip(walker_clip(9), str(tmp_path / "walker.mkv"), fps=12, tone_hz=None, crf=0)
+    argv = ["video", str(tmp_path / "walker.mkv"), "--octaves", "1", "--iterations", "2", "--iterations-next", "1",
+            "--cadence", "2", "--checkpoint-frames", "3"]
+    assert run([*argv, "-o", str(tmp_path / "whole.mp4")]) == 0, capsys.readouterr().err
+    stop_at.add(6)  # a dreamed frame after the checkpoint at frame 3, which is an in-between
+    assert run([*argv, "-o", str(tmp_path / "resumed.mp4")]) == 130
+    calls.clear()
+    assert run([*argv, "-o", str(tmp_path / "resumed.mp4"), "--resume"]) == 0, capsys.readouterr().err
+    assert calls == [6, 8]  # frames 0-5 came from the checkpoints; 7 is carried, not dreamed
+    whole, resumed = (np.stack(list(read_frames(str(tmp_path / name)))) for name in ("whole.mp4", "resumed.mp4"))
+    assert whole.shape == resumed.shape and np.array_equal(whole, resumed)
