@@ -1,0 +1,111 @@
+"""A clip's shots: the stretches between the frames where the renderer starts a fresh dream (the first
+frame and each scene cut), so that each can be dreamed on its own (docs/DESIGN.md, "More GPUs or machines").
+
+The cuts are found ahead, with the renderer's own flow and cut test, over the source at the dream size.
+A shot longer than `max_shot_seconds` is split into pieces; each later piece starts dreaming a warm-up
+before its first frame (dreamed, never written), so that the carried dream has settled at the seam.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import chain
+import json
+import os
+from typing import Callable, Iterable, Iterator
+
+from dreamvid.flow import is_scene_cut
+from dreamvid.render.clip import ClipWork, analysed_frames
+from dreamvid.settings import Resolved
+
+WARMUP_SECONDS = 1.0  # a piece's warm-up: the carried dream settles within it (benchmarks/bench_workers.py)
+UNCUT_SHOT_FRAMES = 240  # --flow none: every frame stands alone; shots this long keep model loads rare
+
+
+@dataclass(frozen=True)
+class Shot:
+    """Frames [first, stop) of the output, dreamed from a fresh start at `warm_from` (<= first)."""
+
+    first: int
+    stop: int
+    warm_from: int
+
+    @property
+    def name(self) -> str:
+        return f"shot_{self.first:06d}"
+
+    @property
+    def key(self) -> str:
+        """Names the shot in its checkpoint: a checkpoint of another split is never taken for this one."""
+        return f"{self.warm_from}-{self.first}-{self.stop}"
+
+    @property
+    def frames(self) -> int:
+        return self.stop - self.first
+
+
+def fresh_starts(work: ClipWork, on_frame: Callable[[], None] = lambda: None) -> Iterator[int]:
+    """The frames where the renderer starts afresh, as clip.start_image decides: 0, then each scene cut."""
+    method, frames = work.settings["flow"], len(work.plan.kept)
+    if method == "none":  # no frame carries anything, so any frame may start a shot
+        shot = -(-UNCUT_SHOT_FRAMES // work.settings["checkpoint_frames"]) * work.settings["checkpoint_frames"]
+        yield from range(0, frames, shot)
+        return
+    yield 0
+    if method == "blend":  # blend has no cut test: the clip is one shot
+        return
+    sources = analysed_frames(work.input_path, work.size, work.settings, work.plan, 1)
+    try:
+        for t, source in enumerate(sources, start=1):
+            if is_scene_cut(source.weights, work.settings["cut_threshold"]):
+                yield t
+            on_frame()
+    finally:
+        sources.close()
+
+
+def remembered_starts(starts: Iterable[int], folder: str) -> Iterator[int]:
+    """`starts`, kept in the state folder once all are found, so a resumed render skips the analysis."""
+    path = os.path.join(folder, "starts.json")
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as handle:
+            yield from json.load(handle)
+        return
+    found = []
+    for start in starts:
+        found.append(start)
+        yield start
+    with open(path + ".partial", "w", encoding="utf-8") as handle:
+        json.dump(found, handle)
+    os.replace(path + ".partial", path)
+
+
+def split_shot(first: int, stop: int, piece: int, warmup: int, segment: int) -> Iterator[Shot]:
+    """Pieces of about `piece` frames (0: the whole shot), ending on segment boundaries, each after the
+    first warmed up over the `warmup` frames before it (never before the shot's own start)."""
+    start = first
+    while True:
+        end = stop if not piece else min(stop, -(-(start + piece) // segment) * segment)
+        yield Shot(start, end, first if start == first else max(first, start - warmup))
+        if end == stop:
+            return
+        start = end
+
+
+def plan_shots(starts: Iterable[int], frames: int, piece: int = 0, warmup: int = 0,
+               segment: int = 1) -> Iterator[Shot]:
+    """The shots between consecutive fresh starts (a shot is known once the next start is found)."""
+    previous = None
+    for start in chain(starts, [frames]):
+        if previous is not None and start > previous:
+            yield from split_shot(previous, start, piece, warmup, segment)
+        previous = start
+
+
+def piece_frames(settings: Resolved) -> tuple[int, int]:
+    """`max_shot_seconds` and the warm-up in frames at the clip's rate (0, 0: shots are never split)."""
+    seconds = settings["max_shot_seconds"]
+    if not seconds:
+        return 0, 0
+    fps = float(settings.fps)
+    return max(1, round(seconds * fps)), max(1, round(WARMUP_SECONDS * fps))
