@@ -120,6 +120,7 @@ class ShotRun:
 
 def render_shots(job: FrameJob, work: ClipWork, overwrite: bool, resume: bool) -> None:
     """Dream the clip's shots on Ray workers into the state folder, then join them with the sound."""
+    import_ray()  # without it, one line before anything is written
     expected = shots_fingerprint(job)
     folder, _, _ = prepare_state(job.output_path, expected, resume, overwrite)
     save_state(folder, RenderState(expected), {})
