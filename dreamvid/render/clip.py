@@ -173,4 +173,6 @@ def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bo
 
         render_shots(job, work, overwrite, resume)
     else:  # step_from is called after the resume check: a refused resume loads no model
+        if job.settings["max_shot_seconds"]:
+            notify("--max-shot-seconds splits shots between workers; with one process it has nothing to do")
         render_frames(job, work.step_from, dict, overwrite, resume)

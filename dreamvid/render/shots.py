@@ -108,4 +108,4 @@ def piece_frames(settings: Resolved) -> tuple[int, int]:
     if not seconds:
         return 0, 0
     fps = float(settings.fps)
-    return max(1, round(seconds * fps)), max(1, round(WARMUP_SECONDS * fps))
+    return max(1, round(seconds * fps)), round(WARMUP_SECONDS * fps)
