@@ -19,7 +19,8 @@ from dreamvid.media.pictures import load_picture
 from dreamvid.media.reader import read_frames
 from dreamvid.media.synthetic import cut_clip, pan_clip, write_clip
 from dreamvid.render.clip import prepare_clip
-from dreamvid.render.shots import Shot, fresh_starts, plan_shots
+from dreamvid.render import shots
+from dreamvid.render.shots import Shot, fade_weights, fresh_starts, plan_shots
 from dreamvid.settings import merge
 from dreamvid.settings.files import read_toml_file
 
@@ -94,7 +95,12 @@ def clip(tmp_path_factory):
                                                                                  "rocket.jpg"))
     write_clip(cut_clip(cat, coffee, 12, SIZE) + pan_clip(rocket, 6, SIZE, 1.0), str(folder / "cuts.mp4"), fps=12)
     one_process(folder / "cuts.mp4", folder / "one.mp4")
+    one_process(folder / "cuts.mp4", folder / "one" / "%05d.png")  # PNG: lossless, and its segments are folders
     return folder / "cuts.mp4", folder / "one.mp4"
+
+
+def png_reference(clip):
+    return png_frames(clip[1].parent / "one")
 
 
 @pytest.fixture
@@ -115,10 +121,15 @@ def test_the_shots_start_where_the_renderer_starts_afresh(clip, tmp_path):
 
 def test_long_shots_split_on_segment_boundaries_and_warm_up_before_each_piece():
     assert list(plan_shots([0, 6, 12], 18)) == [Shot(a, b, a) for a, b in SHOTS]
-    # pieces of about 5 frames, ending on multiples of 4, each but a shot's first warmed up over 3 frames
+    # pieces of about 5 frames ending on multiples of 4; the second warms up over the 3 frames before it,
+    # cross-fading there with the first
     assert list(plan_shots(iter([0, 14]), 20, piece=5, warmup=3, segment=4)) == [
-        Shot(0, 8, 0), Shot(8, 14, 5), Shot(14, 20, 14)]
-    assert list(plan_shots([0], 10, piece=4, warmup=6, segment=2)) == [Shot(0, 4, 0), Shot(4, 8, 0), Shot(8, 10, 2)]
+        Shot(0, 8, 0, fade_out_from=5), Shot(8, 14, 5, fades_in=True), Shot(14, 20, 14)]
+    # a warm-up reaching back to the shot's start is the unsplit dream (no fade); one never reaches back
+    # past the previous piece
+    pieces = list(plan_shots([0], 10, piece=4, warmup=6, segment=2))
+    assert pieces == [Shot(0, 4, 0), Shot(4, 8, 0, fade_out_from=4), Shot(8, 10, 4, fades_in=True)]
+    assert fade_weights(pieces) == {4: 0.2, 5: 0.4, 6: 0.6, 7: 0.8}
 
 
 def test_two_workers_give_the_one_process_video(ray_cluster, clip, tmp_path, log, capsys):
@@ -139,10 +150,9 @@ def png_frames(folder):
 def test_a_worker_killed_mid_shot_is_retried_from_its_checkpoint(ray_cluster, clip, tmp_path, log, monkeypatch,
                                                                  capsys):
     source, _ = clip
-    one_process(source, tmp_path / "one" / "%05d.png")  # PNG: the shared segments are folders
     monkeypatch.setenv("DREAMVID_TEST_EXIT_AT", "9")  # shot [6, 12) checkpoints after frame 7, dies before 9
     assert video(source, tmp_path / "two" / "%05d.png", "--workers", "2") == 0, capsys.readouterr().err
-    assert np.array_equal(png_frames(tmp_path / "two"), png_frames(tmp_path / "one"))
+    assert np.array_equal(png_frames(tmp_path / "two"), png_reference(clip))
     assert len(os.listdir(tmp_path / "two")) == FRAMES
     assert (log / "exit-9").exists()  # a worker did end itself there
     assert dreamed(log) == sorted([*range(FRAMES), 8])  # frame 8 again: the retry started at the checkpoint
@@ -209,14 +219,18 @@ def test_render_runs_job_files_side_by_side(ray_cluster, cat_path, tmp_path, cap
         assert np.array_equal(decoded(job.removesuffix(".dreamvid.toml")), frames)
 
 
-def test_max_shot_seconds_dreams_each_piece_after_a_warm_up(ray_cluster, clip, tmp_path, log, capsys):
-    source, reference = clip
-    out = tmp_path / "pieces.mp4"
+def test_max_shot_seconds_dreams_each_piece_after_a_warm_up(ray_cluster, clip, tmp_path, log, monkeypatch, capsys):
+    source, _ = clip
+    monkeypatch.setattr(shots, "WARMUP_SECONDS", 0.1)  # 1 frame at 12 fps (the driver plans the pieces)
+    out = tmp_path / "pieces" / "%05d.png"
     # 0.3 s = 4 frames at 12 fps, pieces ending on segment boundaries: [0, 4) [4, 6), [6, 12), [12, 16) [16, 18);
-    # the warm-up (1 s, 12 frames) reaches back to the shot's start, so [4, 6) dreams 0-3 again, [16, 18) 12-15
+    # [4, 6) warms up over frame 3 and [16, 18) over 15, each cross-fading there with the piece before
     assert video(source, out, "--workers", "2", "--max-shot-seconds", "0.3") == 0, capsys.readouterr().err
-    assert dreamed(log) == sorted([*range(FRAMES), 0, 1, 2, 3, 12, 13, 14, 15])
-    assert_same_video(out, reference)  # a warm-up from the shot's own start is the one-process dream
+    assert dreamed(log) == sorted([*range(FRAMES), 3, 15])
+    a, b = png_reference(clip), png_frames(tmp_path / "pieces")
+    assert len(b) == FRAMES
+    exact = [t for t in range(FRAMES) if np.array_equal(a[t], b[t])]
+    assert exact == [0, 1, 2, *range(6, 15)]  # every frame before a warm-up; the fades and the pieces differ
 
 
 def test_without_ray_the_message_says_how_to_install_it(clip, tmp_path, monkeypatch, capsys):

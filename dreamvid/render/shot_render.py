@@ -25,8 +25,9 @@ def shot_folder(folder: str, shot: Shot) -> str:
     return os.path.join(folder, "shots", shot.name)
 
 
-def loose_frame_path(folder: str, t: int) -> str:
-    return os.path.join(folder, "frames", f"{t:06d}.npy")
+def loose_frame_path(folder: str, t: int, kind: str = "frames") -> str:
+    """A frame kept loose: "frames" for output frames, "warm" for a fading-in piece's warm-up frames."""
+    return os.path.join(folder, kind, f"{t:06d}.npy")
 
 
 def shot_progress(folder: str, shot: Shot) -> tuple[int, LoopState]:
@@ -42,10 +43,11 @@ def is_shot_done(folder: str, shot: Shot) -> bool:
 
 
 def is_whole_segment(job: FrameJob, shot: Shot, t: int) -> bool:
-    """True when frame t's segment lies inside the shot, so the shot's worker writes it."""
+    """True when frame t's segment lies inside the shot, clear of a fade out, so the shot's worker writes it."""
     size = job.settings["checkpoint_frames"]
     start = t // size * size
-    return shot.first <= start and min(start + size, job.frames) <= shot.stop
+    end = shot.stop if shot.fade_out_from is None else shot.fade_out_from
+    return shot.first <= start and min(start + size, job.frames) <= end
 
 
 def save_loose_frame(path: str, frame: np.ndarray) -> None:
@@ -80,8 +82,10 @@ def render_shot(job: FrameJob, work: ClipWork, folder: str, shot: Shot, report: 
         step = (step_from or work.step_from)(first)
         for t in range(first, shot.stop):
             frame, state = step(t, state)  # 1. dream frame t (from a fresh start at warm_from)
-            if t < shot.first:
-                continue  # 2. a warm-up frame: dreamed for the state it leaves, never written
+            if t < shot.first:  # 2. a warm-up frame: dreamed for the state it leaves; kept for a cross-fade
+                if shot.fades_in:
+                    save_loose_frame(loose_frame_path(folder, t, "warm"), frame)
+                continue
             if keep_frame(job, folder, output, shot, t, frame):  # 3. write it; checkpoint at a boundary
                 save_state(shot_folder(folder, shot), RenderState(shot.key, t + 1), state)
             report(t + 1 - shot.first)
@@ -96,14 +100,23 @@ def segment_exists(path: str, final_path: str) -> bool:
     return os.path.isdir(os.path.dirname(path)) if is_picture_output(final_path) else os.path.isfile(path)
 
 
-def assemble_shared_segments(job: FrameJob, folder: str) -> SegmentedOutput:
-    """Encode every segment two shots share from its loose frames (the writer a one-process render uses)."""
+def loose_frame(folder: str, t: int, fades: dict[int, float]) -> np.ndarray:
+    frame = np.load(loose_frame_path(folder, t))
+    if t not in fades:
+        return frame
+    warm = np.load(loose_frame_path(folder, t, "warm")).astype(np.float32)
+    return np.rint((1 - fades[t]) * frame + fades[t] * warm).astype(np.uint8)
+
+
+def assemble_shared_segments(job: FrameJob, folder: str, fades: dict[int, float]) -> SegmentedOutput:
+    """Encode every segment two shots share from its loose frames (the writer a one-process render uses),
+    cross-fading where a piece fades in (`fades`: shots.fade_weights)."""
     output = segmented_output(job, folder)
     size = job.settings["checkpoint_frames"]
     for index, path in enumerate(output.segment_paths(segment_count(job.frames, size))):
         if segment_exists(path, job.output_path):
             continue
         for t in range(index * size, min((index + 1) * size, job.frames)):
-            output.write(np.load(loose_frame_path(folder, t)), t, job.copies(t))
+            output.write(loose_frame(folder, t, fades), t, job.copies(t))
         output.close()
     return output

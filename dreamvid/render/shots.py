@@ -3,12 +3,13 @@ frame and each scene cut), so that each can be dreamed on its own (docs/DESIGN.m
 
 The cuts are found ahead, with the renderer's own flow and cut test, over the source at the dream size.
 A shot longer than `max_shot_seconds` is split into pieces; each later piece starts dreaming a warm-up
-before its first frame (dreamed, never written), so that the carried dream has settled at the seam.
+before its first frame, so that its dream has its full strength at the seam, and its warm-up frames
+cross-fade with the previous piece's last frames (two dreams started apart grow different patterns).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 import json
 import os
@@ -24,11 +25,15 @@ UNCUT_SHOT_FRAMES = 240  # --flow none: every frame stands alone; shots this lon
 
 @dataclass(frozen=True)
 class Shot:
-    """Frames [first, stop) of the output, dreamed from a fresh start at `warm_from` (<= first)."""
+    """Frames [first, stop) of the output, dreamed from a fresh start at `warm_from` (<= first). A piece
+    whose warm-up does not reach back to its shot's start `fades_in`: its warm-up frames cross-fade with
+    the previous piece's last ones, which that piece marks with `fade_out_from`."""
 
     first: int
     stop: int
     warm_from: int
+    fade_out_from: int | None = None  # None: no fade at the end
+    fades_in: bool = False
 
     @property
     def name(self) -> str:
@@ -80,16 +85,30 @@ def remembered_starts(starts: Iterable[int], folder: str) -> Iterator[int]:
     os.replace(path + ".partial", path)
 
 
-def split_shot(first: int, stop: int, piece: int, warmup: int, segment: int) -> Iterator[Shot]:
+def split_shot(first: int, stop: int, piece: int, warmup: int, segment: int) -> list[Shot]:
     """Pieces of about `piece` frames (0: the whole shot), ending on segment boundaries, each after the
     first warmed up over the `warmup` frames before it (never before the shot's own start)."""
-    start = first
-    while True:
+    pieces, start = [], first
+    while start < stop:
         end = stop if not piece else min(stop, -(-(start + piece) // segment) * segment)
-        yield Shot(start, end, first if start == first else max(first, start - warmup))
-        if end == stop:
-            return
+        # never before the previous piece either, so that only that piece fades out under the warm-up
+        warm_from = max(first, start - warmup, pieces[-1].first) if pieces else first
+        if warm_from > first:  # a warm-up from the shot's own start is the unsplit dream: nothing to fade
+            pieces[-1] = replace(pieces[-1], fade_out_from=warm_from)
+        pieces.append(Shot(start, end, warm_from, fades_in=warm_from > first))
         start = end
+    return pieces
+
+
+def fade_weights(pieces: Iterable[Shot]) -> dict[int, float]:
+    """The share of a fading-in piece's warm-up frame t in output frame t: rising linearly to the piece's
+    first frame, where it is the piece's own (a jump spread over the warm-up instead of one seam)."""
+    weights = {}
+    for shot in pieces:
+        if shot.fades_in:
+            span = shot.first - shot.warm_from + 1
+            weights.update({t: (t - shot.warm_from + 1) / span for t in range(shot.warm_from, shot.first)})
+    return weights
 
 
 def plan_shots(starts: Iterable[int], frames: int, piece: int = 0, warmup: int = 0,

@@ -22,7 +22,7 @@ from dreamvid.render.cluster import Workers, cause, connected, import_ray, progr
 from dreamvid.render.loop import FrameJob, finish_render
 from dreamvid.render.resume import FILE_SETTINGS, RenderState, discard_state, fingerprint, prepare_state, save_state
 from dreamvid.render.shot_render import assemble_shared_segments, is_shot_done, render_shot
-from dreamvid.render.shots import Shot, fresh_starts, piece_frames, plan_shots, remembered_starts
+from dreamvid.render.shots import Shot, fade_weights, fresh_starts, piece_frames, plan_shots, remembered_starts
 from dreamvid.settings import Resolved
 
 RETRIES = 3  # a worker process that dies (killed, out of memory, its machine gone) is started again this often
@@ -72,6 +72,7 @@ class ShotRun:
         self.task = self.ray.remote(shot_task).options(**workers.options, max_retries=RETRIES)
         self.threads, self.progress = workers.threads, progress_actor(self.ray)
         self.pending: dict = {}
+        self.shots: list[Shot] = []
         self.kept = self.finished = 0  # frames of shots finished before this run; shots finished in it
         self.faults, self.polled = faults.faults_from_environment(), 0.0
 
@@ -109,6 +110,7 @@ class ShotRun:
         piece, warmup = piece_frames(self.work.settings)
         starts = remembered_starts(fresh_starts(self.work, lambda: self.poll(0)), self.folder)
         for shot in plan_shots(starts, self.job.frames, piece, warmup, self.job.settings["checkpoint_frames"]):
+            self.shots.append(shot)
             self.submit(shot)
         while self.pending:
             self.poll(POLL_SECONDS)
@@ -141,4 +143,4 @@ def render_shots(job: FrameJob, work: ClipWork, overwrite: bool, resume: bool) -
             if not os.path.isdir(os.path.join(folder, "shots")):
                 discard_state(folder)  # nothing dreamed yet: nothing to resume, so leave nothing
             raise
-    finish_render(job, folder, assemble_shared_segments(job, folder), overwrite or resume)
+    finish_render(job, folder, assemble_shared_segments(job, folder, fade_weights(run.shots)), overwrite or resume)
