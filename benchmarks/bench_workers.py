@@ -18,19 +18,23 @@ import statistics
 import tempfile
 import time
 
-from PIL import Image
-import numpy as np
-import ray
-import torch
+# idle OpenMP threads yield (as tests/conftest.py): on a busy machine spinning threads of two processes
+# would measure the contention, not the split; set before torch loads OpenMP, inherited by the workers
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from dreamvid.flow import FlowEstimator
-from dreamvid.media.pictures import load_picture
-from dreamvid.media.synthetic import pan_clip, write_clip
-from dreamvid.metrics import frame_warping_error
-from dreamvid.render import shots
-from dreamvid.render.clip import render_clip
-from dreamvid.settings import merge
-from dreamvid.settings.files import load_preset
+from PIL import Image  # noqa: E402
+import numpy as np  # noqa: E402
+import ray  # noqa: E402
+import torch  # noqa: E402
+
+from dreamvid.flow import FlowEstimator  # noqa: E402
+from dreamvid.media.pictures import load_picture  # noqa: E402
+from dreamvid.media.synthetic import pan_clip, write_clip  # noqa: E402
+from dreamvid.metrics import frame_warping_error, strength_per_frame  # noqa: E402
+from dreamvid.render import shots  # noqa: E402
+from dreamvid.render.clip import render_clip  # noqa: E402
+from dreamvid.settings import merge  # noqa: E402
+from dreamvid.settings.files import load_preset  # noqa: E402
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 FPS = 24
@@ -100,21 +104,24 @@ def seams(folder: str, size: tuple[int, int], preset: str) -> None:
         for label, warmup in (("warm-up 1 s", shots.WARMUP_SECONDS), ("no warm-up", 0.0)):
             shots.WARMUP_SECONDS = warmup  # the driver plans the pieces, so setting it here is enough
             frames, _ = dream(source, folder, label.replace(" ", "_"), preset, {"workers": 2, "max_shot_seconds": 1.0})
-            split[label] = frames, seam_frames(len(clip), warmup)
+            split[label] = frames, seam_frames(len(clip), warmup), round(warmup * FPS)
     finally:
         ray.shutdown()
     print(f"\nseams: one {len(clip)}-frame pan {size[0]}x{size[1]}, --max-shot-seconds 1; E_t at t = the first "
           f"frame of each piece whose warm-up does not reach back to the shot's start")
     median = statistics.median(e for e in frame_errors(clip, whole) if e is not None)
     print(f"  unsplit      median E_t {median:.6f}")
-    for label, (output, seams_at) in split.items():
+    for label, (output, seams_at, warmup) in split.items():
         errors = frame_errors(clip, output)
         median = statistics.median(e for e in errors if e is not None)
         at_seams = " ".join(f"t={t}: {errors[t - 1]:.6f}" for t in seams_at)
         differs = [t for t in range(len(clip)) if not np.array_equal(output[t], whole[t])]
+        strength = strength_per_frame(clip, output)
+        middle = [t - warmup // 2 for t in seams_at]  # half-way through each fade
         print(f"  {label:12s} median E_t {median:.6f}  at the seams {at_seams}  (worst seam / median "
               f"{max(errors[t - 1] for t in seams_at) / median:.2f}); frames unlike the unsplit render: "
-              f"{len(differs)}")
+              f"{len(differs)}; dream strength half-way through the fades "
+              f"{' '.join(f'{strength[t]:.4f}' for t in middle)} (median {statistics.median(strength):.4f})")
 
 
 def seam_frames(frames: int, warmup_seconds: float) -> list[int]:
