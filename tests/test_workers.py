@@ -242,6 +242,15 @@ def test_without_ray_the_message_says_how_to_install_it(clip, tmp_path, monkeypa
     assert os.listdir(tmp_path) == []
 
 
+def test_an_address_that_does_not_answer_is_one_line():
+    pytest.importorskip("ray", reason="the Ray tests need the extra: pip install \".[test,ray]\"")
+    from dreamvid.errors import UserError
+    from dreamvid.render.cluster import check_reachable
+
+    with pytest.raises(UserError, match="cannot reach the Ray cluster at '127.0.0.1:1'"):
+        check_reachable("127.0.0.1:1")  # Ray itself would retry it for minutes
+
+
 def test_help_does_not_import_ray():
     probe = "import sys; from dreamvid.cli import run; run(['video', '--help']); print('ray' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,

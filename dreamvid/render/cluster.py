@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 import logging
 import os
+import socket
 from typing import Iterator
 
 from dreamvid.errors import UserError
@@ -45,7 +46,22 @@ def start_local(ray, workers: int, device: str) -> None:
     ray.init(num_cpus=threads * workers, num_gpus=gpus, include_dashboard=False, logging_level=logging.WARNING)
 
 
+CONNECT_SECONDS = 5  # Ray itself keeps retrying an address that does not answer for many minutes
+
+
+def check_reachable(address: str) -> None:
+    """HOST:PORT must answer before Ray is asked to join it (`auto` and ray:// URLs are left to Ray)."""
+    host, _, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as error:
+        raise UserError(f"cannot reach the Ray cluster at {address!r}: {error.strerror or error}") from None
+
+
 def join_cluster(ray, address: str) -> None:
+    check_reachable(address)
     try:
         ray.init(address=address, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as error:

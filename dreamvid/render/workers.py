@@ -128,19 +128,27 @@ def render_shots(job: FrameJob, work: ClipWork, overwrite: bool, resume: bool) -
     save_state(folder, RenderState(expected), {})
     job, work = absolute(job, work)
     folder = os.path.abspath(folder)
+    try:
+        shots = dream_shots(job, work, folder)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt("interrupted; the same command with --resume continues (the finished shots and "
+                                "each shot's last checkpoint are kept)") from None
+    except BaseException:
+        if not os.path.isdir(os.path.join(folder, "shots")):
+            discard_state(folder)  # nothing dreamed yet: nothing to resume, so leave nothing
+        raise
+    finish_render(job, folder, assemble_shared_segments(job, folder, fade_weights(shots)), overwrite or resume)
+
+
+def dream_shots(job: FrameJob, work: ClipWork, folder: str) -> list[Shot]:
+    """Every shot dreamed into the state folder, on the workers asked for; returns the shots."""
     settings = job.settings
     with connected(settings["workers"], settings["ray"], settings["device"]) as workers, \
             tqdm(total=job.frames, unit="frame", desc="video", dynamic_ncols=True) as bar:
         run = ShotRun(workers, job, work, folder, bar)
         try:
             run.run()
-        except KeyboardInterrupt:
-            run.cancel()
-            raise KeyboardInterrupt(f"interrupted; the same command with --resume continues (the finished "
-                                    f"shots and each shot's last checkpoint are kept)") from None
         except BaseException:
             run.cancel()
-            if not os.path.isdir(os.path.join(folder, "shots")):
-                discard_state(folder)  # nothing dreamed yet: nothing to resume, so leave nothing
             raise
-    finish_render(job, folder, assemble_shared_segments(job, folder, fade_weights(run.shots)), overwrite or resume)
+    return run.shots

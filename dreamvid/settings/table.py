@@ -110,8 +110,8 @@ SETTINGS: tuple[Setting, ...] = (
             "split between them); the output is the same frame for frame", "int", low=1, high=1024, group="video"),
     Setting("ray", "", "address of a running Ray cluster to spread the shots over (auto = the one this machine "
             "joined); the input and output must be on a filesystem every machine sees", "str", group="video"),
-    Setting("max_shot_seconds", 0.0, "split shots longer than this into pieces that start 1 s early and drop "
-            "those frames, so long shots spread too (0 = never; the seams differ slightly from one process)",
+    Setting("max_shot_seconds", 0.0, "split shots longer than this between workers: each piece starts dreaming "
+            "1 s early and cross-fades there with the piece before (0 = never; unlike one process at the seams)",
             "float", low=0.0, group="video"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
