@@ -111,7 +111,11 @@ def progress_actor(ray):
     return ray.remote(num_cpus=0)(Progress).remote()
 
 
-def cause(error: BaseException) -> BaseException:
-    """A task's own exception (a UserError stays one line), else the Ray error that stands for it."""
+def cause(error: BaseException, what: str) -> BaseException:
+    """A task's own exception (a UserError stays one line); a worker lost more times than Ray retries
+    (killed, out of memory, its machine gone) becomes one line too."""
     inner = getattr(error, "cause", None)
-    return inner if isinstance(inner, BaseException) else error
+    if isinstance(inner, BaseException):
+        return inner
+    return UserError(f"{what}: its worker was lost and Ray gave up retrying ({type(error).__name__}); "
+                     f"the same command with --resume continues")

@@ -40,7 +40,7 @@ def render_jobs(paths: list[str], overwrite: bool, resume: bool, workers: int | 
         return
     with connected(workers or 1, address or "") as pool:
         ray = import_ray()
-        task = ray.remote(job_task).options(**pool.options)
+        task = ray.remote(job_task).options(**pool.options, max_retries=0)  # a rerun would find its own state folder
         pending = {task.remote(os.path.abspath(path), overwrite, resume, pool.threads): path for path in paths}
         failures = []
         with tqdm(total=len(paths), unit="job", desc="render", dynamic_ncols=True) as bar:
@@ -58,4 +58,4 @@ def job_failure(ray, ref, path: str) -> list[str]:
         ray.get(ref)
         return []
     except ray.exceptions.RayError as error:
-        return [f"{path}: {cause(error)}"]
+        return [f"{path}: {cause(error, 'the job')}"]

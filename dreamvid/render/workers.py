@@ -92,17 +92,16 @@ class ShotRun:
         if self.pending:
             ready, _ = self.ray.wait(list(self.pending), num_returns=len(self.pending), timeout=timeout)
             for ref in ready:
-                del self.pending[ref]
-                self.collect(ref)
+                self.collect(ref, self.pending.pop(ref))
         done = self.kept + self.ray.get(self.progress.total.remote())
         if done != self.bar.n:
             self.bar.update(done - self.bar.n)
 
-    def collect(self, ref) -> None:
+    def collect(self, ref, shot: Shot) -> None:
         try:
             self.ray.get(ref)
         except self.ray.exceptions.RayError as error:
-            raise cause(error) from None
+            raise cause(error, f"frames {shot.first}-{shot.stop - 1}") from None
         self.finished += 1
         faults.driver_exit(self.faults, self.finished)
 
