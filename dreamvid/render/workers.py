@@ -16,6 +16,7 @@ import time
 from tqdm import tqdm
 
 from dreamvid.errors import UserError
+from dreamvid.notices import notify
 from dreamvid.render import faults
 from dreamvid.render.clip import ClipWork
 from dreamvid.render.cluster import Workers, cause, connected, import_ray, progress_actor
@@ -111,6 +112,9 @@ class ShotRun:
         for shot in plan_shots(starts, self.job.frames, piece, warmup, self.job.settings["checkpoint_frames"]):
             self.shots.append(shot)
             self.submit(shot)
+        if len(self.shots) == 1:
+            notify("the clip is one shot (no scene cut was found), so one worker dreams it; --max-shot-seconds "
+                   "splits long shots")
         while self.pending:
             self.poll(POLL_SECONDS)
 
