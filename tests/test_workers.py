@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from test_timing import write_vfr_clip
 import torch
 
 from dreamvid.cli import run
@@ -145,6 +146,19 @@ def test_two_workers_give_the_one_process_video(ray_cluster, clip, tmp_path, log
 
 def png_frames(folder):
     return np.stack([load_picture(str(folder / name)) for name in sorted(os.listdir(folder))])
+
+
+def test_a_variable_rate_clip_keeps_its_held_frames_across_shots(ray_cluster, tmp_path, capsys):
+    cat, coffee = (load_picture(os.path.join(SAMPLES, name)) for name in ("chelsea.jpg", "coffee.jpg"))
+    held = [1, 3, 2, 1, 4, 1, 2]  # a cut after the third stored frame, inside the first 4-frame segment
+    source = tmp_path / "vfr.mp4"
+    write_vfr_clip(source, pan_clip(cat, 3, SIZE, 1.0) + pan_clip(coffee, 4, SIZE, 1.0), held, 12)
+    _, work = prepare_clip(str(source), str(tmp_path / "x.mp4"), merge(("test", {"checkpoint_frames": 4})))
+    assert list(fresh_starts(work)) == [0, 3] and work.plan.repeats == tuple(held)
+    one_process(source, tmp_path / "one.mp4")
+    assert video(source, tmp_path / "two.mp4", "--workers", "2") == 0, capsys.readouterr().err
+    assert len(decoded(tmp_path / "two.mp4")) == sum(held)
+    assert (tmp_path / "two.mp4").read_bytes() == (tmp_path / "one.mp4").read_bytes()
 
 
 def test_a_worker_killed_mid_shot_is_retried_from_its_checkpoint(ray_cluster, clip, tmp_path, log, monkeypatch,
