@@ -80,7 +80,8 @@ def speed(folder: str, size: tuple[int, int], shot_frames: int, preset: str) -> 
     frames = len(clip)
     same = {label: len(two) == len(out) and all(np.array_equal(a, b) for a, b in zip(out, two))
             for label, out in (("cores", one), ("alike", alike))}
-    print(f"speed: {frames} frames {size[0]}x{size[1]}, 3 shots, preset {preset}, {cores} cores")
+    print(f"speed: {frames} frames {size[0]}x{size[1]}, 3 shots, preset {preset}, {cores} cores, load average "
+          f"{os.getloadavg()[1]:.1f} over the last 5 minutes (other jobs take cores from the workers)")
     half = max(1, cores // 2)
     print(f"  1 process, {cores} threads:  {one_seconds:6.1f} s  {frames / one_seconds:5.2f} frames/s")
     print(f"  1 process, {half} threads:  {alike_seconds:6.1f} s  {frames / alike_seconds:5.2f} frames/s")
