@@ -97,9 +97,9 @@ def command_video(args: argparse.Namespace) -> int:
 
 
 def command_render(args: argparse.Namespace) -> int:
-    from dreamvid.render.jobs import render_job
+    from dreamvid.render.job_pool import render_jobs
 
-    render_job(args.job, overwrite=args.overwrite, resume=args.resume)
+    render_jobs(args.job, args.overwrite, args.resume, args.workers, args.ray)
     return 0
 
 
@@ -152,6 +152,12 @@ def add_loop_command(commands, name: str, description: str, input_options: dict,
     command.set_defaults(handler=handler)
 
 
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="dreamvid", description="DeepDream stills, zoom tunnels and dreamed clips.")
     parser.add_argument("--version", action="version", version=f"dreamvid {__version__}")
@@ -169,9 +175,12 @@ def build_parser() -> Parser:
                      {"help": "source clip"}, command_video)
 
     render = commands.add_parser("render", help="render a job file (the .dreamvid.toml beside any output)")
-    render.add_argument("job", help="job TOML: mode, input, output and settings")
+    render.add_argument("job", nargs="+", help="job TOML: mode, input, output and settings")
     render.add_argument("--overwrite", action="store_true", help="replace an existing output")
     render.add_argument("--resume", action="store_true", help="continue an interrupted render")
+    render.add_argument("--workers", type=positive, metavar="N", help="render N job files at a time, each in "
+                        "its own process (one job file: its shots on N workers); needs dreamvid[ray]")
+    render.add_argument("--ray", metavar="ADDRESS", help="render on this Ray cluster (auto = the one this machine joined)")
     render.set_defaults(handler=command_render)
 
     audio = commands.add_parser("audio", help="draw a track's audio features (what schedule expressions read)")

@@ -160,11 +160,28 @@ def check_cadence(settings: Resolved) -> None:
                         f"the frames between dreamed ones are carried along the flow")
 
 
-def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False,
-                resume: bool = False, preview: bool = False, baseline: bool = False) -> None:
-    """`dreamvid video`: every check first, then the resumable loop, with the source's sound.
+@dataclass(frozen=True)
+class ClipWork:
+    """What any process needs to dream frames of one clip (picklable: a worker rebuilds its step from it)."""
 
-    `baseline` (benchmarks only): the straightforward version, with flow computed in line."""
+    input_path: str
+    size: tuple[int, int]
+    settings: Resolved
+    plan: ClipPlan
+    baseline: bool = False
+
+    def step_from(self, first: int) -> ClosingStep:
+        """The step for frames `first`, `first` + 1, ... of the plan; frame t is given its own index t, and a
+        fresh dream starts where the state is empty (so `{}` at any frame starts a shot there)."""
+        dreamer = Dreamer(self.settings, pick_device(self.settings["device"]), baseline=self.baseline)
+        sources = analysed_frames(self.input_path, self.size, self.settings, self.plan, first)
+        sources = sources if self.baseline else prefetch(sources)
+        return ClosingStep(clip_step(dreamer, sources, self.settings), sources.close)
+
+
+def prepare_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False,
+                 preview: bool = False, baseline: bool = False) -> tuple[FrameJob, ClipWork]:
+    """Every check of `dreamvid video` before any dreaming: the output, the clip's frames, size, sound, schedules."""
     output_path, settings = prepare_output(output_path, settings, overwrite, preview)
     info = probe_video(input_path)
     plan = clip_plan(input_path, info, Resolved(settings, fps=info.fps))
@@ -177,11 +194,21 @@ def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bo
     repeats = None if plan.is_constant_rate else plan.repeats
     job = FrameJob("video", input_path, output_path, settings, size, plan.fps, len(plan.kept), audio=sound.source,
                    repeats=repeats, audio_digest=sound.digest)
+    return job, ClipWork(input_path, size, resolved, plan, baseline)
 
-    def step_from(first: int):  # called after the resume check: a refused resume loads no model
-        dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)
-        sources = analysed_frames(input_path, size, resolved, plan, first)
-        sources = sources if baseline else prefetch(sources)
-        return ClosingStep(clip_step(dreamer, sources, resolved), sources.close)
 
-    render_frames(job, step_from, dict, overwrite, resume)
+def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False,
+                resume: bool = False, preview: bool = False, baseline: bool = False) -> None:
+    """`dreamvid video`: every check first, then the resumable loop, with the source's sound; with
+    `workers` > 1 or `ray`, its shots on Ray workers (render/workers.py).
+
+    `baseline` (benchmarks only): the straightforward version, with flow computed in line."""
+    job, work = prepare_clip(input_path, output_path, settings, overwrite, preview, baseline)
+    if job.settings["workers"] > 1 or job.settings["ray"]:
+        from dreamvid.render.workers import render_shots
+
+        render_shots(job, work, overwrite, resume)
+    else:  # step_from is called after the resume check: a refused resume loads no model
+        if job.settings["max_shot_seconds"]:
+            notify("--max-shot-seconds splits shots between workers; with one process it has nothing to do")
+        render_frames(job, work.step_from, dict, overwrite, resume)

@@ -7,9 +7,10 @@ from dreamvid.settings import merge
 from dreamvid.settings.files import load_job
 
 
-def render_job(path: str, overwrite: bool = False, resume: bool = False) -> None:
+def render_job(path: str, overwrite: bool = False, resume: bool = False, overrides: dict | None = None) -> None:
+    """`overrides`: settings given on the command line (`--workers`, `--ray`), over the file's."""
     mode, input_path, output_path, values = load_job(path)
-    settings = merge((path, values))
+    settings = merge((path, values), ("the command line", overrides or {}))
     if mode == "image":
         from dreamvid.render.still import render_image
 

@@ -74,14 +74,19 @@ def encoder_options(settings: dict) -> tuple[str | None, int | None]:
     return settings["codec"] or None, (None if crf < 0 else crf)
 
 
+def segmented_output(job: FrameJob, folder: str) -> SegmentedOutput:
+    """The job's output segments in its state folder (a shot worker opens the same ones)."""
+    return SegmentedOutput(job.output_path, folder, job.size, job.fps, *encoder_options(job.settings),
+                           segment_frames=job.settings["checkpoint_frames"])
+
+
 def render_frames(job: FrameJob, make_step: Callable[[int], Step], start: Callable[[], LoopState],
                   overwrite: bool, resume: bool) -> None:
     """Run the loop's step for every frame not yet rendered, checkpointing after each finished segment."""
     expected = fingerprint(job.mode, job.input_path, job.settings, job.size, job.audio_digest)
     folder, state, loop_state = prepare_state(job.output_path, expected, resume, overwrite)
     loop_state = loop_state or start()
-    output = SegmentedOutput(job.output_path, folder, job.size, job.fps, *encoder_options(job.settings),
-                             segment_frames=job.settings["checkpoint_frames"])
+    output = segmented_output(job, folder)
     step = None
     try:
         step = make_step(state.next_frame)
@@ -104,8 +109,13 @@ def render_frames(job: FrameJob, make_step: Callable[[int], Step], start: Callab
         raise
     finally:
         close_step(step)
+    finish_render(job, folder, output, overwrite or resume)
+
+
+def finish_render(job: FrameJob, folder: str, output: SegmentedOutput, replace: bool) -> None:
+    """Join the finished segments (with the sound), save the settings beside the output, drop the state."""
     segments = output.segment_paths(segment_count(job.frames, job.settings["checkpoint_frames"]))
-    join_segments(segments, job.output_path, job.size, job.fps, job.audio, overwrite or resume)
+    join_segments(segments, job.output_path, job.size, job.fps, job.audio, replace)
     save_job(job.mode, job.input_path, job.output_path, job.settings)
     discard_state(folder)
 

@@ -112,6 +112,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("codec", "", "ffmpeg encoder, e.g. libx265 or h264_nvenc (default: by extension)", "str", group="output"),
     Setting("checkpoint_frames", 24, "frames between resume checkpoints (each closes one output segment)",
             "int", low=1, high=100000, group="output"),
+    # distributed clips: shots on Ray workers (docs/DESIGN.md, "More GPUs or machines"); needs dreamvid[ray]
+    Setting("workers", 1, "dream the clip's shots in this many local processes (one per GPU, else the CPU cores "
+            "split between them); the output is the same frame for frame", "int", low=1, high=1024, group="video"),
+    Setting("ray", "", "address of a running Ray cluster to spread the shots over (auto = the one this machine "
+            "joined); the input and output must be on a filesystem every machine sees", "str", group="video"),
+    Setting("max_shot_seconds", 0.0, "split shots longer than this between workers: each piece starts dreaming "
+            "1 s early and cross-fades there with the piece before (0 = never; unlike one process at the seams)",
+            "float", low=0.0, group="video"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 

@@ -1,0 +1,122 @@
+"""One shot dreamed into the render's state folder, resumable on its own; then the segments two shots share.
+
+Output segments start at the same frames as in a one-process render. A worker writes the segments that
+lie wholly inside its shot itself, with the same writer, so they come out the same; the frames of a
+segment it shares with a neighbouring shot it keeps loose (lossless .npy), and the driver encodes that
+segment from them once both shots are in. Each shot checkpoints its loop state at every segment
+boundary, so a worker killed mid-shot resumes there, exactly, like `--resume`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+
+from dreamvid.media.segments import SegmentedOutput, is_picture_output, segment_count
+from dreamvid.render.clip import ClipWork
+from dreamvid.render.loop import FrameJob, LoopState, Step, close_step, segmented_output
+from dreamvid.render.resume import RenderState, load_state, save_state
+from dreamvid.render.shots import Shot
+
+
+def shot_folder(folder: str, shot: Shot) -> str:
+    return os.path.join(folder, "shots", shot.name)
+
+
+def loose_frame_path(folder: str, t: int, kind: str = "frames") -> str:
+    """A frame kept loose: "frames" for output frames, "warm" for a fading-in piece's warm-up frames."""
+    return os.path.join(folder, kind, f"{t:06d}.npy")
+
+
+def shot_progress(folder: str, shot: Shot) -> tuple[int, LoopState]:
+    """The frame the shot continues from, and its loop state there (its warm-up start and {}, when new)."""
+    loaded = load_state(shot_folder(folder, shot))
+    if loaded is None or loaded[0].fingerprint != shot.key:
+        return shot.warm_from, {}
+    return loaded[0].next_frame, loaded[1]
+
+
+def is_shot_done(folder: str, shot: Shot) -> bool:
+    return shot_progress(folder, shot)[0] >= shot.stop
+
+
+def is_whole_segment(job: FrameJob, shot: Shot, t: int) -> bool:
+    """True when frame t's segment lies inside the shot, clear of a fade out, so the shot's worker writes it."""
+    size = job.settings["checkpoint_frames"]
+    start = t // size * size
+    end = shot.stop if shot.fade_out_from is None else shot.fade_out_from
+    return shot.first <= start and min(start + size, job.frames) <= end
+
+
+def save_loose_frame(path: str, frame: np.ndarray) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = path + ".partial.npy"
+    np.save(partial, frame)
+    os.replace(partial, path)
+
+
+def keep_frame(job: FrameJob, folder: str, output: SegmentedOutput, shot: Shot, t: int, frame: np.ndarray) -> bool:
+    """Write frame t into its segment or keep it loose; True at a checkpoint (a segment's end, the shot's end)."""
+    if is_whole_segment(job, shot, t):
+        finished = output.write(frame, t, job.copies(t))
+    else:
+        save_loose_frame(loose_frame_path(folder, t), frame)
+        finished = (t + 1) % job.settings["checkpoint_frames"] == 0
+    if t + 1 == shot.stop:
+        output.close()  # the clip's last segment ends here without a boundary
+        return True
+    return finished
+
+
+def render_shot(job: FrameJob, work: ClipWork, folder: str, shot: Shot, report: Callable[[int], None],
+                step_from: Callable[[int], Step] | None = None) -> None:
+    """Dream the shot from its checkpoint on; `report(n)`: n of its frames are written."""
+    first, state = shot_progress(folder, shot)
+    os.makedirs(shot_folder(folder, shot), exist_ok=True)
+    report(max(0, first - shot.first))
+    output = segmented_output(job, folder)
+    step = None
+    try:
+        step = (step_from or work.step_from)(first)
+        for t in range(first, shot.stop):
+            frame, state = step(t, state)  # 1. dream frame t (from a fresh start at warm_from)
+            if t < shot.first:  # 2. a warm-up frame: dreamed for the state it leaves; kept for a cross-fade
+                if shot.fades_in:
+                    save_loose_frame(loose_frame_path(folder, t, "warm"), frame)
+                continue
+            if keep_frame(job, folder, output, shot, t, frame):  # 3. write it; checkpoint at a boundary
+                save_state(shot_folder(folder, shot), RenderState(shot.key, t + 1), state)
+            report(t + 1 - shot.first)
+    except BaseException:
+        output.abort()
+        raise
+    finally:
+        close_step(step)
+
+
+def segment_exists(path: str, final_path: str) -> bool:
+    return os.path.isdir(os.path.dirname(path)) if is_picture_output(final_path) else os.path.isfile(path)
+
+
+def loose_frame(folder: str, t: int, fades: dict[int, float]) -> np.ndarray:
+    frame = np.load(loose_frame_path(folder, t))
+    if t not in fades:
+        return frame
+    warm = np.load(loose_frame_path(folder, t, "warm")).astype(np.float32)
+    return np.rint((1 - fades[t]) * frame + fades[t] * warm).astype(np.uint8)
+
+
+def assemble_shared_segments(job: FrameJob, folder: str, fades: dict[int, float]) -> SegmentedOutput:
+    """Encode every segment two shots share from its loose frames (the writer a one-process render uses),
+    cross-fading where a piece fades in (`fades`: shots.fade_weights)."""
+    output = segmented_output(job, folder)
+    size = job.settings["checkpoint_frames"]
+    for index, path in enumerate(output.segment_paths(segment_count(job.frames, size))):
+        if segment_exists(path, job.output_path):
+            continue
+        for t in range(index * size, min((index + 1) * size, job.frames)):
+            output.write(loose_frame(folder, t, fades), t, job.copies(t))
+        output.close()
+    return output
