@@ -40,7 +40,8 @@ SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 MODES = {
     "naive": {"flow": "none"},
     "blend": {"flow": "blend"},
-    "one-step": {"flow": "dis", "temporal_weight": 0.0, "iterations_next": 1, "octaves_next": 1},
+    "one-step": {"flow": "dis", "temporal_weight": 0.0, "fresh_boost": 0.0, "iterations_next": 1, "octaves_next": 1,
+                 "carry_unreliable": False},
     "flow": {"flow": "dis"},
     "cadence 2": {"flow": "dis", "cadence": 2},  # issue 11: dream every 2nd frame, carry the rest along the flow
     "cadence 3": {"flow": "dis", "cadence": 3},

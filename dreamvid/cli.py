@@ -30,8 +30,9 @@ def default_text(setting: Setting) -> str:
 def add_setting_flag(parser: argparse.ArgumentParser, setting: Setting) -> None:
     common = {"dest": setting.name, "default": argparse.SUPPRESS,
               "help": (setting.help + default_text(setting)).replace("%", "%%")}
-    if setting.kind == "bool":
-        parser.add_argument(setting.flag, action="store_true", **common)
+    if setting.kind == "bool":  # a setting that is on by default also gets its --no- flag
+        action = argparse.BooleanOptionalAction if setting.default else "store_true"
+        parser.add_argument(setting.flag, action=action, **common)
     elif setting.kind == "layers":
         parser.add_argument(setting.flag, nargs="+", metavar="NAME[=WEIGHT]", **common)
     else:

@@ -122,12 +122,17 @@ def resize_flow(flow: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
     return resized * scale
 
 
+def lands_inside(flow: np.ndarray) -> np.ndarray:
+    """Bool H x W: where x + flow(x) falls inside the frame (elsewhere the pixel has just entered it)."""
+    height, width = flow.shape[:2]
+    map_x, map_y = _sample_maps(flow)
+    return (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
+
+
 def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     """Ruder et al.'s weights in [0, 1] on backward's grid: 0 where out of frame, disoccluded
     or on a motion boundary, then blurred (sigma 0.8)."""
-    height, width = backward.shape[:2]
-    map_x, map_y = _sample_maps(backward)
-    inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
+    inside = lands_inside(backward)
 
     forward_there = warp_with_flow(forward, backward)  # F(x + B(x))
     round_trip = np.sum((backward + forward_there) ** 2, axis=2)

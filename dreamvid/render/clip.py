@@ -18,7 +18,7 @@ from dreamvid.ascent.dream import Anchor
 from dreamvid.ascent.engine import Dreamer
 from dreamvid.audio.schedules import clip_soundtrack
 from dreamvid.errors import UserError
-from dreamvid.flow import FlowEstimator, backward_forward, is_scene_cut, reliability, warp_with_flow
+from dreamvid.flow import FlowEstimator, backward_forward, is_scene_cut, lands_inside, reliability, warp_with_flow
 from dreamvid.media.frames import float_to_frame, frame_to_float, frame_to_image, image_to_float_frame
 from dreamvid.media.reader import VideoInfo, probe_video, read_frames
 from dreamvid.media.timing import ClipPlan, plan_clip, read_frame_times
@@ -116,10 +116,12 @@ def start_image(method: str, t: int, source: SourceFrame, state: LoopState, sett
     # (and fades where resampling blurs it, as in a zoom)
     gain = min(MAX_GAIN, float(state["strength"]) / max(float(np.abs(residual).mean()), 1e-6))
     carried = residual * (settings.at("persistence", t) * gain)
-    # reliable pixels start from the carried dream, the others (disoccluded, entering, unreliably
-    #    tracked) from the source, so the ascent dreams them afresh
-    image = np.clip(current + carried * source.weights[..., None], 0.0, 1.0)
-    return Start(image, False, np.clip(current + carried, 0.0, 1.0), source.weights)
+    # every pixel the flow brings from inside the frame starts from the carried dream, as in Ruder et
+    # al.'s initialisation: where the flow is unreliable it is not held, and the ascent reshapes it,
+    # instead of regrowing it from the source (which flickers wherever noise fails the check)
+    target = np.clip(current + carried, 0.0, 1.0)
+    carry = lands_inside(source.backward) if settings["carry_unreliable"] else source.weights
+    return Start(current + (target - current) * carry[..., None], False, target, source.weights)
 
 
 def anchor_for(start: Start, t: int, settings: Resolved, device) -> Anchor | None:

@@ -87,11 +87,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("temporal_weight", 0.5, "flow modes: share of the gap to the carried dream closed after each ascent "
             "step where the flow is reliable (Ruder et al.'s temporal term; 0 = off, 1 = frozen)",
             "schedule", low=0.0, high=1.0, group="video"),
-    Setting("fresh_boost", 1.5, "flow modes: unreliably tracked pixels (disoccluded, entering, fast movers) take "
-            "ascent steps 1 + this x longer, so they reach full strength within the follow-up's few steps",
+    Setting("fresh_boost", 0.0, "flow modes: unreliably tracked pixels (disoccluded, entering, fast movers) take "
+            "ascent steps 1 + this x longer, so deep dreams reach full strength there sooner (more flickers in "
+            "noisy footage)",
             "schedule", low=0.0, high=10.0, group="video"),
+    Setting("carry_unreliable", True, "flow modes: start unreliably tracked pixels from the carried dream too "
+            "(Ruder et al.'s start; not held there, only reshaped), instead of from the source, which the "
+            "first release did and which regrows a mover's dream from almost nothing each frame", "bool",
+            group="video"),
     Setting("iterations_next", 3, "ascent steps per octave after the first frame: the carried dream holds the "
-            "rest, and with fresh_boost these few steps dream new and moving content to full strength",
+            "rest, and these few steps reshape what it could not carry reliably",
             "schedule", low=0, high=1000, integer=True, group="video"),
     Setting("octaves_next", 2, "pyramid levels after the first frame (1 is faster; 2 renews larger patterns "
             "on new content)", "int", low=1, high=12, group="video"),
