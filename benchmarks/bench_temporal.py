@@ -13,14 +13,14 @@ drift (last 10 / first 10 frames) and the render time per frame; then a meets / 
 import argparse
 import glob
 import os
-
-# idle OpenMP threads yield (as in the tests), so a render sharing the machine with another does not
-# spin-wait its cores away; OpenMP reads this once, when torch loads it
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import statistics
 import sys
 import tempfile
 import time
+
+# idle OpenMP threads yield (as in the tests), so a render sharing the machine with another does not
+# spin-wait its cores away; OpenMP reads this once, when torch loads it (through dreamvid, below)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from PIL import Image
 import numpy as np

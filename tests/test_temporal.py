@@ -61,7 +61,7 @@ def test_flow_mode_starts_from_the_carried_dream_except_where_content_enters():
     dream_residual = np.full(previous.shape, 0.1, np.float32)
     state = {"source": previous, "output": previous / 255.0 + dream_residual, "strength": np.float64(0.1)}
     settings = Resolved(merge(("test", {"flow": "dis"})), fps=12)
-    start = start_image("dis", 1, SourceFrame(current, backward, weights), state, settings)
+    start = start_image("dis", 1, SourceFrame(current, backward, weights, lands_inside(backward)), state, settings)
     assert not start.fresh and start.weights is weights  # the temporal term holds by reliability
     base = current / 255.0
     assert np.allclose(start.target, np.clip(base + 0.1, 0, 1), atol=1e-3)  # the whole carried residual

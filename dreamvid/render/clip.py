@@ -1,9 +1,9 @@
 """Dreaming an existing clip so that the dream follows the scene's motion (docs/DESIGN.md, "Dreaming a clip").
 
 Frame t starts from its source frame plus the previous dream *residual* (dream - source), warped
-along the backward optical flow of the source and weighted by the flow's reliability; then a
-short dream finishes it. `--flow blend` (no motion compensation) and `--flow none` (each frame
-alone) are there to compare with.
+along the backward optical flow of the source; then a few ascent steps with a temporal term hold
+the reliably tracked pixels near that carried dream and reshape the rest. `--flow blend` (no motion
+compensation) and `--flow none` (each frame alone) are there to compare with.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ class SourceFrame:
     frame: np.ndarray
     backward: np.ndarray | None = None  # flow t -> t-1 on frame t's grid; None: first frame, or no flow
     weights: np.ndarray | None = None  # reliability of `backward`, 0..1
+    inside: np.ndarray | None = None  # where `backward` lands inside the frame (elsewhere content enters)
 
 
 def dreamed_source_frames(path: str, size: tuple[int, int], settings: Resolved, plan: ClipPlan) -> Iterator[np.ndarray]:
@@ -86,7 +87,7 @@ def analysed_frames(path: str, size: tuple[int, int], settings: Resolved, plan: 
                 yield SourceFrame(frame)
             else:
                 backward, forward = backward_forward(estimator, previous, frame)
-                yield SourceFrame(frame, backward, reliability(backward, forward))
+                yield SourceFrame(frame, backward, reliability(backward, forward), lands_inside(backward))
         previous = frame
 
 
@@ -120,7 +121,7 @@ def start_image(method: str, t: int, source: SourceFrame, state: LoopState, sett
     # al.'s initialisation: where the flow is unreliable it is not held, and the ascent reshapes it,
     # instead of regrowing it from the source (which flickers wherever noise fails the check)
     target = np.clip(current + carried, 0.0, 1.0)
-    carry = lands_inside(source.backward) if settings["carry_unreliable"] else source.weights
+    carry = source.inside if settings["carry_unreliable"] else source.weights
     return Start(current + (target - current) * carry[..., None], False, target, source.weights)
 
 
@@ -144,7 +145,7 @@ def clip_step(dreamer: Dreamer, sources: Iterator[SourceFrame], settings: Resolv
         if start.target is not None and t % settings["cadence"]:  # an in-between frame: carried, not dreamed
             return float_to_frame(start.target), {**state, "source": source.frame, "output": start.target}
         # 2. dream: a full dream for a fresh start; after it, the follow-up ascent with the temporal
-        #    term, which holds reliably tracked pixels near the carried dream and dreams the rest afresh
+        #    term, which holds reliably tracked pixels near the carried dream and reshapes the rest
         iterations = None if start.fresh else settings.at("iterations_next", t)
         octaves = None if start.fresh else min(settings["octaves_next"], settings["octaves"])
         dreamed = dreamer.dream(frame_to_image(start.image, dreamer.device), t, iterations, octaves=octaves,
