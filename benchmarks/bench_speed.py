@@ -23,8 +23,8 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_memory import measure  # noqa: E402
 
-from dreamvid.ascent.dream import DreamParams, ascent_step, make_generator  # noqa: E402
-from dreamvid.ascent.engine import Dreamer
+from dreamvid.ascent.dream import ascent_step, make_generator  # noqa: E402
+from dreamvid.render.dreaming import build_engine, default_params
 from dreamvid.ascent.objectives import layer_l2  # noqa: E402
 from dreamvid.media.pictures import load_picture  # noqa: E402
 from dreamvid.media.synthetic import pan_clip, write_clip  # noqa: E402
@@ -47,16 +47,16 @@ def synchronise(device: torch.device) -> None:
 def iteration_times(size: tuple[int, int], device: torch.device, repeats: int) -> dict[str, float]:
     """Median seconds per ascent step at `size` with the default settings, per variant, interleaved."""
     settings = Resolved(merge(("bench", {"device": device.type})))
-    dreamers = {name: Dreamer(settings, device, baseline=flag) for name, flag in VARIANTS.items()}
+    engines = {name: build_engine(settings, baseline=flag) for name, flag in VARIANTS.items()}
     width, height = size
     image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)).to(device)
     objective = layer_l2(next(iter(settings["layers"])))
-    times = {name: [] for name in dreamers}
+    times = {name: [] for name in engines}
     for round_index in range(repeats + 1):
-        for name, dreamer in dreamers.items():
-            params = DreamParams(tile=auto_tile(device, settings["tile"]), autocast=dreamer.autocast)
+        for name, engine in engines.items():
+            params = default_params(tile=auto_tile(device, settings["tile"]), autocast=engine.autocast)
             start = time.perf_counter()
-            ascent_step(dreamer.net, image, objective, params, make_generator(0), 0.0)
+            ascent_step(engine.net, image, objective, params, make_generator(0), 0.0)
             synchronise(device)
             if round_index:  # the first round warms up (cuDNN tuning, allocator)
                 times[name].append(time.perf_counter() - start)
@@ -73,11 +73,11 @@ def image_fps(size, device, baseline: bool) -> float:
     from dreamvid.render.still import dream_frame
 
     settings = merge(("bench", {"device": device.type}))
-    dreamer = Dreamer(Resolved(settings), device, baseline=baseline)
+    engine = build_engine(Resolved(settings), baseline=baseline)
     frame = picture_of_size(size)
-    dream_frame(frame, settings, dreamer=dreamer)  # warm-up
+    dream_frame(frame, settings, engine)  # warm-up
     start = time.perf_counter()
-    dream_frame(frame, settings, dreamer=dreamer)
+    dream_frame(frame, settings, engine)
     synchronise(device)
     return 1 / (time.perf_counter() - start)
 

@@ -31,7 +31,7 @@ from dreamvid.flow import FlowEstimator  # noqa: E402
 from dreamvid.media.pictures import load_picture  # noqa: E402
 from dreamvid.media.synthetic import pan_clip, write_clip  # noqa: E402
 from dreamvid.metrics import frame_warping_error, strength_per_frame  # noqa: E402
-from dreamvid.render import shots  # noqa: E402
+from dreamvid.distributed import shots  # noqa: E402
 from dreamvid.render.clip import render_clip  # noqa: E402
 from dreamvid.settings import merge  # noqa: E402
 from dreamvid.settings.files import load_preset  # noqa: E402

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from dreamvid.ascent.engine import Dreamer
+from dreamvid.render.dreaming import FrameDreamer, frame_dreamer
 from dreamvid.colour import colour_stats, saturation
 from dreamvid.media.frames import frame_to_float, frame_to_image
 from dreamvid.media.pictures import load_picture
@@ -45,7 +45,7 @@ def zoom_settings(**overrides) -> dict:
     return merge((PRESET, load_preset(PRESET)), ("bench", overrides))
 
 
-def loop_frames(settings: Resolved, dreamer: Dreamer, frames: int) -> tuple[list[np.ndarray], float, float]:
+def loop_frames(settings: Resolved, dreamer: FrameDreamer, frames: int) -> tuple[list[np.ndarray], float, float]:
     """(the loop's uint8 frames, wall seconds in the loop, this process's CPU seconds in it)."""
     step = loop_step(dreamer, settings, None)
     state, out = {"image": start_picture(PICTURE, settings)}, []
@@ -70,16 +70,16 @@ def detail(frame: np.ndarray) -> float:
     return float(np.abs(cv2.Laplacian(frame_to_float(frame), cv2.CV_32F)).mean())
 
 
-def dream_level(dreamer: Dreamer, frames: list[np.ndarray]) -> float:
+def dream_level(dreamer: FrameDreamer, frames: list[np.ndarray]) -> float:
     with torch.no_grad():
-        values = [sum(a.float().square().mean() for a in dreamer.net(frame_to_image(frame, dreamer.device)).values())
+        values = [sum(a.float().square().mean() for a in dreamer.engine.net(frame_to_image(frame, dreamer.device)).values())
                   for frame in frames]
     return float(sum(values) / len(values))
 
 
 def cadence_table(device: torch.device, size: int, frames: int, cadences: list[int]) -> dict[int, list[np.ndarray]]:
     settings = {c: Resolved(zoom_settings(size=size, cadence=c, device=device.type)) for c in cadences}
-    dreamer = Dreamer(settings[cadences[0]], device)  # one network for all: cadence is not a network setting
+    dreamer = frame_dreamer(settings[cadences[0]])  # one network for all: cadence is not a network setting
     rendered, seconds, cpu = {}, {c: [] for c in cadences}, {c: [] for c in cadences}
     for _ in range(2):  # interleaved rounds, the faster of two each: other work on a shared machine hits all alike
         for cadence in cadences:
@@ -139,7 +139,7 @@ def render_rate(device: torch.device, frames: int, size: int) -> float:
 
 def drift(device: torch.device, coherence: float, size: int, frames: int, cadence: int) -> dict[int, tuple]:
     settings = Resolved(zoom_settings(size=size, colour_coherence=coherence, device=device.type, cadence=cadence))
-    step = loop_step(Dreamer(settings, device), settings, None)
+    step = loop_step(frame_dreamer(settings), settings, None)
     state, report = {"image": start_picture(PICTURE, settings)}, {}
     for t in range(frames + 1):
         frame, state = step(t, state)

@@ -7,17 +7,25 @@ import os
 import sys
 
 from dreamvid import __version__
-from dreamvid.errors import UserError
+from dreamvid.errors import Interrupted, UserError
 from dreamvid.settings import SETTINGS, Setting, merge
-from dreamvid.settings.files import description, load_config, load_preset, preset_names, preset_text
+from dreamvid.settings.files import DEFAULT_PRESETS, description, load_preset, preset_names, preset_text
 
 GROUPS = {"image": ("dream",), "zoom": ("dream", "zoom", "audio", "output"),
           "video": ("dream", "video", "audio", "output")}
 
 
+class UsageError(UserError):
+    """A command line argparse cannot parse, named by the (sub)command it was given to."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse would print usage and exit; we want one line
-        raise UserError(f"{self.prog}: {message}")
+        raise UsageError(self.prog, message)
 
 
 def default_text(setting: Setting) -> str:
@@ -53,54 +61,42 @@ def add_settings(parser: argparse.ArgumentParser, command: str) -> None:
                 add_setting_flag(flags, setting)
 
 
-DEFAULT_PRESETS = {"zoom": "tunnel", "video": "video-subtle"}  # light per-frame dreams suit loops
 AUDIO_COMMAND_SETTINGS = tuple(s for s in SETTINGS if s.name in ("fps", "audio_attack", "audio_release"))
 
 
-def resolve_settings(args: argparse.Namespace) -> dict:
-    """defaults < preset < --config file < explicit flags."""
-    sources = []
-    preset = args.preset or DEFAULT_PRESETS.get(args.command)
-    if preset:
-        sources.append((f"preset {preset}", load_preset(preset)))
-    if args.config:
-        sources.append((args.config, load_config(args.config)))
-    sources.append(("the command line", {s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)}))
-    return merge(*sources)
+def given_settings(args: argparse.Namespace) -> dict:
+    """The settings the command line gave (flags not given are absent, so they never override a file)."""
+    return {s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)}
 
 
 def command_image(args: argparse.Namespace) -> int:
-    from dreamvid.render.still import render_image
+    from dreamvid.api import render_image
 
-    render_image(args.input, args.output, resolve_settings(args), overwrite=args.overwrite)
+    render_image(args.input, args.output, args.preset, config=args.config, overwrite=args.overwrite,
+                 **given_settings(args))
     return 0
 
 
 def command_zoom(args: argparse.Namespace) -> int:
-    from dreamvid.render.zoom import render_zoom
+    from dreamvid.api import render_zoom
 
-    settings = resolve_settings(args)
-    if args.input and settings["noise"]:
-        raise UserError("give an input picture or --noise, not both")
-    if not args.input and not settings["noise"]:
-        raise UserError("zoom needs an input picture or --noise")
-    render_zoom(args.input or "", args.output, settings, overwrite=args.overwrite,
-                resume=args.resume, preview=args.preview)
+    render_zoom(args.input, args.output, preset=args.preset, config=args.config, overwrite=args.overwrite,
+                resume=args.resume, preview=args.preview, **given_settings(args))
     return 0
 
 
 def command_video(args: argparse.Namespace) -> int:
-    from dreamvid.render.clip import render_clip
+    from dreamvid.api import render_clip
 
-    render_clip(args.input, args.output, resolve_settings(args), overwrite=args.overwrite,
-                resume=args.resume, preview=args.preview)
+    render_clip(args.input, args.output, preset=args.preset, config=args.config, overwrite=args.overwrite,
+                resume=args.resume, preview=args.preview, **given_settings(args))
     return 0
 
 
 def command_render(args: argparse.Namespace) -> int:
-    from dreamvid.render.job_pool import render_jobs
+    from dreamvid.api import render_jobs
 
-    render_jobs(args.job, args.overwrite, args.resume, args.workers, args.ray)
+    render_jobs(args.job, overwrite=args.overwrite, resume=args.resume, workers=args.workers, ray=args.ray)
     return 0
 
 
@@ -133,7 +129,7 @@ def command_layers(args: argparse.Namespace) -> int:
     if args.atlas:
         if not args.output:
             raise UserError("layers --atlas needs -o OUTPUT.png")
-        from dreamvid.render.atlas import render_atlas
+        from dreamvid.api import render_atlas
 
         render_atlas(args.atlas, args.output, args.model, args.size, args.overwrite)
     else:
@@ -209,14 +205,20 @@ def build_parser() -> Parser:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 user error, 130 interrupted)."""
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # a bare `dreamvid`: what it can do, not an error
+        parser.print_help()
+        return 0
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
         return args.handler(args)
     except UserError as error:
-        print(f"dreamvid: error: {error}", file=sys.stderr)
+        print(f"{getattr(error, 'prog', 'dreamvid')}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
-        print(f"dreamvid: {interrupt.args[0] if interrupt.args else 'interrupted'}", file=sys.stderr)
+        hint = interrupt.continues("the same command with --resume") if isinstance(interrupt, Interrupted) else ""
+        print(f"dreamvid: interrupted{'; ' + hint if hint else ''}", file=sys.stderr)
         return 130
     except SystemExit as exit_request:  # --help and --version
         return exit_request.code if isinstance(exit_request.code, int) else 0

@@ -1,5 +1,29 @@
-"""The one exception type that means "the user asked for something we cannot do"."""
+"""The exceptions library code raises for the user: bad input, and renders stopped before their end."""
+
+from __future__ import annotations
 
 
 class UserError(Exception):
     """A problem with the user's input or settings; the CLI prints it as one line and exits 2."""
+
+
+class _Stopped:
+    """A render that stopped early with its state kept: the same render with resume continues it exactly."""
+
+    def __init__(self, output: str = "", resume_from: int | None = 0, total: int = 0):
+        self.output, self.resume_from, self.total = output, resume_from, total
+        super().__init__(f"the render of {output} stopped; {self.continues('resume=True')}" if output else "stopped")
+
+    def continues(self, how: str) -> str:
+        """What resuming does, e.g. "resume=True continues from frame 12 of 40"."""
+        if self.resume_from is None:  # shots on workers: each keeps its own checkpoint
+            return f"{how} continues (the finished shots and each shot's last checkpoint are kept)"
+        return f"{how} continues from frame {self.resume_from} of {self.total}"
+
+
+class Cancelled(_Stopped, Exception):
+    """A render stopped because its callback (or `on_step`) returned False."""
+
+
+class Interrupted(_Stopped, KeyboardInterrupt):
+    """A render stopped by Ctrl-C (still a KeyboardInterrupt, for code that catches those)."""

@@ -15,11 +15,38 @@ from torch import nn  # noqa: E402
 os.environ["DREAMVID_OFFLINE"] = "1"  # torchvision weights are never downloaded by the tests
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
-from dreamvid.ascent.engine import Dreamer  # noqa: E402
+from dreamvid.render.dreaming import FrameDreamer  # noqa: E402
 from dreamvid.media.pictures import load_picture, resize_frame  # noqa: E402
 from dreamvid.nets.features import FeatureNet, load_model  # noqa: E402
 
-SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLES = os.path.join(REPO, "samples")
+
+
+def decoded(path) -> np.ndarray:
+    """Every frame of a video (or frame pattern), as one uint8 array."""
+    from dreamvid.media.reader import read_frames
+
+    return np.stack(list(read_frames(str(path))))
+
+
+def slowed_cli(from_frame: int, seconds: float) -> str:
+    """Code for `python -c CODE ARGS...`: the real CLI, each dream from frame `from_frame` on slowed by
+    `seconds`, so that a test can act while the render is at a known stage."""
+    return f"""
+import os, runpy, sys, time
+import torch
+torch.set_num_threads(min(2, os.cpu_count() or 1))  # as tests/conftest.py: the same arithmetic
+from dreamvid.render.dreaming import FrameDreamer
+original = FrameDreamer.dream
+def slowed(self, image, frame=0, *args, **kwargs):
+    if frame >= {from_frame}:
+        time.sleep({seconds})
+    return original(self, image, frame, *args, **kwargs)
+FrameDreamer.dream = slowed
+sys.argv = ["dreamvid", *sys.argv[1:]]
+runpy.run_module("dreamvid", run_name="__main__", alter_sys=True)
+"""
 
 
 def tiny_network() -> nn.Module:
@@ -59,8 +86,8 @@ def cat_path() -> str:
 
 @pytest.fixture
 def dream_calls(monkeypatch):
-    """Records the frame of every Dreamer.dream call; frames in `stop_at` raise KeyboardInterrupt once."""
-    original = Dreamer.dream
+    """Records the frame of every FrameDreamer.dream call; frames in `stop_at` raise KeyboardInterrupt once."""
+    original = FrameDreamer.dream
     calls, stop_at = [], set()
 
     def dream(self, image, frame=0, *args, **kwargs):
@@ -70,7 +97,7 @@ def dream_calls(monkeypatch):
             raise KeyboardInterrupt
         return original(self, image, frame, *args, **kwargs)
 
-    monkeypatch.setattr(Dreamer, "dream", dream)
+    monkeypatch.setattr(FrameDreamer, "dream", dream)
     return calls, stop_at
 
 

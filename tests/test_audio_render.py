@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from dreamvid.ascent import engine
-from dreamvid.ascent.engine import Dreamer
+from dreamvid.render.dreaming import FrameDreamer, build_engine
 
 from dreamvid.audio import NAMES, analyse, at_frames
 from dreamvid.audio.features import ATTACK, RELEASE
@@ -130,7 +130,8 @@ def test_layer_weights_read_the_audio_table(tiny_net):
     values = merge()
     values["layers"] = {"mid": "2 * level", "top": 1.0}
     table = {name: np.zeros(4) for name in NAMES} | {"level": np.array([0.0, 0.25, 0.5, 1.0])}
-    dreamer = Dreamer(Resolved(values, audio=table), torch.device("cpu"), net=tiny_net)
+    settings = Resolved(values, audio=table)
+    dreamer = FrameDreamer(settings, build_engine(settings, net=tiny_net))
     assert [dreamer.layer_weights(t)["mid"] for t in range(4)] == [0.0, 0.5, 1.0, 2.0]
 
 

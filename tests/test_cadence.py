@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from dreamvid.ascent.engine import Dreamer
+from dreamvid.render.dreaming import FrameDreamer, build_engine
 from dreamvid.cli import run
-from dreamvid.media.reader import read_frames
 from dreamvid.motion import CameraMove, camera_matrix, per_frame
 from dreamvid.render.cadence import coverage, cross_fade, frame_matrix, key_step_scale, move_image, path_matrix
 from dreamvid.render.zoom import cadence_step, start_picture, zoom_step
 from dreamvid.settings import Resolved, merge
+from conftest import decoded
 
 FPS = 10.0
 
@@ -74,7 +74,7 @@ def tiny_settings(**values):
 
 def test_cadence_1_is_todays_loop_bit_for_bit(cat_path, lite0_blocks4):
     settings = tiny_settings()
-    dreamer, first = Dreamer(settings, torch.device("cpu"), lite0_blocks4), start_picture(cat_path, settings)
+    dreamer, first = FrameDreamer(settings, build_engine(settings, net=lite0_blocks4)), start_picture(cat_path, settings)
     today = run_steps(zoom_step(dreamer, settings, None), first, 6)
     cadenced = run_steps(cadence_step(dreamer, settings, None, 1), first, 6)
     for t, (a, b) in enumerate(zip(today, cadenced)):
@@ -85,15 +85,11 @@ def test_cadence_1_is_todays_loop_bit_for_bit(cat_path, lite0_blocks4):
 def test_without_dreaming_the_in_betweens_follow_the_camera(cat_path, lite0_blocks4, cadence):
     """With no ascent every frame is the camera's move of the picture: cadence only changes the resampling."""
     settings = tiny_settings(iterations=0, colour_coherence=0.0, zoom=2.0, rotate=30.0)
-    dreamer, first = Dreamer(settings, torch.device("cpu"), lite0_blocks4), start_picture(cat_path, settings)
+    dreamer, first = FrameDreamer(settings, build_engine(settings, net=lite0_blocks4)), start_picture(cat_path, settings)
     today = np.stack(run_steps(zoom_step(dreamer, settings, None), first, 7)).astype(float)
     cadenced = np.stack(run_steps(cadence_step(dreamer, settings, None, cadence), first, 7)).astype(float)
     motion = np.abs(today[1:] - today[:-1]).mean()
     assert np.abs(cadenced - today).mean() < 0.25 * motion, (np.abs(cadenced - today).mean(), motion)
-
-
-def decoded(path):
-    return np.stack(list(read_frames(str(path))))
 
 
 def cadence_argv(source, out, *extra):

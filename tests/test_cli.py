@@ -199,7 +199,7 @@ def test_the_light_commands_import_neither_torch_nor_cv2():
 
 def test_the_api_still_offers_dream_image():
     import dreamvid
-    from dreamvid.render.still import dream_image
+    from dreamvid.api import dream_image
 
     assert dreamvid.dream_image is dream_image and "dream_image" in dreamvid.__all__
     with pytest.raises(AttributeError):
@@ -216,3 +216,17 @@ def test_a_reader_that_closed_the_pipe_gets_no_traceback():
     finally:
         os.close(write_end)
     assert result.stderr == "" and result.returncode == 141, result.stderr
+
+
+def test_a_parse_error_names_its_command_once(cat_path, tmp_path, capsys):
+    code, _, err = run_cli(["image", cat_path, "-o", str(tmp_path / "x.png"), "--bogus"], capsys)
+    assert code == 2 and err == "dreamvid: error: unrecognized arguments: --bogus\n"
+    code, _, err = run_cli(["image"], capsys)
+    assert code == 2 and err.startswith("dreamvid image: error: the following arguments are required")
+
+
+def test_a_bare_dreamvid_shows_the_usage_and_the_commands(capsys):
+    code, out, err = run_cli([], capsys)
+    assert code == 0 and err == "" and out.startswith("usage: dreamvid")
+    for command in ("image", "zoom", "video", "render", "audio", "presets", "layers"):
+        assert command in out

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dreamvid.ascent.engine import Dreamer
+from dreamvid.render.dreaming import FrameDreamer
 from dreamvid.cli import run
 from dreamvid.media.pictures import load_picture
 from dreamvid.media.process import ffmpeg_exe
@@ -22,8 +22,8 @@ from dreamvid.media.synthetic import crop_window, cut_clip, moving_object_clip, 
 from dreamvid.metrics import dream_strength, warping_error
 from dreamvid.render import clip
 from dreamvid.settings.files import read_toml_file
+from conftest import SAMPLES, decoded
 
-SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 FAST = ["--octaves", "1", "--iterations", "1", "--iterations-next", "1", "--device", "cpu"]
 NO_DREAM = ["--iterations", "0", "--iterations-next", "0"]
 SIZE = (64, 48)
@@ -35,10 +35,6 @@ TONE = 440.0  # write_clip's tone
 def video(source, out, *extra):
     """Run `dreamvid video` on tiny settings (later flags win); returns the exit code."""
     return run(["video", str(source), "-o", str(out), *FAST, *extra])
-
-
-def decoded(path):
-    return np.stack(list(read_frames(str(path))))
 
 
 def png_frames(folder):
@@ -193,7 +189,7 @@ def test_a_scene_cut_starts_a_fresh_dream(tmp_path, monkeypatch, capsys):
     assert video(tmp_path / "cut.mkv", tmp_path / "none" / "%05d.png", "--flow", "none") == 0
 
     starts, dreams = [], []
-    start_image, dream = clip.start_image, Dreamer.dream
+    start_image, dream = clip.start_image, FrameDreamer.dream
 
     def spied_start(method, t, *args, **kwargs):
         start = start_image(method, t, *args, **kwargs)
@@ -205,7 +201,7 @@ def test_a_scene_cut_starts_a_fresh_dream(tmp_path, monkeypatch, capsys):
         return dream(self, image, frame, iterations, *args, octaves=octaves, **kwargs)
 
     monkeypatch.setattr(clip, "start_image", spied_start)
-    monkeypatch.setattr(Dreamer, "dream", spied_dream)
+    monkeypatch.setattr(FrameDreamer, "dream", spied_dream)
     assert video(tmp_path / "cut.mkv", tmp_path / "dis" / "%05d.png", "--flow", "dis") == 0, capsys.readouterr().err
     assert starts == [(t, t in (0, 4)) for t in range(8)]  # frame 4 is the first after the cut
     assert dreams == [(t, None, None) if t in (0, 4) else (t, 1, 1) for t in range(8)]  # full dreams when fresh

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dreamvid.ascent import engine
-from dreamvid.ascent.engine import Dreamer
+from dreamvid.render.dreaming import FrameDreamer, build_engine
 from dreamvid.errors import UserError
 from dreamvid.nets.device import CPU_TILE, CUDA_TILE, auto_tile, autocast_dtype, pick_device
 from dreamvid.settings import Resolved, merge
@@ -66,7 +66,8 @@ def test_an_op_the_device_lacks_is_one_line_naming_the_way_out(lite0_blocks4, mo
                                   "If you want this op to be added in priority ... (a long second line)")
 
     monkeypatch.setattr(engine, "dream", missing_op)
-    dreamer = Dreamer(Resolved(merge()), torch.device("cpu"), lite0_blocks4)
+    settings = Resolved(merge())
+    dreamer = FrameDreamer(settings, build_engine(settings, net=lite0_blocks4))
     with pytest.raises(UserError) as raised:
         dreamer.dream(torch.zeros(1, 3, 32, 32))
     message = str(raised.value)

@@ -3,8 +3,9 @@ import torch
 from dreamvid.ascent.dream import DreamParams, blur, dream, make_generator, octave_sizes, smooth_gradient
 from dreamvid.ascent.objectives import channel_mean, guide_features, guided, layer_l2, weighted_layers
 from dreamvid.media.frames import frame_to_image
+from dreamvid.render.dreaming import default_params
 
-FAST = DreamParams(octaves=2, octave_scale=1.4, iterations=5, step=0.02, jitter=4)
+FAST = default_params(octaves=2, octave_scale=1.4, iterations=5, step=0.02, jitter=4)
 
 
 def score(net, image, objective):
@@ -39,7 +40,7 @@ def test_objective_rises_with_the_embedded_model(lite0_blocks4, small_cat):
 
 def test_size_and_range_are_kept(tiny_net, small_cat):
     image = frame_to_image(small_cat)
-    params = DreamParams(octaves=3, iterations=3, step=0.5, jitter=8)
+    params = default_params(octaves=3, iterations=3, step=0.5, jitter=8)
     dreamed = dream(tiny_net, image, layer_l2("mid"), params, make_generator(0))
     assert dreamed.shape == image.shape
     assert dreamed.min() >= 0.0 and dreamed.max() <= 1.0
@@ -61,7 +62,7 @@ def test_frames_get_different_randomness_from_the_same_seed():
 
 def test_zero_iterations_return_the_input(tiny_net, small_cat):
     image = frame_to_image(small_cat)
-    params = DreamParams(octaves=3, iterations=0)
+    params = default_params(octaves=3, iterations=0)
     assert torch.allclose(dream(tiny_net, image, layer_l2("top"), params, make_generator(0)), image, atol=1e-6)
 
 

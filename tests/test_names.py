@@ -12,8 +12,8 @@ from dreamvid.cli import run
 from dreamvid.media.pictures import load_picture
 from dreamvid.media.reader import probe_video
 from dreamvid.media.synthetic import pan_clip, write_clip
+from conftest import SAMPLES
 
-SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 ODD = "-odd 'quote' #1 50% ü"  # relative names below start with '-', as an ffmpeg option would
 
 

@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch.nn.functional import cosine_similarity
 
-from dreamvid.ascent import engine
+from dreamvid.render import dreaming
 from dreamvid.ascent.dream import DreamParams, crop_gradient, dream, make_generator
-from dreamvid.ascent.engine import Dreamer
+from dreamvid.render.dreaming import FrameDreamer, build_engine
 from dreamvid.ascent.objectives import layer_l2
 from dreamvid.errors import UserError
 from dreamvid.media.frames import frame_to_image
@@ -14,9 +14,10 @@ from dreamvid.nets.device import auto_tile, autocast, autocast_dtype
 from dreamvid.nets.features import FeatureNet
 from dreamvid.nets.prepare import fold_batch_norms, prepare_network
 from dreamvid.settings import Resolved, merge
+from dreamvid.render.dreaming import default_params
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
-FAST = DreamParams(octaves=2, iterations=3, jitter=4)
+FAST = default_params(octaves=2, iterations=3, jitter=4)
 
 
 # ---- precision ---------------------------------------------------------------------------------
@@ -147,10 +148,10 @@ def test_a_failing_compiler_is_one_clear_user_error(tiny_net):
 
 def test_dreamer_takes_tile_precision_and_compile_from_the_settings(lite0_blocks4, monkeypatch):
     calls = []
-    monkeypatch.setattr(engine, "prepare_network",
+    monkeypatch.setattr(dreaming, "prepare_network",
                         lambda net, device, compile, **options: calls.append((device, compile, options)))
     settings = Resolved(merge(("test", {"tile": 256, "precision": "bf16", "compile": True})))
-    dreamer = Dreamer(settings, CPU, lite0_blocks4)
+    dreamer = FrameDreamer(settings, build_engine(settings, net=lite0_blocks4))
     assert calls == [(CPU, True, {"autocast_to": None})]
     assert dreamer.params().tile == 256 and dreamer.params().autocast is None
 
@@ -161,7 +162,7 @@ def test_precision_settings_do_not_change_a_cpu_dream(lite0_blocks4, cat_frame, 
     dreamed = {}
     for setting in ("fp32", precision):
         settings = Resolved(merge(("test", {"precision": setting, "octaves": 1, "iterations": 2})))
-        dreamed[setting] = Dreamer(settings, CPU, lite0_blocks4).dream(image)
+        dreamed[setting] = FrameDreamer(settings, build_engine(settings, net=lite0_blocks4)).dream(image)
     assert torch.equal(dreamed["fp32"], dreamed[precision])
 
 

@@ -10,19 +10,14 @@ import time
 import numpy as np
 import pytest
 
+from conftest import REPO, decoded, slowed_cli
 from dreamvid.cli import run
-from dreamvid.media.reader import read_frames
 
 FAST = ["--size", "48", "--octaves", "1", "--iterations", "1", "--device", "cpu"]
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def zoom_argv(source, out, frames, *extra):
     return ["zoom", str(source), "-o", str(out), *FAST, "--frames", str(frames), "--checkpoint-frames", "4", *extra]
-
-
-def decoded(path):
-    return np.stack(list(read_frames(str(path))))
 
 
 def next_frame(out):
@@ -104,20 +99,7 @@ def test_png_sequence_resumes(cat_path, tmp_path, capsys, dream_calls):
 
 # The real CLI in a child process, each frame after the first checkpoint slowed down so that the kill
 # always lands inside the second segment (with its ffmpeg open) and never after the render ends.
-KILLABLE = """
-import os, runpy, sys, time
-import torch
-torch.set_num_threads(min(2, os.cpu_count() or 1))  # as tests/conftest.py: the same arithmetic
-from dreamvid.ascent.engine import Dreamer
-original = Dreamer.dream
-def slowed(self, image, frame=0, *args, **kwargs):
-    if frame >= 5:
-        time.sleep(1.0)
-    return original(self, image, frame, *args, **kwargs)
-Dreamer.dream = slowed
-sys.argv = ["dreamvid", *sys.argv[1:]]
-runpy.run_module("dreamvid", run_name="__main__", alter_sys=True)
-"""
+KILLABLE = slowed_cli(5, 1.0)
 
 
 def child_pids(pid):
@@ -147,6 +129,7 @@ def wait_until_gone(pids, deadline):
             time.sleep(0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="kill -9")
 def test_resume_after_kill_9_gives_the_same_video(cat_path, tmp_path, capsys):
     killed, whole = tmp_path / "killed.mp4", tmp_path / "whole.mp4"

@@ -1,13 +1,15 @@
 import pytest
 
-from dreamvid.cli import build_parser, resolve_settings
+from dreamvid.cli import build_parser, given_settings
+from dreamvid.settings.files import command_settings
 from dreamvid.errors import UserError
 from dreamvid.settings import SETTINGS, Resolved, check_schedules, defaults, merge
 from dreamvid.settings.files import description, load_preset, preset_names, preset_text
 
 
 def resolve(argv):
-    return resolve_settings(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    return command_settings(args.command, args.preset, args.config, given_settings(args), "the command line")
 
 
 def test_defaults_preset_config_flags_in_that_order(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dreamvid.ascent.dream import Anchor, DreamParams, dream
+from dreamvid.ascent.dream import Anchor, dream
 from dreamvid.ascent.objectives import layer_l2
 from dreamvid.cli import run
 from dreamvid.flow import FlowEstimator, backward_forward, lands_inside, reliability
@@ -19,8 +19,9 @@ from dreamvid.metrics import masked_strength, moving_masks
 from dreamvid.render import clip
 from dreamvid.render.clip import SourceFrame, start_image
 from dreamvid.settings import Resolved, merge
+from dreamvid.render.dreaming import default_params
+from conftest import SAMPLES
 
-SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 SIZE = (96, 64)
 WALKER_SIZE = (160, 96)  # smaller frames let DIS spread the walkers' motion over the whole scene
 ONE_STEP = ["--temporal-weight", "0", "--fresh-boost", "0", "--iterations-next", "1", "--octaves-next", "1",
@@ -46,7 +47,7 @@ def test_unreliable_pixels_take_longer_steps():
 def test_a_full_hold_on_a_reliable_frame_keeps_the_target(tiny_net):
     target = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(1))
     anchor = Anchor(target, torch.ones(1, 1, 40, 40), pull=1.0)
-    params = DreamParams(octaves=2, iterations=3, step=0.05, jitter=4)
+    params = default_params(octaves=2, iterations=3, step=0.05, jitter=4)
     held = dream(tiny_net, target, layer_l2("top"), params, torch.Generator().manual_seed(0), anchor=anchor)
     free = dream(tiny_net, target, layer_l2("top"), params, torch.Generator().manual_seed(0))
     assert (held - target).abs().max() < 1e-5
@@ -61,7 +62,7 @@ def test_flow_mode_starts_from_the_carried_dream_except_where_content_enters():
     dream_residual = np.full(previous.shape, 0.1, np.float32)
     state = {"source": previous, "output": previous / 255.0 + dream_residual, "strength": np.float64(0.1)}
     settings = Resolved(merge(("test", {"flow": "dis"})), fps=12)
-    start = start_image("dis", 1, SourceFrame(current, backward, weights, lands_inside(backward)), state, settings)
+    start = start_image(clip.FLOW_METHODS["dis"], 1, SourceFrame(current, backward, weights, lands_inside(backward)), state, settings)
     assert not start.fresh and start.weights is weights  # the temporal term holds by reliability
     base = current / 255.0
     assert np.allclose(start.target, np.clip(base + 0.1, 0, 1), atol=1e-3)  # the whole carried residual
@@ -129,13 +130,13 @@ def test_a_reliable_static_region_stays_where_it_was(walker_renders):
 def test_the_follow_up_budget_is_what_the_settings_say(tmp_path, monkeypatch, capsys):
     write_clip(walker_clip(4), str(tmp_path / "walker.mkv"), fps=12, tone_hz=None, crf=0)
     anchors = []
-    original = clip.Dreamer.dream
+    original = clip.FrameDreamer.dream
 
     def spied(self, image, frame=0, iterations=None, *args, octaves=None, anchor=None, **kwargs):
         anchors.append((frame, iterations, octaves, None if anchor is None else (anchor.pull, anchor.boost)))
         return original(self, image, frame, iterations, *args, octaves=octaves, anchor=anchor, **kwargs)
 
-    monkeypatch.setattr(clip.Dreamer, "dream", spied)
+    monkeypatch.setattr(clip.FrameDreamer, "dream", spied)
     argv = ["video", str(tmp_path / "walker.mkv"), "-o", str(tmp_path / "out" / "%05d.png"), "--octaves", "3",
             "--iterations", "1", "--iterations-next", "2", "--octaves-next", "2", "--temporal-weight", "0.4",
             "--fresh-boost", "0 + 2*s"]  # the boost is a schedule: 2 per second at 12 fps

@@ -8,6 +8,7 @@ from dreamvid.ascent.objectives import layer_l2
 from dreamvid.ascent.tiles import ALIGN, spans, tiled_gradient, tiles
 from dreamvid.media.frames import frame_to_image
 from dreamvid.media.pictures import resize_frame
+from dreamvid.render.dreaming import default_params
 
 
 def gradients(net, layer, image, tile, margin=None, per_tile_normalised=False):
@@ -101,7 +102,7 @@ def test_tiled_gradient_matches_untiled_with_the_embedded_model(lite0_gradients)
 
 def test_tiled_dream_matches_untiled(tiny_net, cat_frame):
     image = frame_to_image(resize_frame(cat_frame, 128))
-    params = DreamParams(octaves=2, iterations=5, jitter=4)
+    params = default_params(octaves=2, iterations=5, jitter=4)
     untiled = dream(tiny_net, image, layer_l2("top"), params, make_generator(0))
     tiled = dream(tiny_net, image, layer_l2("top"), DreamParams(**{**params.__dict__, "tile": 64}), make_generator(0))
     assert (tiled - untiled).abs().mean() < 0.05 * (untiled - image).abs().mean()
@@ -111,7 +112,7 @@ def test_one_tiled_step_matches_untiled_with_the_embedded_model(lite0_blocks4, c
     # Lite0's ascent is chaotic (a 1e-4 change of the input moves later steps' patterns), so whole
     # dreams are compared by what they achieve and single steps pixel by pixel.
     image = frame_to_image(resize_frame(cat_frame, 384))
-    params = DreamParams(octaves=1, iterations=1, jitter=8)
+    params = default_params(octaves=1, iterations=1, jitter=8)
     untiled = dream(lite0_blocks4, image, layer_l2("blocks.4"), params, make_generator(0)) - image
     tiled = dream(lite0_blocks4, image, layer_l2("blocks.4"), DreamParams(**{**params.__dict__, "tile": 192}),
                   make_generator(0)) - image
@@ -121,7 +122,7 @@ def test_one_tiled_step_matches_untiled_with_the_embedded_model(lite0_blocks4, c
 def test_a_tiled_dream_achieves_what_the_untiled_one_does(lite0_blocks4, cat_frame):
     image = frame_to_image(resize_frame(cat_frame, 256))
     objective = layer_l2("blocks.4")
-    params = DreamParams(octaves=2, iterations=4, jitter=8)
+    params = default_params(octaves=2, iterations=4, jitter=8)
     untiled = dream(lite0_blocks4, image, objective, params, make_generator(0))
     tiled = dream(lite0_blocks4, image, objective, DreamParams(**{**params.__dict__, "tile": 128}), make_generator(0))
     with torch.no_grad():
@@ -151,7 +152,7 @@ def dream_seam_ratio(net, cat_frame):
     """seam_ratio of a dream's residual detail; jitter 0 keeps the borders in place on every step,
     the worst case for a seam to build up."""
     image = frame_to_image(resize_frame(cat_frame, 256))
-    params = DreamParams(octaves=1, iterations=3, jitter=0)
+    params = default_params(octaves=1, iterations=3, jitter=0)
     untiled = dream(net, image, layer_l2("blocks.4"), params, make_generator(0))
     tiled = dream(net, image, layer_l2("blocks.4"), DreamParams(**{**params.__dict__, "tile": 128}), make_generator(0))
     band = border_band(*image.shape[-2:], 128)

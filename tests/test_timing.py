@@ -16,8 +16,8 @@ from dreamvid.media.process import ffmpeg_exe
 from dreamvid.media.reader import probe_video
 from dreamvid.media.synthetic import pan_clip
 from dreamvid.media.timing import FrameTime, plan_at
+from conftest import SAMPLES
 
-SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
 FILM = Fraction(24000, 1001)  # a trailer's 23.976 fps
 SAMPLE_RATE = 48000
 FLASHES = (3, 10, 17)  # frames that flash white while the sound clicks

@@ -4,6 +4,7 @@ dreams only the unfinished shots, and `dreamvid render` runs job files side by s
 CPU here, started once for the module with 2 CPUs."""
 
 from contextlib import contextmanager
+from functools import partial
 import json
 import os
 import subprocess
@@ -15,20 +16,21 @@ import pytest
 from test_timing import write_vfr_clip
 import torch
 
+from conftest import REPO, SAMPLES, decoded
 from dreamvid.cli import run
+from dreamvid.distributed import shots, workers
+from dreamvid.distributed.faults import Faults
+from dreamvid.distributed.shots import Shot, fade_weights, fresh_starts, plan_shots
 from dreamvid.media.pictures import load_picture
-from dreamvid.media.reader import read_frames
 from dreamvid.media.synthetic import cut_clip, pan_clip, write_clip
 from dreamvid.render.clip import prepare_clip
-from dreamvid.render import shots
-from dreamvid.render.shots import Shot, fade_weights, fresh_starts, plan_shots
 from dreamvid.settings import merge
 from dreamvid.settings.files import read_toml_file
 
-SAMPLES = os.path.join(os.path.dirname(__file__), "..", "samples")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = ["--octaves", "1", "--iterations", "1", "--iterations-next", "1", "--device", "cpu", "--checkpoint-frames", "4"]
 SIZE = (64, 48)
+pytestmark = pytest.mark.slow  # Ray clusters and renders on workers
+
 FRAMES = 18  # cuts at 6 (inside segment [4, 8): its frames come from two shots) and at 12 (a segment boundary)
 SHOTS = [(0, 6), (6, 12), (12, 18)]
 
@@ -52,10 +54,6 @@ def worker_threads():
 def one_process(source, out, *extra):
     with worker_threads():
         assert video(source, out, *extra) == 0
-
-
-def decoded(path):
-    return np.stack(list(read_frames(str(path))))
 
 
 def sound(path):
@@ -104,11 +102,16 @@ def png_reference(clip):
     return png_frames(clip[1].parent / "one")
 
 
+def inject_faults(monkeypatch, **faults):
+    """Every render on workers in this test runs with these faults (distributed/faults.py)."""
+    monkeypatch.setattr(workers, "render_shots", partial(workers.render_shots, faults=Faults(**faults)))
+
+
 @pytest.fixture
 def log(tmp_path, monkeypatch):
     folder = tmp_path / "log"
     folder.mkdir()
-    monkeypatch.setenv("DREAMVID_TEST_LOG", str(folder))
+    inject_faults(monkeypatch, log=str(folder))
     return folder
 
 
@@ -164,7 +167,7 @@ def test_a_variable_rate_clip_keeps_its_held_frames_across_shots(ray_cluster, tm
 def test_a_worker_killed_mid_shot_is_retried_from_its_checkpoint(ray_cluster, clip, tmp_path, log, monkeypatch,
                                                                  capsys):
     source, _ = clip
-    monkeypatch.setenv("DREAMVID_TEST_EXIT_AT", "9")  # shot [6, 12) checkpoints after frame 7, dies before 9
+    inject_faults(monkeypatch, log=str(log), exit_at=9)  # shot [6, 12) checkpoints after frame 7, dies before 9
     assert video(source, tmp_path / "two" / "%05d.png", "--workers", "2") == 0, capsys.readouterr().err
     assert np.array_equal(png_frames(tmp_path / "two"), png_reference(clip))
     assert len(os.listdir(tmp_path / "two")) == FRAMES
@@ -196,13 +199,24 @@ def wait_until_quiet(log, seconds=1.5, deadline=30):
         time.sleep(0.1)
 
 
+# The CLI in a child process whose driver ends itself once the first shot is in.
+DYING_DRIVER = """
+import functools, sys
+from dreamvid.cli import run
+from dreamvid.distributed import workers
+from dreamvid.distributed.faults import Faults
+workers.render_shots = functools.partial(workers.render_shots, faults=Faults(log={log!r}, driver_exit_after=1))
+sys.exit(run(sys.argv[1:]))
+"""
+
+
 def test_resume_after_the_driver_died_dreams_only_unfinished_shots(ray_cluster, clip, tmp_path, log, capsys):
     source, reference = clip
     out = tmp_path / "resumed.mp4"
-    env = {**os.environ, "PYTHONPATH": REPO, "DREAMVID_TEST_DRIVER_EXIT_AFTER": "1"}
+    env = {**os.environ, "PYTHONPATH": REPO}
     address = ray_cluster.get_runtime_context().gcs_address
-    driver = subprocess.run([sys.executable, "-m", "dreamvid", "video", str(source), "-o", str(out), *FAST,
-                             "--ray", address], env=env, capture_output=True, text=True, timeout=120)
+    driver = subprocess.run([sys.executable, "-c", DYING_DRIVER.format(log=str(log)), "video", str(source), "-o",
+                             str(out), *FAST, "--ray", address], env=env, capture_output=True, text=True, timeout=120)
     assert driver.returncode == 17, driver.stderr  # the driver ended itself once the first shot was in
     wait_until_quiet(log)
     states = shot_states(tmp_path / "resumed.mp4.dreamvid-state")
@@ -259,7 +273,7 @@ def test_without_ray_the_message_says_how_to_install_it(clip, tmp_path, monkeypa
 def test_an_address_that_does_not_answer_is_one_line():
     pytest.importorskip("ray", reason="the Ray tests need the extra: pip install \".[test,ray]\"")
     from dreamvid.errors import UserError
-    from dreamvid.render.cluster import check_reachable
+    from dreamvid.distributed.cluster import check_reachable
 
     with pytest.raises(UserError, match="cannot reach the Ray cluster at '127.0.0.1:1'"):
         check_reachable("127.0.0.1:1")  # Ray itself would retry it for minutes

@@ -9,6 +9,7 @@ import numpy as np
 from dreamvid.cli import run
 from dreamvid.media.reader import probe_video, read_frames
 from dreamvid.settings.files import read_toml_file
+from conftest import decoded
 
 FAST = ["--size", "48", "--octaves", "1", "--iterations", "1", "--device", "cpu"]
 
@@ -16,10 +17,6 @@ FAST = ["--size", "48", "--octaves", "1", "--iterations", "1", "--device", "cpu"
 def zoom(source, out, *extra):
     """Run `dreamvid zoom` (source None: no input argument); returns the exit code."""
     return run(["zoom", *([str(source)] if source else []), "-o", str(out), *FAST, *extra])
-
-
-def decoded(path):
-    return np.stack(list(read_frames(str(path))))
 
 
 def test_zoom_end_to_end_and_its_job_file_reproduces_it(cat_path, tmp_path, capsys):

@@ -11,11 +11,13 @@ from functools import partial
 import math
 from typing import Callable
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 from dreamvid.ascent.objectives import Objective
 from dreamvid.ascent.tiles import tiled_gradient
+from dreamvid.media.frames import image_to_frame
 from dreamvid.nets.device import autocast, loss_scale
 from dreamvid.nets.features import FeatureNet
 
@@ -24,16 +26,32 @@ MIN_OCTAVE_SIDE = 32  # smaller octaves hold no pattern worth growing and only c
 
 @dataclass(frozen=True)
 class DreamParams:
-    """The knobs of one dream; defaults follow docs/DESIGN.md, "Still dream" (measured on Lite0)."""
+    """The knobs of one dream. Their defaults, and why, live in the settings table (settings/table.py)."""
 
-    octaves: int = 3  # pyramid levels; each adds coarser, larger patterns
-    octave_scale: float = 1.4  # size ratio between levels (the 2015 notebook's value)
-    iterations: int = 10  # ascent steps per octave
-    step: float = 0.02  # step on a 0..1 image, in units of mean |gradient|
-    jitter: int = 16  # random roll in px, hides the network's stride grid
+    octaves: int  # pyramid levels; each adds coarser, larger patterns
+    octave_scale: float  # size ratio between levels
+    iterations: int  # ascent steps per octave
+    step: float  # step on a 0..1 image, in units of mean |gradient|
+    jitter: int  # random roll in px, hides the network's stride grid
     smooth: float = 0.0  # gradient smoothing sigma in px (0 = off); smoother, larger patterns
     tile: int = 0  # octaves with a side above this many px ascend tile by tile (bounded memory; 0 = never)
     autocast: torch.dtype | None = None  # mixed-precision forward passes (CUDA); None = fp32, see nets.device
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    """Where a dream stands after one ascent step, for progress bars and live previews."""
+
+    step: int  # 1-based, over all octaves
+    total: int
+    octave: int  # 0-based, smallest first
+    octaves: int
+    octave_done: bool  # the last step of its octave
+    current: Callable[[], torch.Tensor]  # the dream so far at full size (costly: call it only to show it)
+
+    def image(self) -> np.ndarray:
+        """The dream so far as an H x W x 3 uint8 RGB frame at the picture's size."""
+        return image_to_frame(self.current())
 
 
 @dataclass(frozen=True)
@@ -147,14 +165,14 @@ def ascent_step(net: FeatureNet, image: torch.Tensor, objective: Objective, para
 
 
 def dream(net: FeatureNet, image: torch.Tensor, objective: Objective, params: DreamParams,
-          generator: torch.Generator, on_step: Callable[[], None] | None = None,
+          generator: torch.Generator, on_step: Callable[[StepProgress], None] | None = None,
           anchor: Anchor | None = None) -> torch.Tensor:
     """Dream `image` (returns a new tensor of the same size), octave by octave, keeping the detail;
     with an `anchor`, every step is followed by its temporal hold."""
     base = image.detach()
     sizes = octave_sizes(base.shape[-2], base.shape[-1], params.octaves, params.octave_scale)
     detail = torch.zeros_like(resize(base, sizes[0]))
-    for size in sizes:
+    for octave, size in enumerate(sizes):
         octave_base = resize(base, size)
         # 1. re-inject the detail dreamed at the coarser level into this level's clean base
         dreamed = (octave_base + resize(detail, size)).clamp_(0.0, 1.0)
@@ -167,9 +185,16 @@ def dream(net: FeatureNet, image: torch.Tensor, objective: Objective, params: Dr
             if held:
                 dreamed = held.hold(dreamed)
             if on_step:
-                on_step()
+                on_step(StepProgress(octave * params.iterations + iteration + 1, len(sizes) * params.iterations,
+                                     octave, len(sizes), iteration + 1 == params.iterations,
+                                     lambda d=dreamed, b=octave_base: with_detail(base, d - b)))
         # 3. keep only what the dream added, so the next level is not re-blurred
         detail = dreamed - octave_base
+    return with_detail(base, detail)
+
+
+def with_detail(base: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
+    """The base image with a level's dreamed detail scaled up onto it."""
     return (base + resize(detail, tuple(base.shape[-2:]))).clamp_(0.0, 1.0)
 
 

@@ -34,7 +34,7 @@ def decode_pcm(path: str, rate: int = RATE, start: float = 0.0, duration: float 
 
 def _decode_args(path: str, rate: int, start: float, duration: float | None) -> list[str]:
     # "file:" + an absolute path: a name starting with "-", or holding ":" "#" "%", stays a plain file name.
-    args = [process.ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
+    args = process.ffmpeg_command()
     args += ["-ss", f"{start:.6f}"] if start else []
     args += ["-t", f"{duration:.6f}"] if duration else []
     args += ["-i", "file:" + os.path.abspath(path), "-map", "0:a:0", "-vn", "-sn", "-dn"]

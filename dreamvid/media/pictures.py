@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from typing import Union
 import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -59,6 +60,20 @@ def load_picture(path: str) -> np.ndarray:
     if min(frame.shape[:2]) < MIN_SIDE:
         raise UserError(f"picture too small: {frame.shape[1]}x{frame.shape[0]} (each side must be >= {MIN_SIDE} px)")
     return np.ascontiguousarray(frame)
+
+
+Picture = Union[str, "os.PathLike[str]", np.ndarray]  # a picture's path, or its H x W x 3 uint8 RGB frame
+
+
+def as_frame(picture: Picture) -> np.ndarray:
+    """A picture given by path or as an array, as an H x W x 3 uint8 RGB frame."""
+    if isinstance(picture, (str, os.PathLike)):
+        return load_picture(os.fspath(picture))
+    frame = np.asarray(picture)
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise UserError("a picture must be a path or an H x W x 3 uint8 RGB array, got "
+                        f"{frame.dtype} {'x'.join(map(str, frame.shape))}")
+    return frame
 
 
 def check_picture_extension(path: str) -> None:

@@ -26,6 +26,11 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def ffmpeg_command(loglevel: str = "error") -> list[str]:
+    """The start of every ffmpeg command: no banner, no stdin, no progress lines, only what matters."""
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel]
+
+
 def fps_fraction(value: float | str | Fraction) -> Fraction:
     """An exact frame rate from ffmpeg's decimal one: 29.97 -> 30000/1001, 12.5 -> 25/2."""
     if isinstance(value, Fraction) or (isinstance(value, str) and "/" in value):

@@ -14,8 +14,8 @@ import numpy as np
 
 from dreamvid.errors import UserError
 from dreamvid.media import process as ffmpeg
-from dreamvid.media.outputs import FRAME_PATTERN
-from dreamvid.media.process import ffmpeg_exe, ffmpeg_message, file_url, fps_fraction, pattern_url, read_log, stop
+from dreamvid.media.outputs import is_frame_pattern
+from dreamvid.media.process import ffmpeg_command, ffmpeg_exe, ffmpeg_message, file_url, fps_fraction, pattern_url, read_log, stop
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class VideoInfo:
 
 def probe_video(path: str) -> VideoInfo:
     """Size, exact frame rate, duration and audio presence of a clip, from `ffmpeg -i`."""
-    is_pattern = is_input_pattern(path)
+    is_pattern = is_frame_pattern(path)
     if not is_pattern and not os.path.isfile(path):
         raise UserError(f"no such video file: {path}")
     err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", input_url(path)],
@@ -58,13 +58,9 @@ def probe_video(path: str) -> VideoInfo:
     return replace(info, start_time=_start_time(err))
 
 
-def is_input_pattern(path: str) -> bool:
-    return FRAME_PATTERN.search(os.path.basename(path)) is not None
-
-
 def input_url(path: str) -> str:
     """A clip (or frame pattern) as ffmpeg's -i must get it, whatever characters its name holds."""
-    return pattern_url(path) if is_input_pattern(path) else file_url(path)
+    return pattern_url(path) if is_frame_pattern(path) else file_url(path)
 
 
 def _video_stream(err: str) -> str | None:
@@ -136,7 +132,7 @@ def read_frames(path: str, size: tuple[int, int] | None = None, start: float = 0
     if start < 0 or (duration is not None and duration <= 0) or (max_frames is not None and max_frames < 1):
         raise UserError(f"cannot read {path}: start must be >= 0, duration and max frames > 0")
     width, height = size or info.size
-    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
+    args = ffmpeg_command()
     args += seek_args(path, start, duration, max_frames)
     args += ["-vf", f"scale={width}:{height}:flags=area"] if (width, height) != info.size else []
     args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]

@@ -22,7 +22,7 @@ from dreamvid.errors import UserError
 from dreamvid.media import process
 from dreamvid.media.audio import AudioSource, audio_input_args, audio_output_args
 from dreamvid.media.outputs import check_new_output, is_frame_pattern
-from dreamvid.media.process import ffmpeg_exe, ffmpeg_message, file_url, read_log
+from dreamvid.media.process import ffmpeg_command, ffmpeg_message, file_url, read_log
 from dreamvid.media.writer import PartialFile, VideoWriter, output_format
 
 PNG_NAME = "%06d.png"
@@ -124,7 +124,7 @@ def concat_args(list_file: str, ffmpeg_target: str, final_path: str, audio: Audi
     # +igndts: decode times are rebuilt across the joins. A segment of 1-2 frames has no B-frame delay
     # (x264 sets it from its third frame), so keeping the segments' own ones leaves a gap before it:
     # the frame ahead is shown 3 frames long, the rate reads wrong, and decoding adds duplicates.
-    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
+    args = [*ffmpeg_command(), "-y",
             "-fflags", "+igndts", "-f", "concat", "-safe", "0", "-i", list_file]
     args += audio_input_args(audio) if audio else []
     args += ["-map", "0:v:0", "-c:v", "copy"]

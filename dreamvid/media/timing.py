@@ -17,7 +17,7 @@ import tempfile
 
 from dreamvid.errors import UserError
 from dreamvid.media import process as ffmpeg
-from dreamvid.media.process import ffmpeg_exe, ffmpeg_message, read_log, stop
+from dreamvid.media.process import ffmpeg_command, ffmpeg_message, read_log, stop
 from dreamvid.media.reader import VideoInfo, seconds_text, seek_args
 
 SHOWN = re.compile(rb"\] (?:\[info\] )?n: *\d+ pts: *(-?\d+|NOPTS)\s.*?duration: *(-?\d+|NOPTS)?")
@@ -38,7 +38,7 @@ def read_frame_times(path: str, info: VideoInfo, start: float = 0.0, duration: f
                      max_frames: int | None = None) -> list[FrameTime]:
     """The exact times of the frames a `read_frames` of the same stretch delivers, in order."""
     bound = duration + 1.0 if duration else None  # ffmpeg's -t only bounds the work; the cut is exact below
-    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info"]
+    args = ffmpeg_command("level+info")
     args += seek_args(path, start, bound, max_frames) + ["-vf", "showinfo,scale=16:16", "-f", "null", "-"]
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: showinfo writes a few lines a frame
         proc = ffmpeg.popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)

@@ -15,7 +15,7 @@ import numpy as np
 from dreamvid.errors import UserError
 from dreamvid.media import process
 from dreamvid.media.outputs import check_new_output, is_frame_pattern
-from dreamvid.media.process import ffmpeg_exe, ffmpeg_message, file_url, fps_fraction, pattern_url, read_log, stop
+from dreamvid.media.process import ffmpeg_command, ffmpeg_message, file_url, fps_fraction, pattern_url, read_log, stop
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class VideoWriter:
     def _args(self, codec: str | None, crf: int | None) -> list[str]:
         fmt, (width, height) = self._format, self.size
         encoder = codec or fmt.encoder
-        args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
+        args = [*ffmpeg_command(), "-y",
                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
                 "-r", f"{self.fps.numerator}/{self.fps.denominator}", "-i", "-"]
         args += ["-map", "0:v:0", "-c:v", encoder]

@@ -7,11 +7,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from dreamvid.ascent.engine import Dreamer
 from dreamvid.media.pictures import check_picture_output, load_picture, resize_frame, save_picture
 from dreamvid.nets.device import pick_device
 from dreamvid.nets.features import load_model
 from dreamvid.nets.registry import get_spec
+from dreamvid.render.dreaming import build_engine
 from dreamvid.render.still import dream_frame
 from dreamvid.settings import Resolved, merge
 
@@ -49,6 +49,6 @@ def render_atlas(input_path: str, output_path: str, model: str, size: int, overw
     tiles = [labelled(frame, "input")]
     for layer in tqdm(layers, desc="atlas", unit="layer"):
         layer_settings = {**settings, "layers": {layer: 1.0}}
-        dreamer = Dreamer(Resolved(layer_settings), device, net)
-        tiles.append(labelled(dream_frame(frame, layer_settings, dreamer=dreamer), f"{model} {layer}"))
+        engine = build_engine(Resolved(layer_settings), net=net)
+        tiles.append(labelled(dream_frame(frame, layer_settings, engine), f"{model} {layer}"))
     save_picture(contact_sheet(tiles), output_path)

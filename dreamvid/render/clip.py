@@ -8,29 +8,29 @@ compensation) and `--flow none` (each frame alone) are there to compare with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
 import torch
 
 from dreamvid.ascent.dream import Anchor
-from dreamvid.ascent.engine import Dreamer
-from dreamvid.audio.schedules import clip_soundtrack
+from dreamvid.ascent.engine import Engine
+from dreamvid.audio.schedules import Soundtrack, clip_soundtrack
 from dreamvid.errors import UserError
 from dreamvid.flow import FlowEstimator, backward_forward, is_scene_cut, lands_inside, reliability, warp_with_flow
 from dreamvid.media.frames import float_to_frame, frame_to_float, frame_to_image, image_to_float_frame
 from dreamvid.media.reader import VideoInfo, probe_video, read_frames
 from dreamvid.media.timing import ClipPlan, plan_clip, read_frame_times
 from dreamvid.media.writer import even_size
-from dreamvid.nets.device import pick_device
 from dreamvid.notices import notify
-from dreamvid.render.loop import ClosingStep, FrameJob, LoopState, prepare_output, render_frames
+from dreamvid.render.dreaming import FrameDreamer, frame_dreamer
+from dreamvid.render.loop import Callback, ClosingStep, FrameJob, LoopState, prepare_output, render_frames
 from dreamvid.render.prefetch import prefetch
 from dreamvid.settings import Resolved, check_schedules
 
 
-def dream_size(info: VideoInfo, settings: Resolved) -> tuple[int, int]:
+def dream_size(info: VideoInfo, settings: dict) -> tuple[int, int]:
     """The source size x scale, capped by `size` on the longer side, rounded down to even sides."""
     scale = settings["scale"]
     if settings["size"]:
@@ -42,14 +42,40 @@ def dream_size(info: VideoInfo, settings: Resolved) -> tuple[int, int]:
     return even
 
 
-def clip_range(settings: Resolved) -> dict:
+def clip_range(settings: dict) -> dict:
     return {"start": settings["start"], "duration": settings["duration"] or None,
             "max_frames": settings["frames"] or None}
 
 
-def clip_plan(path: str, info: VideoInfo, settings: Resolved) -> ClipPlan:
+def clip_plan(path: str, info: VideoInfo, settings: dict) -> ClipPlan:
     """Decode the range once at a tiny size: each frame's exact time, and a corrupt file fails before any dreaming."""
     return plan_clip(read_frame_times(path, info, **clip_range(settings)), info)
+
+
+@dataclass(frozen=True)
+class FlowMethod:
+    """What a `flow` setting means for the loop: a DIS preset (or no flow), whether a frame carries the
+    previous dream, and whether scene cuts restart it."""
+
+    estimator: str | None  # a key of flow.FLOW_PRESETS; None: no optical flow
+    carries: bool  # frame t starts from frame t-1's dream (warped, or blended in place)
+    cuts: bool  # a frame the flow cannot follow starts a fresh dream
+
+
+FLOW_METHODS = {
+    "dis": FlowMethod("dis", carries=True, cuts=True),
+    "dis-fast": FlowMethod("dis-fast", carries=True, cuts=True),
+    "blend": FlowMethod(None, carries=True, cuts=False),  # no motion compensation: to compare with
+    "none": FlowMethod(None, carries=False, cuts=False),  # each frame alone: to compare with
+}
+
+
+def is_fresh_start(method: FlowMethod, source: SourceFrame, has_previous: bool, cut_threshold: float) -> bool:
+    """The renderer's one rule for where a dream starts afresh: the first frame, every frame without a
+    carried dream, and each scene cut (render and shot planning both ask it)."""
+    if not method.carries or not has_previous:
+        return True
+    return method.cuts and is_scene_cut(source.weights, cut_threshold)
 
 
 MAX_GAIN = 1.5  # the most the carried residual is amplified to hold the dream's strength
@@ -78,8 +104,8 @@ def dreamed_source_frames(path: str, size: tuple[int, int], settings: Resolved, 
 def analysed_frames(path: str, size: tuple[int, int], settings: Resolved, plan: ClipPlan,
                     first: int) -> Iterator[SourceFrame]:
     """Source frames from `first` on, with their flow: it depends only on the source, so it runs ahead."""
-    method = settings["flow"]
-    estimator = FlowEstimator(method) if method.startswith("dis") else None
+    method = FLOW_METHODS[settings["flow"]]
+    estimator = FlowEstimator(method.estimator) if method.estimator else None
     previous = None
     for index, frame in enumerate(dreamed_source_frames(path, size, settings, plan)):
         if index >= first:
@@ -102,16 +128,14 @@ class Start:
     weights: np.ndarray | None = None
 
 
-def start_image(method: str, t: int, source: SourceFrame, state: LoopState, settings: Resolved) -> Start:
+def start_image(method: FlowMethod, t: int, source: SourceFrame, state: LoopState, settings: Resolved) -> Start:
     """The image frame t's dream starts from, and what holds it near the previous dream."""
     current = frame_to_float(source.frame)
-    if method == "none" or "output" not in state:
+    if is_fresh_start(method, source, "output" in state, settings["cut_threshold"]):
         return Start(current, True)
-    if method == "blend":
+    if method.estimator is None:  # blend: the previous dream mixed in where it was
         weight = settings.at("blend", t)
         return Start((1 - weight) * current + weight * state["output"], False)
-    if is_scene_cut(source.weights, settings["cut_threshold"]):
-        return Start(current, True)
     residual = warp_with_flow(state["output"] - frame_to_float(state["source"]), source.backward, RESIDUAL_WARP)
     # hold the carried dream at the fresh dream's strength: left alone it deepens frame after frame
     # (and fades where resampling blurs it, as in a zoom)
@@ -133,8 +157,8 @@ def anchor_for(start: Start, t: int, settings: Resolved, device) -> Anchor | Non
     return Anchor(frame_to_image(start.target, device), weights, pull, settings.at("fresh_boost", t))
 
 
-def clip_step(dreamer: Dreamer, sources: Iterator[SourceFrame], settings: Resolved):
-    method = settings["flow"]
+def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: Resolved):
+    method = FLOW_METHODS[settings["flow"]]
 
     def step(t: int, state: LoopState) -> tuple[np.ndarray, LoopState]:
         source = next(sources, None)
@@ -158,60 +182,76 @@ def clip_step(dreamer: Dreamer, sources: Iterator[SourceFrame], settings: Resolv
 
 
 def check_cadence(settings: Resolved) -> None:
-    if settings["cadence"] > 1 and not settings["flow"].startswith("dis"):
+    if settings["cadence"] > 1 and not FLOW_METHODS[settings["flow"]].estimator:
         raise UserError(f"--cadence {settings['cadence']} needs an optical-flow method (--flow dis or dis-fast): "
                         f"the frames between dreamed ones are carried along the flow")
 
 
 @dataclass(frozen=True)
 class ClipWork:
-    """What any process needs to dream frames of one clip (picklable: a worker rebuilds its step from it)."""
+    """What any process needs to dream frames of one clip (picklable without its engine: a worker
+    rebuilds its step from it)."""
 
     input_path: str
     size: tuple[int, int]
     settings: Resolved
     plan: ClipPlan
     baseline: bool = False
+    engine: Engine | None = field(default=None, compare=False)  # None: built when the loop starts
+
+    @property
+    def frames(self) -> int:
+        return len(self.plan.kept)
+
+    def start(self) -> LoopState:
+        return {}  # an empty state starts a fresh dream
+
+    def time_of(self, t: int) -> float:
+        """Seconds from the first dreamed frame to dreamed frame t in the output."""
+        return float(sum(self.plan.repeats[:t]) / self.plan.fps)
 
     def step_from(self, first: int) -> ClosingStep:
         """The step for frames `first`, `first` + 1, ... of the plan; frame t is given its own index t, and a
         fresh dream starts where the state is empty (so `{}` at any frame starts a shot there)."""
-        dreamer = Dreamer(self.settings, pick_device(self.settings["device"]), baseline=self.baseline)
+        dreamer = frame_dreamer(self.settings, self.engine, self.baseline)
         sources = analysed_frames(self.input_path, self.size, self.settings, self.plan, first)
         sources = sources if self.baseline else prefetch(sources)
         return ClosingStep(clip_step(dreamer, sources, self.settings), sources.close)
 
 
-def prepare_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False,
-                 preview: bool = False, baseline: bool = False) -> tuple[FrameJob, ClipWork]:
+def prepare_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False, preview: bool = False,
+                 baseline: bool = False, engine: Engine | None = None) -> tuple[FrameJob, ClipWork]:
     """Every check of `dreamvid video` before any dreaming: the output, the clip's frames, size, sound, schedules."""
     output_path, settings = prepare_output(output_path, settings, overwrite, preview)
+    work, sound = prepare_clip_work(input_path, settings, baseline, engine)
+    repeats = None if work.plan.is_constant_rate else work.plan.repeats
+    job = FrameJob("video", input_path, output_path, work.settings, work.size, work.plan.fps, work.frames,
+                   audio=sound.source, repeats=repeats, audio_digest=sound.digest)
+    return job, work
+
+
+def prepare_clip_work(input_path: str, settings: dict, baseline: bool = False,
+                      engine: Engine | None = None) -> tuple[ClipWork, Soundtrack]:
+    """The clip's frames, size, sound and schedules, checked before any dreaming."""
     info = probe_video(input_path)
-    plan = clip_plan(input_path, info, Resolved(settings, fps=info.fps))
-    size = dream_size(info, Resolved(settings, fps=plan.fps))
+    plan = clip_plan(input_path, info, settings)
+    size = dream_size(info, settings)
     # the sound starts at the first dreamed frame (at or a little after `start`) and lasts as long as the video
     sound = clip_soundtrack(input_path, info.has_audio, settings, plan)  # analysed once, ahead
     resolved = Resolved(settings, fps=plan.fps, audio=sound.table)
     check_schedules(resolved, len(plan.kept))
     check_cadence(resolved)
-    repeats = None if plan.is_constant_rate else plan.repeats
-    job = FrameJob("video", input_path, output_path, settings, size, plan.fps, len(plan.kept), audio=sound.source,
-                   repeats=repeats, audio_digest=sound.digest)
-    return job, ClipWork(input_path, size, resolved, plan, baseline)
+    return ClipWork(input_path, size, resolved, plan, baseline, engine), sound
 
 
-def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False,
-                resume: bool = False, preview: bool = False, baseline: bool = False) -> None:
-    """`dreamvid video`: every check first, then the resumable loop, with the source's sound; with
-    `workers` > 1 or `ray`, its shots on Ray workers (render/workers.py).
+def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False, resume: bool = False,
+                preview: bool = False, baseline: bool = False, engine: Engine | None = None, progress: bool = True,
+                callback: Callback | None = None) -> str:
+    """`dreamvid video` in this process: every check first, then the resumable loop, with the source's
+    sound; returns the output's path. (Shots on Ray workers: dreamvid.distributed, chosen above this.)
 
     `baseline` (benchmarks only): the straightforward version, with flow computed in line."""
-    job, work = prepare_clip(input_path, output_path, settings, overwrite, preview, baseline)
-    if job.settings["workers"] > 1 or job.settings["ray"]:
-        from dreamvid.render.workers import render_shots
-
-        render_shots(job, work, overwrite, resume)
-    else:  # step_from is called after the resume check: a refused resume loads no model
-        if job.settings["max_shot_seconds"]:
-            notify("--max-shot-seconds splits shots between workers; with one process it has nothing to do")
-        render_frames(job, work.step_from, dict, overwrite, resume)
+    job, work = prepare_clip(input_path, output_path, settings, overwrite, preview, baseline, engine)
+    if job.settings["max_shot_seconds"]:
+        notify("--max-shot-seconds splits shots between workers; with one process it has nothing to do")
+    return render_frames(job, work.step_from, work.start, overwrite, resume, progress, callback)

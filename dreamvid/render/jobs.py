@@ -1,27 +1,33 @@
-"""`dreamvid render JOB.toml`: a job file fully describes a render (mode, input, output, settings)."""
+"""Job files: a job file fully describes a render (mode, input, output, settings); here it renders in
+this process (the API decides whether a video job's shots go to workers instead)."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from dreamvid.errors import UserError
+from dreamvid.render.clip import render_clip
+from dreamvid.render.still import render_image
+from dreamvid.render.zoom import render_zoom
 from dreamvid.settings import merge
 from dreamvid.settings.files import load_job
 
+ONE_PROCESS = {"workers": 1, "ray": ""}  # a job inside a pool renders in its own worker, not on more workers
 
-def render_job(path: str, overwrite: bool = False, resume: bool = False, overrides: dict | None = None) -> None:
-    """`overrides`: settings given on the command line (`--workers`, `--ray`), over the file's."""
+
+def job_settings(path: str, overrides: dict | None = None) -> tuple[str, str, str, dict]:
+    """(mode, input, output, settings) of a job file; `overrides` (the command line's) over the file's."""
     mode, input_path, output_path, values = load_job(path)
-    settings = merge((path, values), ("the command line", overrides or {}))
+    if mode == "video" and not input_path:
+        raise UserError(f"{path}: a video job needs an 'input' clip")
+    return mode, input_path, output_path, merge((path, values), ("the command line", overrides or {}))
+
+
+def render_job_here(path: str, overwrite: bool = False, resume: bool = False, progress: bool = True,
+                    callback: Callable | None = None) -> str:
+    """Render a job file in this process only; returns the output's path."""
+    mode, input_path, output_path, settings = job_settings(path, ONE_PROCESS)
     if mode == "image":
-        from dreamvid.render.still import render_image
-
-        render_image(input_path, output_path, settings, overwrite=overwrite)
-    elif mode == "zoom":
-        from dreamvid.render.zoom import render_zoom
-
-        render_zoom(input_path, output_path, settings, overwrite=overwrite, resume=resume)
-    else:
-        if not input_path:
-            raise UserError(f"{path}: a video job needs an 'input' clip")
-        from dreamvid.render.clip import render_clip
-
-        render_clip(input_path, output_path, settings, overwrite=overwrite, resume=resume)
+        return render_image(input_path, output_path, settings, overwrite, progress=progress)
+    render = render_zoom if mode == "zoom" else render_clip
+    return render(input_path, output_path, settings, overwrite, resume, progress=progress, callback=callback)

@@ -2,28 +2,33 @@
 
 A loop is a `step(t, state) -> (frame, state)` function over a dict of numpy arrays (the loop's
 whole memory, saved losslessly at each checkpoint), so resuming is exact by construction. Steps
-are made by `make_step(first_frame)` once the resume state is checked, so a loop builds its model
+are made by `step_from(first_frame)` once the resume state is checked, so a loop builds its model
 only for a render that goes ahead, and one that reads a source can start reading at that frame.
 A step that holds resources (a decoder, a prefetch thread) has a `close()`, called when the loop ends.
 """
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 from fractions import Fraction
 import os
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from tqdm import tqdm
 
+from dreamvid.errors import Cancelled, Interrupted
 from dreamvid.media.audio import AudioSource
 from dreamvid.media.segments import SegmentedOutput, check_video_output, join_segments, segment_count
+from dreamvid.render.lock import output_lock
 from dreamvid.render.resume import discard_state, fingerprint, prepare_state, save_state
+from dreamvid.settings import Resolved
 from dreamvid.settings.files import save_job
 
 LoopState = dict[str, np.ndarray]
 Step = Callable[[int, LoopState], tuple[np.ndarray, LoopState]]
+Callback = Callable[[int, np.ndarray, int], "bool | None"]  # (frame index, frame, total): False stops
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,7 @@ class FrameJob:
     mode: str
     input_path: str
     output_path: str
-    settings: dict
+    settings: Resolved
     size: tuple[int, int]  # (width, height) of every frame
     fps: Fraction
     frames: int  # frames dreamed
@@ -80,44 +85,62 @@ def segmented_output(job: FrameJob, folder: str) -> SegmentedOutput:
                            segment_frames=job.settings["checkpoint_frames"])
 
 
-def render_frames(job: FrameJob, make_step: Callable[[int], Step], start: Callable[[], LoopState],
-                  overwrite: bool, resume: bool) -> None:
-    """Run the loop's step for every frame not yet rendered, checkpointing after each finished segment."""
-    expected = fingerprint(job.mode, job.input_path, job.settings, job.size, job.audio_digest)
-    folder, state, loop_state = prepare_state(job.output_path, expected, resume, overwrite)
-    loop_state = loop_state or start()
-    output = segmented_output(job, folder)
-    step = None
+def dreamed_frames(step_from: Callable[[int], Step], first: int, stop: int,
+                   state: LoopState) -> Iterator[tuple[int, np.ndarray, LoopState]]:
+    """The render core: frames `first`..`stop`-1, each with the loop state after it. Every render
+    drives it (the one-process loop, a worker's shot, the API's generators); closing it early closes
+    the step's decoder and threads."""
+    step = step_from(first)
     try:
-        step = make_step(state.next_frame)
-        with tqdm(total=job.frames, initial=state.next_frame, unit="frame", desc=job.mode, dynamic_ncols=True) as bar:
-            for t in range(state.next_frame, job.frames):
-                frame, loop_state = step(t, loop_state)
-                if output.write(frame, t, job.copies(t)):
-                    state.next_frame = t + 1
-                    save_state(folder, state, loop_state)
-                bar.update()
-        output.close()
-    except KeyboardInterrupt:
-        output.abort()
-        raise KeyboardInterrupt(f"interrupted; the same command with --resume continues from frame "
-                                f"{state.next_frame} of {job.frames}") from None
-    except BaseException:
-        output.abort()
-        if state.next_frame == 0:  # failed before any checkpoint: nothing to resume, so leave nothing
-            discard_state(folder)
-        raise
+        for t in range(first, stop):
+            frame, state = step(t, state)
+            yield t, frame, state
     finally:
         close_step(step)
-    finish_render(job, folder, output, overwrite or resume)
 
 
-def finish_render(job: FrameJob, folder: str, output: SegmentedOutput, replace: bool) -> None:
+def render_frames(job: FrameJob, step_from: Callable[[int], Step], start: Callable[[], LoopState],
+                  overwrite: bool, resume: bool, progress: bool = True, callback: Callback | None = None) -> str:
+    """Run the loop's step for every frame not yet rendered, checkpointing after each finished segment,
+    then join the output; returns its path. `callback(t, frame, total)` returning False stops the render
+    (`Cancelled`) with its last checkpoint kept, as Ctrl-C does (`Interrupted`)."""
+    with output_lock(job.output_path):
+        expected = fingerprint(job.mode, job.input_path, job.settings.values, job.size, job.audio_digest)
+        folder, state, loop_state = prepare_state(job.output_path, expected, resume, overwrite)
+        output = segmented_output(job, folder)
+        try:
+            frames = dreamed_frames(step_from, state.next_frame, job.frames, loop_state or start())
+            with closing(frames), progress_bar(job, state.next_frame, progress) as bar:
+                for t, frame, loop_state in frames:
+                    if output.write(frame, t, job.copies(t)):  # 1. write; 2. checkpoint at a segment's end
+                        state.next_frame = t + 1
+                        save_state(folder, state, loop_state)
+                    bar.update()
+                    if callback and callback(t, frame, job.frames) is False:  # 3. the caller may stop here
+                        raise Cancelled(job.output_path, state.next_frame, job.frames)
+            output.close()
+        except KeyboardInterrupt:
+            output.abort()
+            raise Interrupted(job.output_path, state.next_frame, job.frames) from None
+        except BaseException:
+            output.abort()
+            if state.next_frame == 0:  # failed before any checkpoint: nothing to resume, so leave nothing
+                discard_state(folder)
+            raise
+        return finish_render(job, folder, output, overwrite or resume)
+
+
+def progress_bar(job: FrameJob, done: int, shown: bool) -> tqdm:
+    return tqdm(total=job.frames, initial=done, unit="frame", desc=job.mode, dynamic_ncols=True, disable=not shown)
+
+
+def finish_render(job: FrameJob, folder: str, output: SegmentedOutput, replace: bool) -> str:
     """Join the finished segments (with the sound), save the settings beside the output, drop the state."""
     segments = output.segment_paths(segment_count(job.frames, job.settings["checkpoint_frames"]))
     join_segments(segments, job.output_path, job.size, job.fps, job.audio, replace)
-    save_job(job.mode, job.input_path, job.output_path, job.settings)
+    save_job(job.mode, job.input_path, job.output_path, job.settings.values)
     discard_state(folder)
+    return job.output_path
 
 
 def preview_path(path: str) -> str:

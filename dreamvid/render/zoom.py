@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-from dreamvid.ascent.engine import Dreamer
-from dreamvid.audio.schedules import music_frames, zoom_music, zoom_soundtrack
+from dreamvid.ascent.engine import Engine
+from dreamvid.audio.schedules import Soundtrack, music_frames, zoom_music, zoom_soundtrack
 from dreamvid.colour import ColourStats, colour_stats, match_colours
 from dreamvid.media.frames import float_to_frame, frame_to_float, frame_to_image, image_to_float_frame
-from dreamvid.media.pictures import load_picture, resize_frame
+from dreamvid.media.pictures import Picture, as_frame, load_picture, resize_frame
 from dreamvid.media.writer import even_size
 from dreamvid.motion import CameraMove, move_frame
-from dreamvid.nets.device import pick_device
+from dreamvid.errors import UserError
 from dreamvid.notices import notify
 from dreamvid.render.cadence import cross_fade, key_step_scale, move_image, path_matrix
-from dreamvid.render.loop import FrameJob, LoopState, prepare_output, render_frames
-from dreamvid.settings import Resolved, check_schedules
+from dreamvid.render.dreaming import FrameDreamer, frame_dreamer
+from dreamvid.render.loop import Callback, FrameJob, LoopState, Step, prepare_output, render_frames
+from dreamvid.settings import Resolved, check_schedules, parse_fps
 
 SECONDS_WHEN_UNSET = 5  # `frames = 0` renders this many seconds
 
@@ -40,12 +43,12 @@ def crop_to_even(image: np.ndarray) -> np.ndarray:
     return even
 
 
-def start_picture(input_path: str, settings: Resolved) -> np.ndarray:
+def start_picture(picture: Picture, settings: Resolved) -> np.ndarray:
     """The loop's first image as float32 H x W x 3 in 0..1."""
     if settings["noise"]:
         side = settings["size"] or settings["noise_size"]
         return crop_to_even(noise_picture(side, settings["seed"]))
-    frame = resize_frame(load_picture(input_path), settings["size"])
+    frame = resize_frame(as_frame(picture), settings["size"])
     return crop_to_even(frame_to_float(frame))
 
 
@@ -64,7 +67,7 @@ def array_stats(values: np.ndarray) -> ColourStats:
     return ColourStats(mean=tuple(values[:3].tolist()), std=tuple(values[3:].tolist()))
 
 
-def dream_and_match(dreamer: Dreamer, settings: Resolved, image: np.ndarray, t: int, reference: np.ndarray | None,
+def dream_and_match(dreamer: FrameDreamer, settings: Resolved, image: np.ndarray, t: int, reference: np.ndarray | None,
                     fixed_reference: ColourStats | None, step_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Dream a float frame as frame `t`, then colour coherence toward the reference (a given picture's,
     else the first dreamed frame's). Returns (dreamed, reference)."""
@@ -78,7 +81,7 @@ def dream_and_match(dreamer: Dreamer, settings: Resolved, image: np.ndarray, t: 
     return dreamed, reference
 
 
-def zoom_step(dreamer: Dreamer, settings: Resolved, fixed_reference: ColourStats | None):
+def zoom_step(dreamer: FrameDreamer, settings: Resolved, fixed_reference: ColourStats | None):
     """frame t = colour(dream(camera(frame t-1))); frame 0 is the start picture dreamed."""
     fps = float(settings.fps)
 
@@ -94,7 +97,7 @@ def zoom_step(dreamer: Dreamer, settings: Resolved, fixed_reference: ColourStats
     return step
 
 
-def cadence_step(dreamer: Dreamer, settings: Resolved, fixed_reference: ColourStats | None, cadence: int):
+def cadence_step(dreamer: FrameDreamer, settings: Resolved, fixed_reference: ColourStats | None, cadence: int):
     """Key frames every `cadence` frames, key k+1 = colour(dream(camera^cadence(key k))) with a slightly
     larger step (`key_step_scale`); the frames between are cross-faded from both keys (render/cadence.py).
 
@@ -131,7 +134,7 @@ def cadence_step(dreamer: Dreamer, settings: Resolved, fixed_reference: ColourSt
     return step
 
 
-def loop_step(dreamer: Dreamer, settings: Resolved, fixed_reference: ColourStats | None):
+def loop_step(dreamer: FrameDreamer, settings: Resolved, fixed_reference: ColourStats | None):
     """The zoom's step for its cadence; at cadence 1 today's loop, untouched (every frame dreamed)."""
     cadence = settings["cadence"]
     if cadence == 1:
@@ -139,26 +142,60 @@ def loop_step(dreamer: Dreamer, settings: Resolved, fixed_reference: ColourStats
     return cadence_step(dreamer, settings, fixed_reference, cadence)
 
 
-def render_zoom(input_path: str, output_path: str, settings: dict, overwrite: bool = False,
-                resume: bool = False, preview: bool = False, baseline: bool = False) -> None:
-    """`dreamvid zoom`: checks first, then the loop, resumable, into one video file.
+@dataclass(frozen=True)
+class ZoomWork:
+    """What a zoom's frame loop needs: its settings, first picture, length and the engine to dream with."""
 
-    `baseline` (benchmarks only): the straightforward dreamer (see `Dreamer`)."""
-    output_path, settings = prepare_output(output_path, settings, overwrite, preview)
-    fps = Resolved(settings).fps
+    settings: Resolved
+    first: np.ndarray  # float32 H x W x 3 in 0..1
+    frames: int
+    fixed_reference: ColourStats | None = None  # a `colour_reference` picture's colours
+    engine: Engine | None = None  # None: built when the loop starts
+    baseline: bool = False
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.first.shape[1], self.first.shape[0]
+
+    def start(self) -> LoopState:
+        return {"image": self.first}
+
+    def step_from(self, first: int) -> Step:
+        """Called once a render goes ahead (after the resume check: a refused resume loads no model)."""
+        dreamer = frame_dreamer(self.settings, self.engine, self.baseline)
+        return loop_step(dreamer, self.settings, self.fixed_reference)
+
+
+def check_zoom_input(picture: Picture | None, settings: dict) -> None:
+    given = picture is not None and not (isinstance(picture, str) and not picture)
+    if given and settings["noise"]:
+        raise UserError("give an input picture or --noise, not both")
+    if not given and not settings["noise"]:
+        raise UserError("zoom needs an input picture or --noise")
+
+
+def prepare_zoom(picture: Picture | None, settings: dict, engine: Engine | None = None,
+                 baseline: bool = False) -> tuple[ZoomWork, Soundtrack]:
+    """Every check of a zoom before any dreaming: the input, the music, the schedules; returns the work
+    and its sound. `baseline` (benchmarks only): the straightforward dreamer (render/dreaming.py)."""
+    check_zoom_input(picture, settings)
+    fps = parse_fps(settings["fps"])
     music = zoom_music(settings, fps)  # decoded and analysed once, ahead of the render
     frames = settings["frames"] or (music_frames(music, fps) if music else round(SECONDS_WHEN_UNSET * fps))
     sound = zoom_soundtrack(settings, music, fps, frames)
     resolved = Resolved(settings, audio=sound.table)
     check_schedules(resolved, frames)
-    first = start_picture(input_path, resolved)
     reference_path = resolved["colour_reference"]
     fixed_reference = colour_stats(load_picture(reference_path)) if reference_path else None
-    job = FrameJob("zoom", input_path, output_path, settings, (first.shape[1], first.shape[0]), resolved.fps, frames,
+    return ZoomWork(resolved, start_picture(picture, resolved), frames, fixed_reference, engine, baseline), sound
+
+
+def render_zoom(input_path: str, output_path: str, settings: dict, overwrite: bool = False, resume: bool = False,
+                preview: bool = False, baseline: bool = False, engine: Engine | None = None, progress: bool = True,
+                callback: Callback | None = None) -> str:
+    """`dreamvid zoom`: checks first, then the loop, resumable, into one video file; returns its path."""
+    output_path, settings = prepare_output(output_path, settings, overwrite, preview)
+    work, sound = prepare_zoom(input_path, settings, engine, baseline)
+    job = FrameJob("zoom", input_path, output_path, work.settings, work.size, work.settings.fps, work.frames,
                    audio=sound.source, audio_digest=sound.digest)
-
-    def make_step(first_frame: int):  # called after the resume check: a refused resume loads no model
-        dreamer = Dreamer(resolved, pick_device(resolved["device"]), baseline=baseline)
-        return loop_step(dreamer, resolved, fixed_reference)
-
-    render_frames(job, make_step, lambda: {"image": first}, overwrite, resume)
+    return render_frames(job, work.step_from, work.start, overwrite, resume, progress, callback)

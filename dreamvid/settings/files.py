@@ -11,6 +11,7 @@ import sys
 
 from dreamvid.errors import UserError
 from dreamvid.media.outputs import output_target
+from dreamvid.settings.values import merge
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -19,6 +20,7 @@ else:  # pragma: no cover - Python 3.10
 
 JOB_KEYS = ("mode", "input", "output")  # what a job file holds besides settings
 MODES = ("image", "zoom", "video")
+DEFAULT_PRESETS = {"zoom": "tunnel", "video": "video-subtle"}  # per command: light per-frame dreams suit loops
 
 
 def preset_folder():
@@ -87,6 +89,20 @@ def load_job(path: str) -> tuple[str, str, str, dict]:
     locate = lambda p: os.path.join(folder, p) if p else ""  # noqa: E731
     settings = {key: value for key, value in values.items() if key not in JOB_KEYS}
     return mode, locate(values.get("input", "")), locate(values["output"]), settings
+
+
+def command_settings(command: str, preset: str | None, config: str | None, given: dict, source: str,
+                     base: dict | None = None) -> dict:
+    """The settings a render of `command` uses: defaults < `base` < preset (None: the command's default)
+    < config file < `given` (from `source`: "the command line", an API call...); None values are not given."""
+    sources = [("the Dreamer's model", base)] if base else []
+    preset = preset or DEFAULT_PRESETS.get(command)
+    if preset:
+        sources.append((f"preset {preset}", load_preset(preset)))
+    if config:
+        sources.append((config, load_config(config)))
+    sources.append((source, {name: value for name, value in given.items() if value is not None}))
+    return merge(*sources)
 
 
 def toml_value(value: object) -> str:

@@ -119,3 +119,22 @@ def cause(error: BaseException, what: str) -> BaseException:
         return inner
     return UserError(f"{what}: its worker was lost and Ray gave up retrying ({type(error).__name__}); "
                      f"the same command with --resume continues")
+
+
+def finished_tasks(ray, pending: dict, timeout: float | None = None) -> list[tuple[object, object]]:
+    """The tasks of `pending` (ref -> what it is) that are done, taken out of it: within `timeout`
+    seconds every one done by then; with no timeout, at least one."""
+    if not pending:
+        return []
+    count = len(pending) if timeout is not None else 1
+    ready, _ = ray.wait(list(pending), num_returns=count, timeout=timeout)
+    return [(ref, pending.pop(ref)) for ref in ready]
+
+
+def task_failure(ray, ref, what: str) -> BaseException | None:
+    """None when the task ended well; else its own exception, or one line for a worker lost for good."""
+    try:
+        ray.get(ref)
+        return None
+    except ray.exceptions.RayError as error:
+        return cause(error, what)

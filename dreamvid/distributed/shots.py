@@ -15,8 +15,7 @@ import json
 import os
 from typing import Callable, Iterable, Iterator
 
-from dreamvid.flow import is_scene_cut
-from dreamvid.render.clip import ClipWork, analysed_frames
+from dreamvid.render.clip import FLOW_METHODS, ClipWork, analysed_frames, is_fresh_start
 from dreamvid.settings import Resolved
 
 WARMUP_SECONDS = 1.0  # a piece's warm-up: the carried dream settles within it (benchmarks/bench_workers.py)
@@ -50,19 +49,19 @@ class Shot:
 
 
 def fresh_starts(work: ClipWork, on_frame: Callable[[], None] = lambda: None) -> Iterator[int]:
-    """The frames where the renderer starts afresh, as clip.start_image decides: 0, then each scene cut."""
-    method, frames = work.settings["flow"], len(work.plan.kept)
-    if method == "none":  # no frame carries anything, so any frame may start a shot
+    """The frames where the renderer starts afresh (clip.is_fresh_start): 0, then each scene cut."""
+    method, frames = FLOW_METHODS[work.settings["flow"]], work.frames
+    if not method.carries:  # every frame starts afresh, so any frame may start a shot: chunks of about 240
         shot = -(-UNCUT_SHOT_FRAMES // work.settings["checkpoint_frames"]) * work.settings["checkpoint_frames"]
         yield from range(0, frames, shot)
         return
     yield 0
-    if method == "blend":  # blend has no cut test: the clip is one shot
+    if not method.cuts:  # a dream carried through the whole clip: one shot
         return
     sources = analysed_frames(work.input_path, work.size, work.settings, work.plan, 1)
     try:
         for t, source in enumerate(sources, start=1):
-            if is_scene_cut(source.weights, work.settings["cut_threshold"]):
+            if is_fresh_start(method, source, True, work.settings["cut_threshold"]):
                 yield t
             on_frame()
     finally:

@@ -9,16 +9,18 @@ boundary, so a worker killed mid-shot resumes there, exactly, like `--resume`.
 
 from __future__ import annotations
 
+from contextlib import closing
 import os
 from typing import Callable
 
 import numpy as np
 
+from dreamvid.distributed.shots import Shot
+from dreamvid.media.frames import float_to_frame
 from dreamvid.media.segments import SegmentedOutput, is_picture_output, segment_count
 from dreamvid.render.clip import ClipWork
-from dreamvid.render.loop import FrameJob, LoopState, Step, close_step, segmented_output
+from dreamvid.render.loop import FrameJob, LoopState, Step, dreamed_frames, segmented_output
 from dreamvid.render.resume import RenderState, load_state, save_state
-from dreamvid.render.shots import Shot
 
 
 def shot_folder(folder: str, shot: Shot) -> str:
@@ -77,23 +79,19 @@ def render_shot(job: FrameJob, work: ClipWork, folder: str, shot: Shot, report: 
     os.makedirs(shot_folder(folder, shot), exist_ok=True)
     report(max(0, first - shot.first))
     output = segmented_output(job, folder)
-    step = None
     try:
-        step = (step_from or work.step_from)(first)
-        for t in range(first, shot.stop):
-            frame, state = step(t, state)  # 1. dream frame t (from a fresh start at warm_from)
-            if t < shot.first:  # 2. a warm-up frame: dreamed for the state it leaves; kept for a cross-fade
-                if shot.fades_in:
-                    save_loose_frame(loose_frame_path(folder, t, "warm"), frame)
-                continue
-            if keep_frame(job, folder, output, shot, t, frame):  # 3. write it; checkpoint at a boundary
-                save_state(shot_folder(folder, shot), RenderState(shot.key, t + 1), state)
-            report(t + 1 - shot.first)
+        with closing(dreamed_frames(step_from or work.step_from, first, shot.stop, state)) as frames:
+            for t, frame, state in frames:  # 1. frame t dreamed (from a fresh start at warm_from)
+                if t < shot.first:  # 2. a warm-up frame: dreamed for the state it leaves; kept for a cross-fade
+                    if shot.fades_in:
+                        save_loose_frame(loose_frame_path(folder, t, "warm"), frame)
+                    continue
+                if keep_frame(job, folder, output, shot, t, frame):  # 3. write it; checkpoint at a boundary
+                    save_state(shot_folder(folder, shot), RenderState(shot.key, t + 1), state)
+                report(t + 1 - shot.first)
     except BaseException:
         output.abort()
         raise
-    finally:
-        close_step(step)
 
 
 def segment_exists(path: str, final_path: str) -> bool:
@@ -105,7 +103,7 @@ def loose_frame(folder: str, t: int, fades: dict[int, float]) -> np.ndarray:
     if t not in fades:
         return frame
     warm = np.load(loose_frame_path(folder, t, "warm")).astype(np.float32)
-    return np.rint((1 - fades[t]) * frame + fades[t] * warm).astype(np.uint8)
+    return float_to_frame(((1 - fades[t]) * frame + fades[t] * warm) / 255.0)
 
 
 def assemble_shared_segments(job: FrameJob, folder: str, fades: dict[int, float]) -> SegmentedOutput:

@@ -15,15 +15,17 @@ import time
 
 from tqdm import tqdm
 
-from dreamvid.errors import UserError
+from dreamvid.distributed import faults as fault_hooks
+from dreamvid.distributed.cluster import Workers, connected, finished_tasks, import_ray, progress_actor, task_failure
+from dreamvid.distributed.faults import Faults
+from dreamvid.distributed.shot_render import assemble_shared_segments, is_shot_done, render_shot
+from dreamvid.distributed.shots import Shot, fade_weights, fresh_starts, piece_frames, plan_shots, remembered_starts
+from dreamvid.errors import Interrupted, UserError
 from dreamvid.notices import notify
-from dreamvid.render import faults
 from dreamvid.render.clip import ClipWork
-from dreamvid.render.cluster import Workers, cause, connected, import_ray, progress_actor
+from dreamvid.render.lock import output_lock
 from dreamvid.render.loop import FrameJob, finish_render
 from dreamvid.render.resume import FILE_SETTINGS, RenderState, discard_state, fingerprint, prepare_state, save_state
-from dreamvid.render.shot_render import assemble_shared_segments, is_shot_done, render_shot
-from dreamvid.render.shots import Shot, fade_weights, fresh_starts, piece_frames, plan_shots, remembered_starts
 from dreamvid.settings import Resolved
 
 RETRIES = 3  # a worker process that dies (killed, out of memory, its machine gone) is started again this often
@@ -32,7 +34,7 @@ PLACEMENT_SETTINGS = ("workers", "ray")  # where the shots are dreamed, not what
 
 
 def shots_fingerprint(job: FrameJob) -> str:
-    settings = {key: value for key, value in job.settings.items() if key not in PLACEMENT_SETTINGS}
+    settings = {key: value for key, value in job.settings.values.items() if key not in PLACEMENT_SETTINGS}
     return fingerprint("video-shots", job.input_path, settings, job.size, job.audio_digest)
 
 
@@ -42,8 +44,8 @@ def absolute(job: FrameJob, work: ClipWork) -> tuple[FrameJob, ClipWork]:
     values.update({name: os.path.abspath(values[name]) for name in FILE_SETTINGS if values.get(name)})
     settings = Resolved(values, fps=work.settings.fps, audio=work.settings.audio)
     path = os.path.abspath(work.input_path)
-    return (replace(job, input_path=path, output_path=os.path.abspath(job.output_path)),
-            replace(work, input_path=path, settings=settings))
+    return (replace(job, input_path=path, output_path=os.path.abspath(job.output_path), settings=settings),
+            replace(work, input_path=path, settings=settings, engine=None))  # each worker builds its own
 
 
 def check_visible(*paths: str) -> None:
@@ -53,14 +55,14 @@ def check_visible(*paths: str) -> None:
                             f"its input and output on a filesystem every machine mounts at the same path")
 
 
-def shot_task(job: FrameJob, work: ClipWork, folder: str, shot: Shot, threads: int, fault_plan: dict,
+def shot_task(job: FrameJob, work: ClipWork, folder: str, shot: Shot, threads: int, faults: Faults | None,
               progress) -> int:
     """One shot, in a Ray worker process."""
     import torch
 
     torch.set_num_threads(threads)
     check_visible(job.input_path, folder)
-    step_from = faults.with_faults(work.step_from, fault_plan)
+    step_from = fault_hooks.with_faults(work.step_from, faults)
     render_shot(job, work, folder, shot, lambda done: progress.report.remote(shot.name, done), step_from)
     return shot.frames
 
@@ -68,14 +70,15 @@ def shot_task(job: FrameJob, work: ClipWork, folder: str, shot: Shot, threads: i
 class ShotRun:
     """The driver's side of one render: the tasks in flight, the progress bar, the finished shots."""
 
-    def __init__(self, workers: Workers, job: FrameJob, work: ClipWork, folder: str, bar: tqdm):
+    def __init__(self, workers: Workers, job: FrameJob, work: ClipWork, folder: str, bar: tqdm,
+                 faults: Faults | None = None):
         self.ray, self.job, self.work, self.folder, self.bar = import_ray(), job, work, folder, bar
         self.task = self.ray.remote(shot_task).options(**workers.options, max_retries=RETRIES)
         self.threads, self.progress = workers.threads, progress_actor(self.ray)
         self.pending: dict = {}
         self.shots: list[Shot] = []
         self.kept = self.finished = 0  # frames of shots finished before this run; shots finished in it
-        self.faults, self.polled = faults.faults_from_environment(), 0.0
+        self.faults, self.polled = faults, 0.0
 
     def submit(self, shot: Shot) -> None:
         if is_shot_done(self.folder, shot):
@@ -90,21 +93,18 @@ class ShotRun:
         if timeout == 0 and time.monotonic() - self.polled < POLL_SECONDS:
             return
         self.polled = time.monotonic()
-        if self.pending:
-            ready, _ = self.ray.wait(list(self.pending), num_returns=len(self.pending), timeout=timeout)
-            for ref in ready:
-                self.collect(ref, self.pending.pop(ref))
+        for ref, shot in finished_tasks(self.ray, self.pending, timeout):
+            self.collect(ref, shot)
         done = self.kept + self.ray.get(self.progress.total.remote())
         if done != self.bar.n:
             self.bar.update(done - self.bar.n)
 
     def collect(self, ref, shot: Shot) -> None:
-        try:
-            self.ray.get(ref)
-        except self.ray.exceptions.RayError as error:
-            raise cause(error, f"frames {shot.first}-{shot.stop - 1}") from None
+        failure = task_failure(self.ray, ref, f"frames {shot.first}-{shot.stop - 1}")
+        if failure is not None:
+            raise failure
         self.finished += 1
-        faults.driver_exit(self.faults, self.finished)
+        fault_hooks.driver_exit(self.faults, self.finished)
 
     def run(self) -> None:
         piece, warmup = piece_frames(self.work.settings)
@@ -123,32 +123,35 @@ class ShotRun:
             self.ray.cancel(ref, force=True)
 
 
-def render_shots(job: FrameJob, work: ClipWork, overwrite: bool, resume: bool) -> None:
-    """Dream the clip's shots on Ray workers into the state folder, then join them with the sound."""
+def render_shots(job: FrameJob, work: ClipWork, overwrite: bool, resume: bool, progress: bool = True,
+                 faults: Faults | None = None) -> str:
+    """Dream the clip's shots on Ray workers into the state folder, then join them with the sound;
+    returns the output's path. `faults`: the tests' (faults.py)."""
     import_ray()  # without it, one line before anything is written
-    expected = shots_fingerprint(job)
-    folder, _, _ = prepare_state(job.output_path, expected, resume, overwrite)
-    save_state(folder, RenderState(expected), {})
-    job, work = absolute(job, work)
-    folder = os.path.abspath(folder)
-    try:
-        shots = dream_shots(job, work, folder)
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt("interrupted; the same command with --resume continues (the finished shots and "
-                                "each shot's last checkpoint are kept)") from None
-    except BaseException:
-        if not os.path.isdir(os.path.join(folder, "shots")):
-            discard_state(folder)  # nothing dreamed yet: nothing to resume, so leave nothing
-        raise
-    finish_render(job, folder, assemble_shared_segments(job, folder, fade_weights(shots)), overwrite or resume)
+    with output_lock(job.output_path):
+        expected = shots_fingerprint(job)
+        folder, _, _ = prepare_state(job.output_path, expected, resume, overwrite)
+        save_state(folder, RenderState(expected), {})
+        job, work = absolute(job, work)
+        folder = os.path.abspath(folder)
+        try:
+            shots = dream_shots(job, work, folder, progress, faults)
+        except KeyboardInterrupt:
+            raise Interrupted(job.output_path, None, job.frames) from None
+        except BaseException:
+            if not os.path.isdir(os.path.join(folder, "shots")):
+                discard_state(folder)  # nothing dreamed yet: nothing to resume, so leave nothing
+            raise
+        return finish_render(job, folder, assemble_shared_segments(job, folder, fade_weights(shots)),
+                             overwrite or resume)
 
 
-def dream_shots(job: FrameJob, work: ClipWork, folder: str) -> list[Shot]:
+def dream_shots(job: FrameJob, work: ClipWork, folder: str, progress: bool, faults: Faults | None) -> list[Shot]:
     """Every shot dreamed into the state folder, on the workers asked for; returns the shots."""
     settings = job.settings
     with connected(settings["workers"], settings["ray"], settings["device"]) as workers, \
-            tqdm(total=job.frames, unit="frame", desc="video", dynamic_ncols=True) as bar:
-        run = ShotRun(workers, job, work, folder, bar)
+            tqdm(total=job.frames, unit="frame", desc="video", dynamic_ncols=True, disable=not progress) as bar:
+        run = ShotRun(workers, job, work, folder, bar, faults)
         try:
             run.run()
         except BaseException:

@@ -1,0 +1,1 @@
+"""The DeepDream ascent: the octave pyramid, objectives, tiles and the engine."""

@@ -1,0 +1,1 @@
+"""A clip's shots and job files on Ray workers; nothing below this package imports it."""

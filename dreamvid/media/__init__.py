@@ -1,0 +1,1 @@
+"""Media in and out: ffmpeg processes, clips, pictures, segments and sound."""

@@ -1,0 +1,1 @@
+"""The networks: registry, weights, feature extraction, device and preparation."""

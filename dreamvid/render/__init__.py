@@ -1,0 +1,1 @@
+"""The renderers (a still, a zoom, a clip) over one frame loop."""

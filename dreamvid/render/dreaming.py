@@ -1,0 +1,108 @@
+"""A render's settings turned into a dream per frame: the knobs and layer weights at frame t, and
+randomness derived from (seed, frame), over an `Engine` built once per render (or given by the API)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from dreamvid.ascent.dream import Anchor, DreamParams, StepProgress, make_generator
+from dreamvid.ascent.engine import Engine
+from dreamvid.errors import UserError
+from dreamvid.media.pictures import load_picture, resize_frame
+from dreamvid.nets.device import auto_tile, autocast_dtype, pick_device
+from dreamvid.nets.features import FeatureNet, load_model
+from dreamvid.nets.prepare import prepare_network
+from dreamvid.schedule import parse_schedule
+from dreamvid.settings import Resolved, defaults
+
+GUIDE_SIDE = 320  # guide features are pooled from a picture this size: enough for the layers we use
+# The settings an engine is built from: a render given an engine must agree with it on these.
+ENGINE_SETTINGS = ("model", "weights", "channels", "guide", "device", "precision", "compile")
+
+
+def parse_channels(text: str) -> list[int]:
+    try:
+        channels = [int(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise UserError(f"channels (--channels) must be whole numbers separated by commas, got {text!r}") from None
+    if any(channel < 0 for channel in channels):
+        raise UserError(f"channels (--channels) must be >= 0, got {text!r}")
+    return channels
+
+
+def build_engine(settings: Resolved, baseline: bool = False, net: FeatureNet | None = None) -> Engine:
+    """The network with its hooks (`net`, or loaded now), on the settings' device; `baseline`: the
+    straightforward version benchmarks compare with (whole network, fp32, no BatchNorm folding,
+    default memory layout)."""
+    device = pick_device(settings["device"])
+    layers = list(settings["layers"])
+    net = net or load_model(settings["model"], layers, device, settings["weights"] or None, early_stop=not baseline)
+    autocast = None if baseline else autocast_dtype(device, settings["precision"])
+    if not baseline:
+        prepare_network(net, device, settings["compile"], autocast_to=autocast)
+    guide = resize_frame(load_picture(settings["guide"]), GUIDE_SIDE) if settings["guide"] else None
+    return Engine(net, device, layers, parse_channels(settings["channels"]), guide, autocast)
+
+
+def engine_mismatch(engine_settings: dict, settings: dict) -> str:
+    """'' when a render with `settings` can use an engine built with `engine_settings`, else what differs."""
+    for name in ENGINE_SETTINGS:
+        if engine_settings[name] != settings[name]:
+            return f"{name} {settings[name]!r} (it was built with {engine_settings[name]!r})"
+    if list(engine_settings["layers"]) != list(settings["layers"]):
+        return f"layers {' '.join(settings['layers'])} (it was built with {' '.join(engine_settings['layers'])})"
+    return ""
+
+
+class FrameDreamer:
+    """Dreams the frames of one render: frame t with the settings' values at t."""
+
+    def __init__(self, settings: Resolved, engine: Engine):
+        self.settings, self.engine = settings, engine
+        self.weight_schedules = {layer: parse_schedule(weight, f"layers.{layer}")
+                                 for layer, weight in settings["layers"].items()}
+
+    @property
+    def device(self) -> torch.device:
+        return self.engine.device
+
+    def layer_weights(self, frame: int) -> dict[str, float]:
+        fps, audio = float(self.settings.fps), self.settings.audio_at(frame)
+        return {layer: schedule.at(frame, fps, audio) for layer, schedule in self.weight_schedules.items()}
+
+    def params(self, frame: int = 0, iterations: int | None = None, octaves: int | None = None,
+               step_scale: float = 1.0) -> DreamParams:
+        """The dream's knobs at `frame`; `step_scale` multiplies the step (a zoom's cadence, render/cadence.py)."""
+        at = self.settings.at
+        return DreamParams(
+            octaves=self.settings["octaves"] if octaves is None else octaves,
+            octave_scale=at("octave_scale", frame),
+            iterations=at("iterations", frame) if iterations is None else iterations,
+            step=at("step", frame) * step_scale,
+            jitter=at("jitter", frame),
+            smooth=at("smooth", frame),
+            tile=auto_tile(self.device, self.settings["tile"]),
+            autocast=self.engine.autocast,
+        )
+
+    def dream(self, image: torch.Tensor, frame: int = 0, iterations: int | None = None,
+              on_step: Callable[[StepProgress], None] | None = None, octaves: int | None = None,
+              step_scale: float = 1.0, anchor: Anchor | None = None) -> torch.Tensor:
+        """Dream one image with the settings of `frame` and randomness derived from (seed, frame)."""
+        params = self.params(frame, iterations, octaves, step_scale)
+        generator = make_generator(self.settings["seed"], frame)
+        return self.engine.dream(image, params, self.layer_weights(frame), generator, on_step, anchor)
+
+
+def default_params(**changes) -> DreamParams:
+    """The knobs of a dream with the settings table's defaults, but for `changes`."""
+    values = defaults()
+    knobs = {name: values[name] for name in ("octaves", "octave_scale", "iterations", "step", "jitter", "smooth")}
+    return DreamParams(**{**knobs, **changes})
+
+
+def frame_dreamer(settings: Resolved, engine: Engine | None = None, baseline: bool = False) -> FrameDreamer:
+    """The render's dreamer over `engine`, or over one built now from the settings."""
+    return FrameDreamer(settings, engine or build_engine(settings, baseline))
