@@ -54,7 +54,7 @@ def add_settings(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 DEFAULT_PRESETS = {"zoom": "tunnel", "video": "video-subtle"}  # light per-frame dreams suit loops
-AUDIO_COMMAND_SETTINGS = tuple(s for s in SETTINGS if s.name in ("fps", "audio_attack", "audio_release"))
+AUDIO_COMMAND_SETTINGS = tuple(s for s in SETTINGS if s.name == "fps" or (s.group == "audio" and s.name != "audio"))
 
 
 def resolve_settings(args: argparse.Namespace) -> dict:
