@@ -28,10 +28,9 @@ NAMES = (*CURVES, "beat")  # what schedule expressions may read
 # instead of blinking off, which is what reads as "flicker" in a dreamed zoom.
 ATTACK = 0.01
 RELEASE = 0.15
-# The onset curve falls faster, over this share of the beat: at 0.15 s it fell by less than half between
-# eighth notes (its lowest point between them had a median 0.40-0.60 on 9 songs at 95-190 BPM); at an
-# eighth of the beat (44-79 ms there) it is 0.28-0.43, the rest being 16ths that retrigger it. Songs without
-# a tempo use RELEASE (docs/DESIGN.md "Music").
+# The onset curve falls faster, over this share of the beat (39-79 ms at 95-190 BPM). Its lowest point between
+# eighth notes, median over 9 songs: 0.35-0.53 at 0.15 s, 0.19-0.35 at an eighth of the beat; what is left
+# is 16ths retriggering it (the raw curve dips to 0.04-0.12). Without a tempo: RELEASE (DESIGN.md "Music").
 ONSET_RELEASE_BEATS = 1 / 8
 SILENCE = 1e-4  # RMS amplitude, -80 dBFS: below 16-bit dither, so such a track is silence
 BAND_FLOOR = 0.01  # a band 40 dB under the track's loudness reads ~0 rather than as stretched leakage
