@@ -61,7 +61,7 @@ def add_settings(parser: argparse.ArgumentParser, command: str) -> None:
                 add_setting_flag(flags, setting)
 
 
-AUDIO_COMMAND_SETTINGS = tuple(s for s in SETTINGS if s.name in ("fps", "audio_attack", "audio_release"))
+AUDIO_COMMAND_SETTINGS = tuple(s for s in SETTINGS if s.name == "fps" or (s.group == "audio" and s.name != "audio"))
 
 
 def given_settings(args: argparse.Namespace) -> dict:

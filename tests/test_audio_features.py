@@ -9,8 +9,11 @@ import pytest
 
 from dreamvid.media import process as plumbing
 from dreamvid.audio import NAMES, analyse, at_frames, decode_pcm
-from dreamvid.audio.features import CURVES, follow, normalise
-from dreamvid.audio.picture import AXIS, COLOURS, LABELS, LANE, TITLE, features_csv, features_picture
+from dreamvid.audio.decode import ogg_cut
+from dreamvid.audio.features import CURVES, KNEE, follow, normalise
+from dreamvid.notices import notices_to
+from dreamvid.audio.picture import (AXIS, BEAT_LANE, COLOURS, LABELS, LANE, TITLE, column_ranges, features_csv,
+                                    features_picture)
 from dreamvid.errors import UserError
 
 RATE = 22050
@@ -108,15 +111,16 @@ def test_low_tone_reads_bass_and_high_tone_reads_treble():
     low = at_frames(analyse(tone(60.0), RATE), 24, 48)
     high = at_frames(analyse(tone(5000.0), RATE), 24, 48)
     steady = slice(6, 46)  # after the tone's own start and the follower's rise
-    assert low["bass"][steady].min() > 0.9 and low["treble"][steady].max() < 0.1
-    assert high["treble"][steady].min() > 0.9 and high["bass"][steady].max() < 0.1
-    assert low["level"][steady].min() > 0.9 and high["level"][steady].min() > 0.9
+    # a steady sound sits at its 95th percentile: KNEE, with headroom for anything louder
+    assert low["bass"][steady].min() > KNEE - 0.01 and low["treble"][steady].max() < 0.1
+    assert high["treble"][steady].min() > KNEE - 0.01 and high["bass"][steady].max() < 0.1
+    assert low["level"][steady].min() > KNEE - 0.01 and high["level"][steady].min() > KNEE - 0.01
 
 
 def test_louder_half_reads_higher_level():
     pcm = np.concatenate([tone(440.0, 1.0, 0.05), tone(440.0, 1.0, 0.5)])
     level = at_frames(analyse(pcm, RATE), 24, 48)["level"]
-    assert level[6:22].max() < 0.2 and level[30:46].min() > 0.9
+    assert level[6:22].max() < 0.2 and level[30:46].min() > KNEE - 0.01
 
 
 @pytest.mark.parametrize("pcm", [np.zeros(2 * RATE, np.float32), np.zeros(0, np.float32),
@@ -138,17 +142,17 @@ def test_digest_follows_the_numbers_and_settings_are_checked():
 
 def test_after_the_track_ends_every_curve_reads_zero():
     values = at_frames(analyse(tone(60.0, 1.0), RATE), 30, 45)
-    assert values["bass"][20] > 0.9
+    assert values["bass"][20] > KNEE - 0.01
     assert all(np.all(values[name][32:] == 0.0) for name in CURVES)
 
 
 def test_normalise_ignores_one_peak_and_scales_sparse_curves():
     ramp = np.linspace(0.0, 1.0, 1001)
     ramp[500] = 100.0  # one peak a hundred times the rest must not flatten it
-    assert np.median(normalise(ramp, 0.0)) == pytest.approx(0.5, abs=0.02)
+    assert np.median(normalise(ramp, 0.0)) == pytest.approx(0.5 * KNEE, abs=0.02)
     sparse = np.zeros(1000)
     sparse[::50] = 1.0  # 2% of samples move: the 95th percentile alone is 0
-    assert normalise(sparse, 0.0).max() == 1.0
+    assert normalise(sparse, 0.0).max() == pytest.approx(KNEE)
     assert np.all(normalise(np.full(100, 1e-9), 1e-4) < 0.01)  # under the floor: ~0, not stretched
 
 
@@ -217,32 +221,114 @@ def test_unusable_files_are_one_line_user_errors(tmp_path):
                     "-t", "0.4", "-pix_fmt", "yuv420p", str(video)], check=True)
     (tmp_path / "noise.mp3").write_bytes(np.random.default_rng(3).bytes(4000))
     # ffmpeg reads a long text file as a "tty" video, so it has no audio stream rather than bad data
-    cases = {"missing.wav": "no such audio file", "notes.txt": "has no audio stream",
+    cases = {"missing.wav": "no such audio file", ".": "is a directory", "notes.txt": "has no audio stream",
              "noise.mp3": "not audio ffmpeg can read", "silent.mp4": "has no audio stream"}
     for name, reason in cases.items():
         with pytest.raises(UserError) as caught:
             decode_pcm(str(tmp_path / name))
-        assert reason in str(caught.value) and "\n" not in str(caught.value) and name in str(caught.value)
+        assert reason in str(caught.value) and "\n" not in str(caught.value) and str(tmp_path / name) in str(caught.value)
 
 
 # ---------------------------------------------------------------- picture and numbers
 
 
-def test_picture_has_a_lane_per_feature_and_marks_the_beats():
+def beat_ticks(picture: np.ndarray) -> np.ndarray:
+    """The columns of the beat lane that hold a tick."""
+    lane = picture[TITLE + LANE * len(CURVES):TITLE + LANE * len(CURVES) + BEAT_LANE, LABELS:]
+    return np.flatnonzero(np.all(lane == COLOURS["beat"], axis=2).any(axis=0))
+
+
+def test_picture_has_a_lane_per_curve_and_a_tick_per_beat():
     features = analyse(clicks(120.0, 4.0)[0], RATE)
     picture = features_picture(features, width=600)
-    assert picture.dtype == np.uint8 and picture.shape == (TITLE + LANE * len(NAMES) + AXIS, 600, 3)
+    assert picture.dtype == np.uint8 and picture.shape == (TITLE + LANE * len(CURVES) + BEAT_LANE + AXIS, 600, 3)
     assert (picture < 128).any(axis=2)[:TITLE].sum() > 50  # the title's text
-    beat_lane = picture[TITLE + LANE * NAMES.index("beat"):TITLE + LANE * (NAMES.index("beat") + 1)]
-    coloured = np.all(beat_lane[:, LABELS:] == COLOURS["beat"], axis=2).any(axis=0)
-    assert 7 <= len(np.flatnonzero(np.diff(coloured.astype(int)) == 1)) <= 9  # one peak per click
+    assert len(beat_ticks(picture)) == len(features.beats) == 8
+    curve_lanes = picture[TITLE:TITLE + LANE * len(CURVES), LABELS:]
+    assert not np.all(curve_lanes == COLOURS["beat"], axis=2).any()  # no beat lines through the curves
+
+
+def test_long_track_picture_thins_the_ticks_and_draws_each_column_as_a_band():
+    features = analyse(clicks(160.0, 300.0)[0], RATE)  # 800 beats in 5 minutes, 1120 px
+    ticks = beat_ticks(features_picture(features, width=1200))
+    assert len(features.beats) == 800 and np.diff(ticks).min() >= 4 and len(ticks) == 200  # every 4th beat
+    low, mean, high = column_ranges(features.curves, features.rate, features.duration, 1120)["onset"]
+    assert np.median(high - low) > 0.5  # a click and the silence after it share a column: a band, not a peak
+    assert np.all((low <= mean + 1e-12) & (mean <= high + 1e-12))
 
 
 def test_csv_has_a_row_per_frame_with_every_feature():
     pcm, times = clicks(120.0, 2.0)
     features = analyse(pcm, RATE)
-    lines = features_csv(features, 24).splitlines()
+    comment, *lines = features_csv(features, 24).splitlines()
+    assert comment == f"# tempo_bpm={features.tempo:.2f} beats={len(features.beats)}" and len(features.beats) == 4
     assert lines[0].split(",") == ["frame", "seconds", *NAMES] and len(lines) == 1 + 48
     beat = np.array([float(line.split(",")[-1]) for line in lines[1:]])
     assert np.array_equal(np.flatnonzero(beat == 1.0), np.flatnonzero(at_frames(features, 24, 48)["beat"] == 1.0))
     assert len(np.flatnonzero(beat == 1.0)) == len(times)
+
+
+def test_truncated_files_get_a_notice_saying_how_much_was_read(tmp_path):
+    write_wav(tmp_path / "a.wav", tone(440.0, 8.0))
+    notices = []
+    for name, codec in (("a.flac", "flac"), ("a.ogg", "libvorbis")):
+        subprocess.run([plumbing.ffmpeg_exe(), "-loglevel", "error", "-i", str(tmp_path / "a.wav"), "-c:a", codec,
+                        str(tmp_path / name)], check=True)
+        whole = (tmp_path / name).read_bytes()
+        (tmp_path / f"cut-{name}").write_bytes(whole[: len(whole) // 2])
+        with notices_to(notices.append):
+            decode_pcm(str(tmp_path / name))
+            assert not notices  # a whole file: nothing to say
+            cut = decode_pcm(str(tmp_path / f"cut-{name}"))
+        assert len(notices) == 1 and f"read {len(cut) / RATE:.1f} s" in notices.pop() and len(cut) < 6 * RATE
+    assert ogg_cut(str(tmp_path / "cut-a.ogg")) and not ogg_cut(str(tmp_path / "a.ogg"))
+    with notices_to(notices.append):
+        decode_pcm(str(tmp_path / "cut-a.flac"))
+    assert "of the 8.0 s it states" in notices[0]
+
+
+# ---------------------------------------------------------------- the user's tempo, headroom, onset release
+
+
+def accented_eighths(bpm: float, seconds: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
+    """Clicks on every eighth note at `bpm`, the beats' a little louder: the pulse is twice the tempo."""
+    pcm, ticks = clicks(2 * bpm, seconds)
+    pcm *= 0.7
+    on_beat, _ = clicks(bpm, seconds)
+    return pcm + 0.3 * on_beat, ticks[::2]
+
+
+def test_a_given_bpm_picks_that_octave_and_its_beats():
+    pcm, beats = accented_eighths(95.0)
+    assert analyse(pcm, RATE).tempo == pytest.approx(190.0, abs=2.0)  # the double-time reading the hint fixes
+    for hint, expected in ((95.0, 95.0), (100.0, 95.0), (190.0, 190.0)):
+        features = analyse(pcm, RATE, bpm=hint)
+        assert features.tempo == pytest.approx(expected, abs=0.5)
+    hinted = analyse(pcm, RATE, bpm=97.0)
+    nearest = np.abs(hinted.beats[:, None] - beats[None, :]).min(axis=1)
+    assert len(hinted.beats) == pytest.approx(len(beats), abs=2) and nearest.max() < 0.02  # on the accents
+
+
+def test_beat_offset_moves_every_beat():
+    pcm, _ = clicks(120.0)
+    plain, moved = analyse(pcm, RATE), analyse(pcm, RATE, beat_offset=0.1)
+    assert np.allclose(moved.beats, plain.beats + 0.1) and moved.digest() != plain.digest()
+    early = analyse(pcm, RATE, beat_offset=-0.5)
+    assert np.allclose(early.beats, plain.beats[1:] - 0.5)  # the first beat (0.31 s) would land before 0
+
+
+def test_loud_passages_keep_their_shape_under_the_knee():
+    wave = np.sin(np.linspace(0, 40 * np.pi, 4000))
+    loud = np.concatenate([np.full(16000, 0.5), 2.0 + 0.5 * wave])  # a fifth of the curve above the quiet part
+    shaped = normalise(loud, 0.0)[16000:]
+    assert shaped.max() < 1.0 and np.corrcoef(shaped, wave)[0, 1] > 0.99  # still the wave, not a flat top
+    assert np.std(shaped) > 0.03
+
+
+def test_onset_falls_between_eighth_notes_at_the_default_release():
+    pcm, times = clicks(240.0, 10.0)  # eighth notes at 120 BPM, 0.25 s apart
+    fps = 86.0
+    default = at_frames(analyse(pcm, RATE), fps, 860)["onset"]
+    slow = at_frames(analyse(pcm, RATE, onset_release=0.15), fps, 860)["onset"]
+    before_next = np.round((times[1:] - 0.02) * fps).astype(int)
+    assert np.median(default[before_next]) < 0.1 < np.median(slow[before_next])

@@ -14,8 +14,9 @@ from dreamvid.ascent import engine
 from dreamvid.render.dreaming import FrameDreamer, build_engine
 
 from dreamvid.audio import NAMES, analyse, at_frames
-from dreamvid.audio.features import ATTACK, RELEASE
-from dreamvid.audio.picture import AXIS, LANE, TITLE
+from dreamvid.audio.features import ATTACK, CURVES, KNEE, RELEASE
+from dreamvid.audio.schedules import load_features
+from dreamvid.audio.picture import AXIS, BEAT_LANE, LANE, TITLE
 from dreamvid.cli import run
 from dreamvid.errors import UserError
 from dreamvid.expression import AUDIO_NAMES
@@ -121,7 +122,7 @@ def test_a_bass_note_switching_on_changes_the_zoom_at_that_frame():
     table = at_frames(analyse(pcm, RATE), 10, 20)
     resolved = Resolved(merge(("t", {"zoom": "1 + bass", "fps": 10})), audio=table)
     values = [resolved.at("zoom", t) for t in range(20)]
-    assert max(values[:10]) == 1.0 and min(values[11:19]) > 1.9, np.round(values, 2)
+    assert max(values[:10]) == 1.0 and min(values[11:19]) > KNEE + 0.99, np.round(values, 2)  # steady: the knee
     assert resolved.at("zoom", 25) == 1.0  # after the track: silence
     assert Resolved(merge(("t", {"zoom": 1.2, "fps": 10})), audio=table).at("zoom", 15) == 1.2
 
@@ -156,7 +157,7 @@ def test_zoom_follows_the_bass_frame_by_frame(tmp_path, zooms, capsys):
     assert zoom(out, "--audio", music, "--zoom", "1 + bass", "--fps", "10") == 0, capsys.readouterr().err
     assert len(list(read_frames(str(out)))) == 10  # no --frames: as long as the music
     assert max(zooms[t] for t in range(1, 5)) == 1.0
-    assert min(zooms[t] for t in range(6, 10)) > 1.9, zooms
+    assert min(zooms[t] for t in range(6, 10)) > KNEE + 0.99, zooms
 
 
 def test_zoom_sound_is_the_music_sample_aligned_and_cut_to_the_render(tmp_path, capsys):
@@ -207,13 +208,32 @@ def test_audio_command_draws_the_features_and_prints_them(tmp_path, capsys):
     music = write_wav(tmp_path / "clicks.wav", clicks(2.0, [0.25, 0.75, 1.25, 1.75]))
     picture = tmp_path / "features.png"
     assert run(["audio", music, "-o", str(picture), "--csv", "--fps", "10"]) == 0
-    rows = capsys.readouterr().out.strip().splitlines()
+    captured = capsys.readouterr()
+    features = analyse(sound_of(music), RATE)
+    comment, *rows = captured.out.strip().splitlines()
+    assert comment == f"# tempo_bpm={features.tempo:.2f} beats={len(features.beats)}"
+    assert captured.err == f"dreamvid: {music}: {features.tempo:.1f} BPM, {len(features.beats)} beats\n"
     assert rows[0] == "frame,seconds," + ",".join(NAMES) and len(rows) == 1 + 20
     printed = np.array([[float(v) for v in row.split(",")[2:]] for row in rows[1:]])
-    expected = at_frames(analyse(sound_of(music), RATE), 10, 20)
+    expected = at_frames(features, 10, 20)
     assert np.allclose(printed, np.stack([expected[name] for name in NAMES], axis=1), atol=6e-5)
     with Image.open(picture) as drawn:
-        assert drawn.size[1] == TITLE + len(NAMES) * LANE + AXIS
+        assert drawn.size[1] == TITLE + len(CURVES) * LANE + BEAT_LANE + AXIS
+
+
+def test_audio_bpm_and_beat_offset_reach_the_analysis_from_flags_and_files(tmp_path, capsys):
+    beats = [0.25 + 0.3 * i for i in range(10)]  # 200 BPM, which the search reads as 100
+    music = write_wav(tmp_path / "clicks.wav", clicks(3.5, beats))
+    assert run(["audio", music, "--csv", "--audio-bpm", "200", "--audio-beat-offset", "0.1"]) == 0
+    assert capsys.readouterr().out.startswith("# tempo_bpm=200.")
+    (tmp_path / "fast.toml").write_text("audio_bpm = 200.0\n")
+    zoom = ["zoom", "--noise", "-o", str(tmp_path / "out.mp4"), *FAST, "--frames", "2", "--audio", music]
+    assert run([*zoom, "--config", str(tmp_path / "fast.toml"), "--audio-bpm", "10"]) == 2
+    assert "audio_bpm" in capsys.readouterr().err  # under 30 BPM: refused, whatever the file said
+    features = load_features(music, merge(("test", {"audio_bpm": 200.0, "audio_beat_offset": 0.1})))
+    plain = load_features(music, merge())
+    assert features.tempo == pytest.approx(200.0, abs=2.0) and plain.tempo == pytest.approx(100.0, abs=1.0)
+    assert len(features.beats) == 10 and features.beats[0] == pytest.approx(beats[0] + 0.1, abs=0.02)
 
 
 # ---------------------------------------------------------------- bad input
@@ -236,6 +256,7 @@ def bad_audio_inputs(tmp_path, cat_path, silent_clip):
         (["image", cat_path, "-o", str(tmp_path / "out.png"), *FAST[:-2], "--step", "0.02*level"], ("no sound",)),
         (["audio", str(tmp_path / "missing.wav"), "-o", str(tmp_path / "out.png")], ("no such audio file",)),
         (["audio", cat_path, "--csv"], ("has no audio stream",)),
+        (["audio", str(tmp_path), "--csv"], ("is a directory",)),
         (["audio", music], ("-o PICTURE.png, --csv",)),
         (["audio", music, "-o", str(tmp_path / "out.mp4")], ("unknown output extension",)),
     ]

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from dreamvid.audio.beats import beat_curve, estimate_tempo, track_beats
+from dreamvid.audio.beats import beat_curve, estimate_tempo, shift_beats, track_beats
 from dreamvid.errors import UserError
 
 # 1024 samples (46 ms at 22050 Hz) still holds 4 periods of a 90 Hz bass, while the 256 hop (11.6 ms)
@@ -28,6 +28,10 @@ NAMES = (*CURVES, "beat")  # what schedule expressions may read
 # instead of blinking off, which is what reads as "flicker" in a dreamed zoom.
 ATTACK = 0.01
 RELEASE = 0.15
+# The onset curve falls faster, over this share of the beat (39-79 ms at 95-190 BPM). Its lowest point between
+# eighth notes, median over 9 songs: 0.35-0.53 at 0.15 s, 0.19-0.35 at an eighth of the beat; what is left
+# is 16ths retriggering it (the raw curve dips to 0.04-0.12). Without a tempo: RELEASE (DESIGN.md "Music").
+ONSET_RELEASE_BEATS = 1 / 8
 SILENCE = 1e-4  # RMS amplitude, -80 dBFS: below 16-bit dither, so such a track is silence
 BAND_FLOOR = 0.01  # a band 40 dB under the track's loudness reads ~0 rather than as stretched leakage
 ONSET_BANDS_PER_OCTAVE = 6
@@ -42,6 +46,9 @@ ONSET_DELAY = round(N_FFT / 4 / HOP)
 # sines, against 0.2-0.5 for kicks and clicks; an onset curve whose peaks stay under this reads dim.
 ONSET_FLOOR = 0.1
 PERCENTILES = (5.0, 95.0)  # one loud peak beyond the 95th percentile does not flatten the rest
+# The 95th percentile reads KNEE, and what is louder bends smoothly towards 1 (tanh, slope 1 at the knee):
+# the loudest 5% keeps its shape instead of sitting flat at 1, which is what the first release did.
+KNEE = 0.85
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,24 +72,35 @@ class Features:
         return h.hexdigest()[:16]
 
 
-def analyse(pcm: np.ndarray, rate: int, attack: float = ATTACK, release: float = RELEASE) -> Features:
-    """Every feature of a mono track, computed once ahead of the render."""
-    if not (attack >= 0 and release >= 0):
+def analyse(pcm: np.ndarray, rate: int, attack: float = ATTACK, release: float = RELEASE, bpm: float = 0.0,
+            beat_offset: float = 0.0, onset_release: float = 0.0) -> Features:
+    """Every feature of a mono track, computed once ahead of the render. `bpm`: the tempo the user knows
+    (0: find it); `beat_offset`: seconds to move the beats by; `onset_release`: 0 = an eighth of the beat."""
+    if not (attack >= 0 and release >= 0 and onset_release >= 0):
         raise UserError(f"audio attack and release must be >= 0 seconds, got {attack:g} and {release:g}")
     pcm = np.asarray(pcm, np.float32)
     feature_rate, duration = rate / HOP, len(pcm) / rate
     band_ms, flux = spectral_frames(pcm, rate)
     if rms(pcm) < SILENCE:
         band_ms[:], flux[:] = 0.0, 0.0  # a silent track reads 0 everywhere, whatever its dither does
+    tempo = estimate_tempo(flux, feature_rate, bpm)
+    beats = track_beats(flux, feature_rate, tempo) if tempo else np.zeros(0)
+    releases = {name: release for name in CURVES}
+    releases["onset"] = onset_release or (ONSET_RELEASE_BEATS * 60.0 / tempo if tempo else release)
+    raw = normalised_curves(band_ms, flux)
+    curves = {name: _frozen(follow(raw[name], feature_rate, attack, releases[name])) for name in CURVES}
+    beats = shift_beats(beats, beat_offset, duration)
+    return Features(feature_rate, curves, _frozen(beats), tempo, duration, attack, release)
+
+
+def normalised_curves(band_ms: np.ndarray, flux: np.ndarray) -> dict[str, np.ndarray]:
+    """Level, bands and onset, each 0..1 over the track before smoothing."""
     level = np.sqrt(band_ms.sum(axis=1))  # Parseval: the bands' mean squares add up to the frame's
     raw = {"level": normalise(level, SILENCE), "onset": normalise(flux, ONSET_FLOOR)}
     band_floor = max(SILENCE, BAND_FLOOR * np.percentile(level, PERCENTILES[1]))
     for i, name in enumerate(BANDS):
         raw[name] = normalise(np.sqrt(band_ms[:, i]), band_floor)
-    curves = {name: _frozen(follow(raw[name], feature_rate, attack, release)) for name in CURVES}
-    bpm = estimate_tempo(flux, feature_rate)
-    beats = track_beats(flux, feature_rate, bpm) if bpm else np.zeros(0)
-    return Features(feature_rate, curves, _frozen(beats), bpm, duration, attack, release)
+    return raw
 
 
 def at_frames(features: Features, fps: float, frames: int) -> dict[str, np.ndarray]:
@@ -155,7 +173,8 @@ def onset_flux(compressed: np.ndarray, previous: np.ndarray) -> np.ndarray:
 
 
 def normalise(x: np.ndarray, floor: float) -> np.ndarray:
-    """Map the 5th..95th percentile to 0..1 (clipped); a curve whose top stays under `floor` reads 0."""
+    """Map the 5th..95th percentile to 0..KNEE and bend what is louder towards 1; a curve whose top stays
+    under `floor` reads 0."""
     if not len(x):
         return np.zeros(0)
     lo, hi = np.percentile(x, PERCENTILES)
@@ -166,7 +185,13 @@ def normalise(x: np.ndarray, floor: float) -> np.ndarray:
     if hi <= 0.0:
         return np.zeros(len(x))
     lo = min(float(lo), hi / 2)  # a steady sound reads steady and high, not as stretched jitter
-    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return soft_knee(np.maximum(x - lo, 0.0) / (hi - lo) * KNEE)
+
+
+def soft_knee(y: np.ndarray) -> np.ndarray:
+    """y below KNEE as it is; above, a tanh that leaves the knee at slope 1 and never reaches 1."""
+    over = np.maximum(y - KNEE, 0.0) / (1.0 - KNEE)
+    return np.minimum(y, KNEE) + (1.0 - KNEE) * np.tanh(over)
 
 
 def follow(x: np.ndarray, rate: float, attack: float, release: float) -> np.ndarray:

@@ -7,38 +7,47 @@ import math
 import cv2
 import numpy as np
 
-from dreamvid.audio.beats import beat_curve
 from dreamvid.audio.features import CURVES, NAMES, Features, at_frames
 from dreamvid.audio.schedules import load_features
 from dreamvid.media.pictures import check_picture_output, save_picture
+from dreamvid.notices import notify
 
 LANE = 64  # px per curve
+BEAT_LANE = 20  # px for the beat ticks
+TICK = 12  # px of each tick
+MIN_GAP = 4  # px between ticks, so that each stays apart from the next
 TITLE = 30  # px above the lanes
 AXIS = 24  # px below them, for the seconds
 LABELS = 70  # px left of the lanes, for the names
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 COLOURS = {"level": (60, 60, 60), "bass": (200, 60, 40), "mid": (220, 150, 20), "treble": (40, 140, 200),
            "onset": (150, 60, 180), "beat": (30, 150, 60)}  # RGB
-BEAT_MARK = (225, 225, 225)
 
 
 def features_picture(features: Features, width: int = 1200) -> np.ndarray:
-    """An RGB uint8 picture: one labelled lane per feature over time, beats marked, tempo in the title."""
+    """An RGB uint8 picture: one labelled lane per curve over time (each pixel column the band its samples
+    span, and their mean), the beats as ticks on a lane of their own, tempo in the title, seconds below."""
     plot = max(width - LABELS - 10, 50)
     span = max(features.duration, 1e-6)
-    columns = _column_peaks(_curves(features), features.rate, span, plot)
-    lanes = [_lane(columns[name], COLOURS[name], _beat_columns(features, span, plot)) for name in NAMES]
-    body = np.vstack([_label(name, lane) for name, lane in zip(NAMES, lanes)])
+    columns = column_ranges(features.curves, features.rate, span, plot)
+    lanes = [_label(name, _lane(*columns[name], COLOURS[name]), LANE) for name in CURVES]
+    ticks, every = _beat_columns(features, span, plot)
+    lanes.append(_label("beat" if every == 1 else f"beat/{every}", _beat_lane(ticks, plot), BEAT_LANE, "beat"))
+    body = np.vstack(lanes)
     body = np.hstack([body, np.full((body.shape[0], width - body.shape[1], 3), 255, np.uint8)])
-    tempo = f"{features.tempo:.1f} BPM, {len(features.beats)} beats" if features.tempo else "no steady beat"
-    return np.vstack([_title(f"{span:.1f} s, {tempo}", width), body, _axis(span, plot, width)])
+    return np.vstack([_title(f"{span:.1f} s, {tempo_text(features)}", width), body, _axis(span, plot, width)])
+
+
+def tempo_text(features: Features) -> str:
+    return f"{features.tempo:.1f} BPM, {len(features.beats)} beats" if features.tempo else "no steady beat"
 
 
 def features_csv(features: Features, fps: float) -> str:
     """One row per video frame: frame, seconds, then every feature as the schedule would read it."""
     frames = int(math.ceil(features.duration * fps - 1e-9))
     values = at_frames(features, fps, frames)
-    rows = [",".join(("frame", "seconds", *NAMES))]
+    # A comment first, so a script finds the tempo without re-analysing (pandas: read_csv(comment="#")).
+    rows = [f"# tempo_bpm={features.tempo:.2f} beats={len(features.beats)}", ",".join(("frame", "seconds", *NAMES))]
     for t in range(frames):
         rows.append(",".join([str(t), f"{t / fps:.4f}", *(f"{values[name][t]:.4f}" for name in NAMES)]))
     return "\n".join(rows) + "\n"
@@ -49,45 +58,59 @@ def show_features(path: str, output: str, settings: dict, fps: float, csv: bool,
     if output:
         check_picture_output(output, overwrite)  # before decoding: a refused output costs nothing
     features = load_features(path, settings)
+    notify(f"{path}: {tempo_text(features)}")
     if output:
         save_picture(features_picture(features), output)
     return features_csv(features, fps) if csv else ""
 
 
-def _curves(features: Features) -> dict[str, np.ndarray]:
-    samples = len(features.curves[CURVES[0]])
-    return {**features.curves, "beat": beat_curve(features.beats, samples, features.rate, features.tempo)}
-
-
-def _column_peaks(curves: dict[str, np.ndarray], rate: float, span: float, plot: int) -> dict[str, np.ndarray]:
-    """Each curve's highest value within every pixel column, so no spike vanishes when a track is long."""
+def column_ranges(curves: dict[str, np.ndarray], rate: float, span: float,
+                  plot: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each curve's lowest, mean and highest value within every pixel column: a 5-minute track has ~20
+    samples a column, and its peaks alone would hide every dip."""
     samples = len(next(iter(curves.values())))
-    starts = np.minimum((np.arange(plot) * span / plot * rate).astype(int), max(samples - 1, 0))
     if samples == 0:
-        return {name: np.zeros(plot) for name in curves}
-    return {name: np.maximum.reduceat(curve, starts) for name, curve in curves.items()}
+        return {name: (np.zeros(plot),) * 3 for name in curves}
+    starts = np.minimum((np.arange(plot) * span / plot * rate).astype(int), samples - 1)
+    counts = np.diff(np.append(starts, samples)).clip(min=1)
+    return {name: (np.minimum.reduceat(c, starts), np.add.reduceat(c, starts) / counts, np.maximum.reduceat(c, starts))
+            for name, c in curves.items()}
 
 
-def _beat_columns(features: Features, span: float, plot: int) -> np.ndarray:
-    return np.unique(np.clip((features.beats / span * plot).astype(int), 0, plot - 1))
+def _beat_columns(features: Features, span: float, plot: int) -> tuple[np.ndarray, int]:
+    """The columns of every n-th beat, n the smallest power of 2 that keeps ticks MIN_GAP px apart (884
+    beats in 1100 px drawn one by one are a solid bar); n is written on the lane."""
+    every = 1
+    while len(features.beats) > every and len(features.beats) / every * MIN_GAP > plot:
+        every *= 2
+    shown = features.beats[::every]
+    return np.unique(np.clip((shown / span * plot).astype(int), 0, plot - 1)), every
 
 
-def _lane(values: np.ndarray, colour: tuple[int, int, int], beats: np.ndarray) -> np.ndarray:
-    """A curve as a filled area over white, 0 at the bottom and 1 just under the top, with beat marks."""
-    lane = np.full((LANE, len(values), 3), 255, np.uint8)
-    lane[:, beats] = BEAT_MARK
-    heights = np.round(np.clip(values, 0.0, 1.0) * (LANE - 4)).astype(int)
-    filled = np.arange(LANE)[::-1, None] < heights[None, :]
-    lane[filled] = (np.array(colour) * 0.35 + 255 * 0.65).astype(np.uint8)  # a pale fill, a strong edge
-    top = np.clip(LANE - 1 - heights, 0, LANE - 1)
-    lane[top, np.arange(len(values))] = colour
+def _lane(low: np.ndarray, mean: np.ndarray, high: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """A curve over white, 0 at the bottom and 1 just under the top: a pale band from each column's lowest
+    to highest value, its mean as a strong line."""
+    lane = np.full((LANE, len(mean), 3), 255, np.uint8)
+    rows = np.arange(LANE)[::-1, None]  # height of each pixel row above the 0 line
+    heights = [np.round(np.clip(v, 0.0, 1.0) * (LANE - 4)).astype(int) for v in (low, mean, high)]
+    lane[(rows >= heights[0][None, :]) & (rows <= heights[2][None, :])] = (np.array(colour) * 0.35 + 255 * 0.65)
+    # The mean as a connected line: each column's stroke reaches its left neighbour's mean height too.
+    left = np.concatenate([heights[1][:1], heights[1][:-1]])
+    lane[(rows >= np.minimum(left, heights[1])[None, :]) & (rows <= np.maximum(left, heights[1])[None, :])] = colour
     lane[-1, :] = (180, 180, 180)  # the lane's 0 line
     return lane
 
 
-def _label(name: str, lane: np.ndarray) -> np.ndarray:
-    strip = np.full((LANE, LABELS, 3), 255, np.uint8)
-    cv2.putText(strip, name, (6, LANE // 2 + 5), FONT, 0.5, COLOURS[name], 1, cv2.LINE_AA)
+def _beat_lane(beats: np.ndarray, plot: int) -> np.ndarray:
+    """A tick per beat: where the ticks thin out or stop, the beat tracker found no beat."""
+    lane = np.full((BEAT_LANE, plot, 3), 255, np.uint8)
+    lane[(BEAT_LANE - TICK) // 2:(BEAT_LANE + TICK) // 2, beats] = COLOURS["beat"]
+    return lane
+
+
+def _label(text: str, lane: np.ndarray, height: int, colour: str = "") -> np.ndarray:
+    strip = np.full((height, LABELS, 3), 255, np.uint8)
+    cv2.putText(strip, text, (6, height // 2 + 5), FONT, 0.5, COLOURS[colour or text], 1, cv2.LINE_AA)
     return np.hstack([strip, lane])
 
 

@@ -42,9 +42,10 @@ def require_audio(settings: dict, available: bool, hint: str) -> None:
 
 
 def load_features(path: str, settings: dict, start: float = 0.0, duration: float | None = None) -> Features:
-    """Decode and analyse a stretch of `path` once, with the settings' attack and release."""
+    """Decode and analyse a stretch of `path` once, with the settings' smoothing, tempo and beat offset."""
     pcm = decode_pcm(path, RATE, start, duration)
-    return analyse(pcm, RATE, settings["audio_attack"], settings["audio_release"])
+    return analyse(pcm, RATE, settings["audio_attack"], settings["audio_release"], bpm=settings["audio_bpm"],
+                   beat_offset=settings["audio_beat_offset"], onset_release=settings["audio_onset_release"])
 
 
 def music_frames(features: Features, fps: Fraction) -> int:

@@ -112,6 +112,14 @@ SETTINGS: tuple[Setting, ...] = (
             "float", low=0.0, high=10.0, group="audio"),
     Setting("audio_release", 0.15, "seconds the audio features take to fall (~4 frames at 30 fps: no blinking)",
             "float", low=0.0, high=10.0, group="audio"),
+    Setting("audio_onset_release", 0.0, "seconds the onset feature takes to fall (0 = an eighth of the beat, so it "
+            "dips between eighth notes; audio_release where no tempo is found)", "float", low=0.0, high=10.0,
+            group="audio"),
+    Setting("audio_bpm", 0.0, "the music's tempo if you know it: beats follow the tempo nearest it in the sound "
+            "(0 = find it; the search picks the wrong octave in about 1 song of 9)", "float", low=0.0, high=300.0,
+            nonzero_low=30.0, group="audio"),
+    Setting("audio_beat_offset", 0.0, "seconds to move every beat by (later when > 0), for a beat heard off the "
+            "drums", "float", low=-5.0, high=5.0, group="audio"),
     # output
     Setting("crf", -1, "encoder quality, lower = better (-1 = the format's default: 18 for mp4)", "int", low=-1, high=63, group="output"),
     Setting("codec", "", "ffmpeg encoder, e.g. libx265 or h264_nvenc (default: by extension)", "str", group="output"),
