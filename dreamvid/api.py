@@ -20,7 +20,7 @@ from dreamvid.media.pictures import Picture, as_frame
 from dreamvid.render import clip as clip_render
 from dreamvid.render import atlas, still, zoom
 from dreamvid.render.dreaming import ENGINE_SETTINGS, build_engine, engine_mismatch
-from dreamvid.render.jobs import job_settings
+from dreamvid.render.jobs import check_distinct_outputs, job_settings
 from dreamvid.render.loop import Callback, dreamed_frames
 from dreamvid.settings import Resolved
 from dreamvid.settings.files import DEFAULT_PRESETS, command_settings
@@ -195,6 +195,7 @@ def render_job(toml_path: str, *, overwrite: bool = False, resume: bool = False,
 def render_jobs(paths: list[str], *, overwrite: bool = False, resume: bool = False, workers: int | None = None,
                 ray: str | None = None) -> list[str]:
     """Several job files: one after another, or `workers` at a time on Ray (each job in one process)."""
+    check_distinct_outputs(paths)
     if len(paths) > 1 and (workers and workers > 1 or ray):
         from dreamvid.distributed.job_pool import render_jobs as render_on_pool
 

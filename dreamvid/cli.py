@@ -8,6 +8,7 @@ import sys
 
 from dreamvid import __version__
 from dreamvid.errors import Interrupted, UserError
+from dreamvid.interrupts import exit_status, signals_interrupt
 from dreamvid.settings import SETTINGS, Setting, merge
 from dreamvid.settings.files import DEFAULT_PRESETS, description, load_preset, preset_names, preset_text
 
@@ -204,7 +205,7 @@ def build_parser() -> Parser:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 2 user error, 130 interrupted)."""
+    """Run the CLI; returns the exit status (0 ok, 2 user error, 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP)."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     if not argv:  # a bare `dreamvid`: what it can do, not an error
@@ -212,14 +213,15 @@ def run(argv: list[str] | None = None) -> int:
         return 0
     try:
         args = parser.parse_args(argv)
-        return args.handler(args)
+        with signals_interrupt():
+            return args.handler(args)
     except UserError as error:
         print(f"{getattr(error, 'prog', 'dreamvid')}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
         hint = interrupt.continues("the same command with --resume") if isinstance(interrupt, Interrupted) else ""
         print(f"dreamvid: interrupted{'; ' + hint if hint else ''}", file=sys.stderr)
-        return 130
+        return exit_status()
     except SystemExit as exit_request:  # --help and --version
         return exit_request.code if isinstance(exit_request.code, int) else 0
 

@@ -1,4 +1,5 @@
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -8,6 +9,7 @@ from PIL import Image
 import numpy as np
 import pytest
 
+from conftest import SAMPLES
 from dreamvid.cli import run
 from dreamvid.media.pictures import load_picture
 from dreamvid.settings.files import read_toml_file
@@ -230,3 +232,71 @@ def test_a_bare_dreamvid_shows_the_usage_and_the_commands(capsys):
     assert code == 0 and err == "" and out.startswith("usage: dreamvid")
     for command in ("image", "zoom", "video", "render", "audio", "presets", "layers"):
         assert command in out
+
+
+def test_every_path_in_a_job_file_resolves_against_the_job_file(cat_path, tmp_path, monkeypatch, capsys):
+    jobs, elsewhere = tmp_path / "jobs", tmp_path / "elsewhere"
+    jobs.mkdir()
+    elsewhere.mkdir()
+    shutil.copyfile(cat_path, jobs / "cat.jpg")
+    shutil.copyfile(os.path.join(SAMPLES, "coffee.jpg"), jobs / "guide.jpg")
+    shutil.copyfile(os.path.join(SAMPLES, "rocket.jpg"), elsewhere / "guide.jpg")  # the wrong one, if looked up here
+    settings = 'size = 48\niterations = 2\noctaves = 1\ndevice = "cpu"\n'
+    (jobs / "job.toml").write_text(f'mode = "image"\ninput = "cat.jpg"\noutput = "out.png"\nguide = "guide.jpg"\n'
+                                   f'{settings}')
+    reference = tmp_path / "reference.png"
+    assert run(["image", cat_path, "-o", str(reference), *FAST[:2], "--iterations", "2", "--octaves", "1",
+                "--device", "cpu", "--guide", str(jobs / "guide.jpg")]) == 0
+    monkeypatch.chdir(elsewhere)
+    assert run(["render", str(jobs / "job.toml")]) == 0, capsys.readouterr().err
+    assert np.array_equal(load_picture(str(jobs / "out.png")), load_picture(str(reference)))
+
+    saved = read_toml_file(str(jobs / "out.png.dreamvid.toml"))  # paths relative to the sidecar itself
+    assert (saved["input"], saved["output"], saved["guide"]) == ("cat.jpg", "out.png", "guide.jpg")
+    shutil.copytree(jobs, tmp_path / "moved")
+    assert run(["render", str(tmp_path / "moved" / "out.png.dreamvid.toml"), "--overwrite"]) == 0
+    assert np.array_equal(load_picture(str(tmp_path / "moved" / "out.png")), load_picture(str(reference)))
+
+
+def test_a_job_files_sound_weights_and_colour_reference_are_found_beside_it(tmp_path, monkeypatch):
+    from dreamvid.settings.files import load_job
+
+    (tmp_path / "job.toml").write_text('mode = "zoom"\noutput = "out.mp4"\naudio = "music.wav"\n'
+                                       'weights = "net.pth"\ncolour_reference = "colours.png"\nguide = ""\n')
+    monkeypatch.chdir("/")
+    _, _, output, settings = load_job(str(tmp_path / "job.toml"))
+    assert output == str(tmp_path / "out.mp4") and settings["guide"] == ""
+    assert [settings[name] for name in ("audio", "weights", "colour_reference")] == [
+        str(tmp_path / "music.wav"), str(tmp_path / "net.pth"), str(tmp_path / "colours.png")]
+
+
+def extreme_shapes(tmp_path):
+    panorama, strip = tmp_path / "panorama.png", tmp_path / "strip.png"
+    Image.new("RGB", (16000, 100), (90, 120, 150)).save(panorama)
+    Image.new("RGB", (400, 40), (90, 120, 150)).save(strip)
+    from dreamvid.media.synthetic import write_clip
+
+    write_clip([np.full((16, 320, 3), 40 * t, np.uint8) for t in range(3)], str(tmp_path / "strip.mp4"), fps=12)
+    return [(["image", str(panorama), "--size", "192"], "16:1"), (["zoom", str(panorama), "--frames", "2"], "16:1"),
+            (["image", str(strip), "--size", "96"], "at least 16 px"),
+            (["zoom", str(strip), "--size", "96", "--frames", "2"], "at least 16 px"),
+            (["video", str(tmp_path / "strip.mp4")], "16:1")]
+
+
+def test_extreme_shapes_are_one_line_for_every_command(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    for argv, reason in extreme_shapes(tmp_path):
+        name = "out.png" if argv[0] == "image" else "out.mp4"
+        code, _, err = run_cli([*argv, "-o", str(out / name), "--device", "cpu", "--octaves", "1"], capsys)
+        assert code == 2 and reason in err and err.count("\n") == 1, (argv, err)
+        assert os.listdir(out) == [], argv
+
+
+def test_two_jobs_with_one_output_are_refused_up_front(cat_path, tmp_path, capsys):
+    for name in ("a.toml", "b.toml"):
+        (tmp_path / name).write_text(f'mode = "zoom"\ninput = "{cat_path}"\noutput = "same.mp4"\nsize = 48\n'
+                                     'frames = 2\noctaves = 1\niterations = 1\ndevice = "cpu"\n')
+    code, _, err = run_cli(["render", str(tmp_path / "a.toml"), str(tmp_path / "b.toml")], capsys)
+    assert code == 2 and "a.toml and" in err and "same.mp4" in err and err.count("\n") == 1, err
+    assert sorted(os.listdir(tmp_path)) == ["a.toml", "b.toml"]  # nothing rendered

@@ -23,7 +23,7 @@ def write_joined(path, n=10, fps=10, audio=None, segment_frames=4):
         with VideoWriter(segments[-1], (W, H), fps) as writer:
             for frame in clip[start:start + segment_frames]:
                 writer.write(frame)
-    join_segments(segments, str(path), (W, H), fps, audio, overwrite=False)
+    join_segments(segments, str(path), (W, H), fps, audio, overwrite=False, frames=n)
 
 
 def test_joined_frames_keep_their_order_and_count(tmp_path):
@@ -69,3 +69,47 @@ def test_source_without_audio_still_writes(tmp_path):
     write_joined(tmp_path / "out.mp4", n=10, audio=AudioSource(str(silent)))
     info = probe_video(str(tmp_path / "out.mp4"))
     assert info.frame_count == 10 and not info.has_audio
+
+
+@pytest.mark.parametrize("damage", ["missing", "empty", "truncated"])
+def test_the_join_counts_its_result_and_never_commits_a_short_video(tmp_path, damage):
+    """ffmpeg's concat step skips a segment it cannot open and still exits 0: the result is counted."""
+    folder = tmp_path / "segments"
+    folder.mkdir()
+    segments, clip = [], frames(12)
+    for index in range(3):
+        segments.append(str(folder / f"segment_{index:05d}.mp4"))
+        with VideoWriter(segments[-1], (W, H), 10) as writer:
+            for frame in clip[4 * index:4 * index + 4]:
+                writer.write(frame)
+    middle = segments[1]
+    data = open(middle, "rb").read()
+    if damage == "missing":
+        os.remove(middle)
+    else:
+        open(middle, "wb").write(b"" if damage == "empty" else data[:len(data) // 2])
+    with pytest.raises(UserError, match="not 12"):
+        join_segments(segments, str(tmp_path / "out.mp4"), (W, H), 10, None, overwrite=False, frames=12)
+    assert sorted(os.listdir(tmp_path)) == ["segments"]  # no output, no partial file
+    assert sorted(os.listdir(folder)) == sorted(os.path.basename(s) for s in segments if os.path.exists(s))
+
+
+def test_a_sealed_segment_tells_how_it_was_damaged(tmp_path):
+    from dreamvid.media.sealing import flaw, seal
+
+    path = tmp_path / "segment_00000.mp4"
+    with VideoWriter(str(path), (W, H), 10) as writer:
+        for frame in frames(4):
+            writer.write(frame)
+    record = seal(str(path), 4)
+    assert record["frames"] == 4 and flaw(str(path), record) is None
+    data = path.read_bytes()
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    assert "checksum" in flaw(str(path), record)
+    path.write_bytes(data[:10])
+    assert "10 bytes instead of" in flaw(str(path), record)
+    path.write_bytes(b"")
+    assert flaw(str(path), record) == "empty"
+    path.unlink()
+    assert flaw(str(path), record) == "missing"
+    assert "not recorded" in flaw(str(path), None)

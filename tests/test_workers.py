@@ -234,6 +234,50 @@ def test_resume_after_the_driver_died_dreams_only_unfinished_shots(ray_cluster, 
     assert_same_video(out, reference)
 
 
+def test_a_resume_with_a_finished_shots_segment_missing_dreams_that_shot_again(ray_cluster, clip, tmp_path, log,
+                                                                               monkeypatch, capsys):
+    from dreamvid.render import workers
+
+    source, reference = clip
+    out = tmp_path / "out.mp4"
+
+    def stop(*args):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(workers, "finish_render", stop)  # every shot finished, the join not begun
+        assert video(source, out, "--workers", "2") == 130
+    (tmp_path / "out.mp4.dreamvid-state" / "segment_00000.mp4").unlink()  # inside shot [0, 6)
+    for name in os.listdir(log):
+        os.remove(log / name)
+    capsys.readouterr()
+    assert video(source, out, "--workers", "2", "--resume") == 0, capsys.readouterr().err
+    assert "shot_000000: segment_00000.mp4 is missing" in capsys.readouterr().err
+    assert dreamed(log) == list(range(6))  # that shot only
+    assert_same_video(out, reference)
+
+
+# The CLI as a Ray driver in a child process, joining the tests' cluster.
+@pytest.mark.skipif(os.name != "posix", reason="signals")
+def test_sigterm_on_a_workers_driver_exits_143_with_one_line(ray_cluster, clip, tmp_path, log):
+    source, _ = clip
+    out = tmp_path / "out.mp4"
+    env = {**os.environ, "PYTHONPATH": REPO, "DREAMVID_TEST_LOG": str(log)}
+    address = ray_cluster.get_runtime_context().gcs_address
+    driver = subprocess.Popen([sys.executable, "-m", "dreamvid", "video", str(source), "-o", str(out), *FAST,
+                               "--ray", address], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not dreamed(log) and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    driver.terminate()
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 143, err
+    lines = [line for line in err.splitlines() if line.startswith("dreamvid")]
+    assert len(lines) == 1 and "--resume" in lines[0] and "Traceback" not in err, err
+    wait_until_quiet(log)
+
+
 def test_render_runs_job_files_side_by_side(ray_cluster, cat_path, tmp_path, capsys):
     jobs, outputs = [], []
     for zoom in ("1.2", "0.8"):

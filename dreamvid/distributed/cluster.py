@@ -10,6 +10,7 @@ import os
 import socket
 from typing import Iterator
 
+from dreamvid import interrupts
 from dreamvid.errors import UserError
 
 INSTALL_HINT = 'pip install "dreamvid[ray]"'
@@ -87,6 +88,7 @@ def connected(workers: int, address: str, device: str = "auto") -> Iterator[Work
     started = not ray.is_initialized()
     if started:
         join_cluster(ray, address) if address else start_local(ray, workers, device)
+        interrupts.install()  # ray.init put in its own SIGTERM handler (a crash dump and exit 1)
     try:
         yield worker_resources(ray, workers, device)
     finally:

@@ -23,19 +23,21 @@ from dreamvid.distributed.shots import Shot, fade_weights, fresh_starts, piece_f
 from dreamvid.errors import Interrupted, UserError
 from dreamvid.notices import notify
 from dreamvid.render.clip import ClipWork
+from dreamvid.render.identity import render_identity
 from dreamvid.render.lock import output_lock
 from dreamvid.render.loop import FrameJob, finish_render
-from dreamvid.render.resume import FILE_SETTINGS, RenderState, discard_state, fingerprint, prepare_state, save_state
+from dreamvid.render.resume import discard_state, prepare_state, save_state
 from dreamvid.settings import Resolved
+from dreamvid.settings.files import FILE_SETTINGS
 
 RETRIES = 3  # a worker process that dies (killed, out of memory, its machine gone) is started again this often
 POLL_SECONDS = 0.5
 PLACEMENT_SETTINGS = ("workers", "ray")  # where the shots are dreamed, not what: a resume may change them
 
 
-def shots_fingerprint(job: FrameJob) -> str:
+def shots_identity(job: FrameJob) -> dict:
     settings = {key: value for key, value in job.settings.values.items() if key not in PLACEMENT_SETTINGS}
-    return fingerprint("video-shots", job.input_path, settings, job.size, job.audio_digest)
+    return render_identity("video-shots", job.input_path, settings, job.size, job.audio_digest)
 
 
 def absolute(job: FrameJob, work: ClipWork) -> tuple[FrameJob, ClipWork]:
@@ -81,7 +83,7 @@ class ShotRun:
         self.faults, self.polled = faults, 0.0
 
     def submit(self, shot: Shot) -> None:
-        if is_shot_done(self.folder, shot):
+        if is_shot_done(self.job, self.folder, shot):
             self.kept += shot.frames
         else:
             ref = self.task.remote(self.job, self.work, self.folder, shot, self.threads, self.faults, self.progress)
@@ -129,9 +131,8 @@ def render_shots(job: FrameJob, work: ClipWork, overwrite: bool, resume: bool, p
     returns the output's path. `faults`: the tests' (faults.py)."""
     import_ray()  # without it, one line before anything is written
     with output_lock(job.output_path):
-        expected = shots_fingerprint(job)
-        folder, _, _ = prepare_state(job.output_path, expected, resume, overwrite)
-        save_state(folder, RenderState(expected), {})
+        folder, driver, _ = prepare_state(job.output_path, shots_identity(job), resume, overwrite)
+        save_state(folder, driver, {})
         job, work = absolute(job, work)
         folder = os.path.abspath(folder)
         try:
@@ -142,7 +143,7 @@ def render_shots(job: FrameJob, work: ClipWork, overwrite: bool, resume: bool, p
             if not os.path.isdir(os.path.join(folder, "shots")):
                 discard_state(folder)  # nothing dreamed yet: nothing to resume, so leave nothing
             raise
-        return finish_render(job, folder, assemble_shared_segments(job, folder, fade_weights(shots)),
+        return finish_render(job, folder, assemble_shared_segments(job, folder, fade_weights(shots), driver),
                              overwrite or resume)
 
 

@@ -15,7 +15,8 @@ from dreamvid.errors import UserError
 from dreamvid.media.outputs import check_new_output, check_output_folder
 
 PICTURE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-MIN_SIDE = 16
+MIN_SIDE = 16  # below it the network's first layers see less than a pixel of detail
+MAX_ASPECT = 16  # a strip beyond 16:1 is a few pixels tall at any --size a render can afford
 
 
 def to_rgb_array(picture: Image.Image) -> np.ndarray:
@@ -113,12 +114,26 @@ def save_picture(frame: np.ndarray, path: str) -> None:
         raise
 
 
-def resize_frame(frame: np.ndarray, size: int) -> np.ndarray:
-    """Scale so that the longer side is `size` px (0 keeps the frame as it is)."""
+def check_dream_shape(width: int, height: int, source: str) -> None:
+    """One line, before any work, for a shape no dream can use: a side under MIN_SIDE, a strip beyond MAX_ASPECT."""
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        ratio = max(width, height) / max(1, min(width, height))
+        raise UserError(f"{source} would be dreamed at {width}x{height}, a ratio of {ratio:.0f}:1; dreamvid takes "
+                        f"at most {MAX_ASPECT}:1 (crop it first)")
+    if min(width, height) < MIN_SIDE:
+        raise UserError(f"{source} would be dreamed at {width}x{height}: each side must be at least {MIN_SIDE} px "
+                        f"(give a larger --size)")
+
+
+def resize_frame(frame: np.ndarray, size: int, source: str = "the picture") -> np.ndarray:
+    """Scale so that the longer side is `size` px (0 keeps the frame as it is); a shape no dream can use
+    is refused (`check_dream_shape`)."""
     height, width = frame.shape[:2]
     if size <= 0 or max(height, width) == size:
+        check_dream_shape(width, height, source)
         return frame
     scale = size / max(height, width)
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    check_dream_shape(*new_size, source)
     resample = Image.Resampling.LANCZOS
     return np.asarray(Image.fromarray(frame).resize(new_size, resample))

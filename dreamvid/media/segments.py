@@ -22,8 +22,10 @@ from dreamvid.errors import UserError
 from dreamvid.media import process
 from dreamvid.media.audio import AudioSource, audio_input_args, audio_output_args
 from dreamvid.media.outputs import check_new_output, is_frame_pattern
+from dreamvid.media.join_check import check_joined
 from dreamvid.media.process import ffmpeg_command, ffmpeg_message, file_url, read_log
-from dreamvid.media.writer import PartialFile, VideoWriter, output_format
+from dreamvid.media.sealing import flaw, fsync_file, fsync_folder, seal
+from dreamvid.media.writer import PartialFile, PartialFolder, VideoWriter, output_format
 
 PNG_NAME = "%06d.png"
 
@@ -49,14 +51,17 @@ class SegmentedOutput:
     """Writes frames into numbered segments; `write` returns True when a segment was just finished."""
 
     def __init__(self, final_path: str, folder: str, size: tuple[int, int], fps: Fraction,
-                 codec: str | None, crf: int | None, segment_frames: int):
+                 codec: str | None, crf: int | None, segment_frames: int, records: dict | None = None):
         self.final_path, self.folder, self.size, self.fps = final_path, folder, size, fps
         self.codec, self.crf, self.segment_frames = codec, crf, segment_frames
+        self.records = {} if records is None else records  # segment name -> its seal (media/sealing.py)
         self._writer: VideoWriter | None = None
+        self._name = ""
 
     def _open(self, frame_index: int) -> VideoWriter:
-        name = segment_name(frame_index // self.segment_frames, self.final_path)
-        path = os.path.join(self.folder, name)
+        self._name = segment_name(frame_index // self.segment_frames, self.final_path)
+        self.records.pop(self._name, None)  # rewritten: trusted again once sealed
+        path = os.path.join(self.folder, self._name)
         if is_picture_output(self.final_path):
             return VideoWriter(path, self.size, self.fps, overwrite=True)
         return VideoWriter(path, self.size, self.fps, self.codec, self.crf, overwrite=True)
@@ -73,9 +78,11 @@ class SegmentedOutput:
         return False
 
     def close(self) -> None:
+        """Finish the open segment and seal it: on the disk before a checkpoint names it."""
         if self._writer is not None:
             writer, self._writer = self._writer, None
             writer.close()
+            self.records[self._name] = seal(writer.path, writer.frames_written)
 
     def abort(self) -> None:
         if self._writer is not None:
@@ -84,6 +91,15 @@ class SegmentedOutput:
 
     def segment_paths(self, count: int) -> list[str]:
         return [os.path.join(self.folder, segment_name(i, self.final_path)) for i in range(count)]
+
+    def first_flaw(self, count: int) -> tuple[str, str] | None:
+        """The first of the first `count` segments that is not whole, with what is wrong; None if all are."""
+        for index in range(count):
+            name = segment_name(index, self.final_path)
+            problem = flaw(os.path.join(self.folder, name), self.records.get(name))
+            if problem:
+                return name, problem
+        return None
 
 
 def segment_count(frames: int, segment_frames: int) -> int:
@@ -98,18 +114,35 @@ def png_files(segment_patterns: list[str]) -> list[str]:
     return files
 
 
+def check_frame_count(files: list[str], final_path: str, frames: int) -> None:
+    if len(files) != frames:
+        raise UserError(f"the segments of {final_path} hold {len(files)} frames, not {frames}; the state is kept: "
+                        f"the same command with --resume checks them and renders what is missing")
+
+
+def link_or_copy(source: str, target: str) -> None:
+    """A second name for a finished frame (a copy where links are not allowed): the state keeps its own."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def join_png_sequence(files: list[str], final_pattern: str, overwrite: bool) -> None:
-    """Number the frames 1..N under the final pattern, in a temporary folder renamed as a whole."""
-    folder = os.path.dirname(os.path.normpath(final_pattern))
-    partial = folder.rstrip("/") + ".partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    os.makedirs(partial)
-    name = os.path.basename(final_pattern)
-    for number, source in enumerate(files, start=1):
-        os.replace(source, os.path.join(partial, name % number))
-    if os.path.exists(folder) and overwrite:
-        shutil.rmtree(folder)
-    os.replace(partial, folder)
+    """Number the frames 1..N under the final pattern in a folder built beside it and swapped in whole.
+    The state keeps its own frames until the join is done, so an interrupted join is simply done again."""
+    output = PartialFolder(final_pattern, overwrite)
+    try:
+        name = os.path.basename(final_pattern)
+        for number, source in enumerate(files, start=1):
+            link_or_copy(source, os.path.join(output.partial, name % number))
+        for file in os.listdir(output.partial):
+            fsync_file(os.path.join(output.partial, file))
+        fsync_folder(output.partial)
+        output.commit()
+        fsync_folder(os.path.dirname(os.path.abspath(output.folder)))
+    finally:
+        output.discard()
 
 
 def join_gif(files: list[str], final_path: str, size: tuple[int, int], fps: Fraction, overwrite: bool) -> None:
@@ -139,31 +172,50 @@ def concat_line(path: str) -> str:
     return "file '" + file_url(path).replace("'", "'\\''") + "'\n"
 
 
-def join_videos(segments: list[str], final_path: str, audio: AudioSource | None, overwrite: bool) -> None:
-    """Concatenate encoded segments without re-encoding, adding the audio; atomic rename at the end."""
+def concat_list(segments: list[str]) -> str:
+    """The concat demuxer's list, beside the segments: inside the state folder, never left elsewhere."""
+    path = os.path.join(os.path.dirname(segments[0]), "join.partial.txt")
+    with open(path, "w", encoding="utf-8") as listing:
+        listing.writelines(concat_line(segment) for segment in segments)
+    return path
+
+
+def join_videos(segments: list[str], final_path: str, fps: Fraction, frames: int, audio: AudioSource | None,
+                overwrite: bool) -> None:
+    """Concatenate encoded segments without re-encoding, adding the audio; the result is counted, then
+    renamed into place. An interrupt ends the joiner and leaves nothing behind."""
     output = PartialFile(final_path, overwrite)
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as listing:
-        listing.writelines(concat_line(path) for path in segments)
+    listing = concat_list(segments)
     log = tempfile.TemporaryFile()
+    joiner = None
     try:
-        joiner = process.popen(concat_args(listing.name, file_url(output.ffmpeg_path), final_path, audio),
+        joiner = process.popen(concat_args(listing, file_url(output.ffmpeg_path), final_path, audio),
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
         if joiner.wait() != 0:
             message = ffmpeg_message(read_log(log)) or f"ffmpeg exited with code {joiner.returncode}"
             raise UserError(f"ffmpeg could not join the segments into {final_path}: {message}")
+        check_joined(output.ffmpeg_path, final_path, frames, fps, ffmpeg_message(read_log(log)))
+        fsync_file(output.ffmpeg_path)
         output.commit()
+        fsync_folder(os.path.dirname(os.path.abspath(final_path)))
     finally:
+        if joiner is not None:
+            process.stop(joiner)
         output.discard()
         log.close()
-        os.unlink(listing.name)
+        os.unlink(listing)
 
 
 def join_segments(segments: list[str], final_path: str, size: tuple[int, int], fps: Fraction,
-                  audio: AudioSource | None, overwrite: bool) -> None:
-    """Turn the finished segments into the final output."""
+                  audio: AudioSource | None, overwrite: bool, frames: int) -> None:
+    """Turn the finished segments into the final output of exactly `frames` frames."""
     if is_frame_pattern(final_path):
-        join_png_sequence(png_files(segments), final_path, overwrite)
+        files = png_files(segments)
+        check_frame_count(files, final_path, frames)
+        join_png_sequence(files, final_path, overwrite)
     elif final_path.lower().endswith(".gif"):
-        join_gif(png_files(segments), final_path, size, fps, overwrite)
+        files = png_files(segments)
+        check_frame_count(files, final_path, frames)
+        join_gif(files, final_path, size, fps, overwrite)
     else:
-        join_videos(segments, final_path, audio, overwrite)
+        join_videos(segments, final_path, fps, frames, audio, overwrite)

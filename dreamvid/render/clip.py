@@ -20,6 +20,7 @@ from dreamvid.audio.schedules import Soundtrack, clip_soundtrack
 from dreamvid.errors import UserError
 from dreamvid.flow import FlowEstimator, backward_forward, is_scene_cut, lands_inside, reliability, warp_with_flow
 from dreamvid.media.frames import float_to_frame, frame_to_float, frame_to_image, image_to_float_frame
+from dreamvid.media.pictures import check_dream_shape
 from dreamvid.media.reader import VideoInfo, probe_video, read_frames
 from dreamvid.media.timing import ClipPlan, plan_clip, read_frame_times
 from dreamvid.media.writer import even_size
@@ -37,6 +38,7 @@ def dream_size(info: VideoInfo, settings: dict) -> tuple[int, int]:
         scale = min(scale, settings["size"] / max(info.width, info.height))
     exact = (max(2, round(info.width * scale)), max(2, round(info.height * scale)))
     even = even_size(*exact)
+    check_dream_shape(*even, "the clip")
     if even != exact:
         notify(f"dreaming at {even[0]}x{even[1]} instead of {exact[0]}x{exact[1]} (video needs even sides)")
     return even

@@ -42,7 +42,8 @@ def build_engine(settings: Resolved, baseline: bool = False, net: FeatureNet | N
     autocast = None if baseline else autocast_dtype(device, settings["precision"])
     if not baseline:
         prepare_network(net, device, settings["compile"], autocast_to=autocast)
-    guide = resize_frame(load_picture(settings["guide"]), GUIDE_SIDE) if settings["guide"] else None
+    guide = settings["guide"]
+    guide = resize_frame(load_picture(guide), GUIDE_SIDE, f"guide {guide}") if guide else None
     return Engine(net, device, layers, parse_channels(settings["channels"]), guide, autocast)
 
 

@@ -3,9 +3,11 @@ this process (the API decides whether a video job's shots go to workers instead)
 
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 from dreamvid.errors import UserError
+from dreamvid.media.outputs import output_target
 from dreamvid.render.clip import render_clip
 from dreamvid.render.still import render_image
 from dreamvid.render.zoom import render_zoom
@@ -13,6 +15,15 @@ from dreamvid.settings import merge
 from dreamvid.settings.files import load_job
 
 ONE_PROCESS = {"workers": 1, "ray": ""}  # a job inside a pool renders in its own worker, not on more workers
+
+def check_distinct_outputs(paths: list[str]) -> None:
+    """Two job files writing one output would overwrite or resume each other's render: refused up front."""
+    owners: dict[str, str] = {}
+    for path in paths:
+        target = os.path.abspath(output_target(load_job(path)[2]))
+        if target in owners:
+            raise UserError(f"{owners[target]} and {path} both write {target}; give each job its own output")
+        owners[target] = path
 
 
 def job_settings(path: str, overrides: dict | None = None) -> tuple[str, str, str, dict]:

@@ -21,10 +21,11 @@ from tqdm import tqdm
 from dreamvid.errors import Cancelled, Interrupted
 from dreamvid.media.audio import AudioSource
 from dreamvid.media.segments import SegmentedOutput, check_video_output, join_segments, segment_count
+from dreamvid.render.identity import render_identity
 from dreamvid.render.lock import output_lock
-from dreamvid.render.resume import discard_state, fingerprint, prepare_state, save_state
+from dreamvid.render.resume import check_segments, discard_state, prepare_state, save_state, trusted_checkpoint
 from dreamvid.settings import Resolved
-from dreamvid.settings.files import save_job
+from dreamvid.settings.files import sidecar
 
 LoopState = dict[str, np.ndarray]
 Step = Callable[[int, LoopState], tuple[np.ndarray, LoopState]]
@@ -79,10 +80,11 @@ def encoder_options(settings: dict) -> tuple[str | None, int | None]:
     return settings["codec"] or None, (None if crf < 0 else crf)
 
 
-def segmented_output(job: FrameJob, folder: str) -> SegmentedOutput:
-    """The job's output segments in its state folder (a shot worker opens the same ones)."""
+def segmented_output(job: FrameJob, folder: str, records: dict | None = None) -> SegmentedOutput:
+    """The job's output segments in its state folder (a shot worker opens the same ones); `records`:
+    the seals of those already written, which the output adds to."""
     return SegmentedOutput(job.output_path, folder, job.size, job.fps, *encoder_options(job.settings),
-                           segment_frames=job.settings["checkpoint_frames"])
+                           segment_frames=job.settings["checkpoint_frames"], records=records)
 
 
 def dreamed_frames(step_from: Callable[[int], Step], first: int, stop: int,
@@ -105,9 +107,10 @@ def render_frames(job: FrameJob, step_from: Callable[[int], Step], start: Callab
     then join the output; returns its path. `callback(t, frame, total)` returning False stops the render
     (`Cancelled`) with its last checkpoint kept, as Ctrl-C does (`Interrupted`)."""
     with output_lock(job.output_path):
-        expected = fingerprint(job.mode, job.input_path, job.settings.values, job.size, job.audio_digest)
-        folder, state, loop_state = prepare_state(job.output_path, expected, resume, overwrite)
-        output = segmented_output(job, folder)
+        identity = render_identity(job.mode, job.input_path, job.settings.values, job.size, job.audio_digest)
+        folder, state, loop_state = prepare_state(job.output_path, identity, resume, overwrite)
+        output = segmented_output(job, folder, state.segments)
+        state, loop_state = trusted_checkpoint(output, state, loop_state)
         try:
             frames = dreamed_frames(step_from, state.next_frame, job.frames, loop_state or start())
             with closing(frames), progress_bar(job, state.next_frame, progress) as bar:
@@ -135,10 +138,18 @@ def progress_bar(job: FrameJob, done: int, shown: bool) -> tqdm:
 
 
 def finish_render(job: FrameJob, folder: str, output: SegmentedOutput, replace: bool) -> str:
-    """Join the finished segments (with the sound), save the settings beside the output, drop the state."""
-    segments = output.segment_paths(segment_count(job.frames, job.settings["checkpoint_frames"]))
-    join_segments(segments, job.output_path, job.size, job.fps, job.audio, replace)
-    save_job(job.mode, job.input_path, job.output_path, job.settings.values)
+    """Check the segments, join them (with the sound) into exactly the frames planned, put the settings
+    beside the output, drop the state. Interrupted, the state is kept and --resume joins again."""
+    count = segment_count(job.frames, job.settings["checkpoint_frames"])
+    try:
+        check_segments(output, count)
+        with sidecar(job.mode, job.input_path, job.output_path, job.settings.values) as commit_settings:
+            output_frames = sum(job.copies(t) for t in range(job.frames))
+            join_segments(output.segment_paths(count), job.output_path, job.size, job.fps, job.audio, replace,
+                          frames=output_frames)
+            commit_settings()
+    except KeyboardInterrupt:
+        raise Interrupted(job.output_path, job.frames, job.frames) from None  # the join is done again
     discard_state(folder)
     return job.output_path
 

@@ -15,7 +15,7 @@ from dreamvid.media.pictures import check_picture_output, load_picture, resize_f
 from dreamvid.render.dreaming import frame_dreamer
 from dreamvid.render.lock import output_lock
 from dreamvid.settings import Resolved
-from dreamvid.settings.files import save_job
+from dreamvid.settings.files import sidecar
 
 
 def dream_frame(frame: np.ndarray, settings: dict, engine: Engine | None = None,
@@ -44,6 +44,8 @@ def render_image(input_path: str, output_path: str, settings: dict, overwrite: b
     with output_lock(output_path):
         check_picture_output(output_path, overwrite)
         frame = load_picture(input_path)
-        save_picture(dream_frame(frame, settings, engine, on_step, progress), output_path)
-        save_job("image", input_path, output_path, settings)
+        dreamed = dream_frame(frame, settings, engine, on_step, progress)
+        with sidecar("image", input_path, output_path, settings) as commit_settings:
+            save_picture(dreamed, output_path)
+            commit_settings()
     return output_path

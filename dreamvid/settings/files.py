@@ -3,11 +3,13 @@ user config files, job files and the resolved settings written beside every outp
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from importlib import resources
 import json
 import os
 from pathlib import Path
 import sys
+from typing import Callable, Iterator
 
 from dreamvid.errors import UserError
 from dreamvid.media.outputs import output_target
@@ -19,6 +21,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 JOB_KEYS = ("mode", "input", "output")  # what a job file holds besides settings
+FILE_SETTINGS = ("guide", "colour_reference", "weights", "audio")  # settings naming files
 MODES = ("image", "zoom", "video")
 DEFAULT_PRESETS = {"zoom": "tunnel", "video": "video-subtle"}  # per command: light per-frame dreams suit loops
 
@@ -71,14 +74,25 @@ def read_toml_file(path: str) -> dict:
     return parse_toml(text, path)
 
 
+def located(path: object, folder: str) -> object:
+    """A path from a file in `folder`, relative to that folder ("" stays "": no file)."""
+    return os.path.join(folder, path) if isinstance(path, str) and path else path
+
+
+def settings_in(values: dict, path: str) -> dict:
+    """A file's settings, the files they name found from the file's own folder (not the current one)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return {key: located(value, folder) if key in FILE_SETTINGS else value
+            for key, value in values.items() if key not in JOB_KEYS}
+
+
 def load_config(path: str) -> dict:
     """A user settings file; a job file works too (its mode/input/output are not settings)."""
-    values = read_toml_file(path)
-    return {key: value for key, value in values.items() if key not in JOB_KEYS}
+    return settings_in(read_toml_file(path), path)
 
 
 def load_job(path: str) -> tuple[str, str, str, dict]:
-    """A job file: mode, input, output and settings; relative paths are relative to the file."""
+    """A job file: mode, input, output and settings; every relative path is relative to the file."""
     values = read_toml_file(path)
     mode = values.get("mode")
     if mode not in MODES:
@@ -86,9 +100,8 @@ def load_job(path: str) -> tuple[str, str, str, dict]:
     if "output" not in values:
         raise UserError(f"{path}: a job file needs an 'output'")
     folder = os.path.dirname(os.path.abspath(path))
-    locate = lambda p: os.path.join(folder, p) if p else ""  # noqa: E731
-    settings = {key: value for key, value in values.items() if key not in JOB_KEYS}
-    return mode, locate(values.get("input", "")), locate(values["output"]), settings
+    return (mode, located(values.get("input", ""), folder), located(values["output"], folder),
+            settings_in(values, path))
 
 
 def command_settings(command: str, preset: str | None, config: str | None, given: dict, source: str,
@@ -115,12 +128,22 @@ def toml_value(value: object) -> str:
     return json.dumps(str(value))  # JSON string escapes are valid TOML basic strings
 
 
-def job_text(mode: str, input_path: str, output_path: str, settings: dict) -> str:
+def relative(path: str, folder: str) -> str:
+    """`path` as seen from `folder` (absolute where there is no such path: another drive)."""
+    try:
+        return os.path.relpath(os.path.abspath(path), folder)
+    except ValueError:
+        return os.path.abspath(path)
+
+
+def job_text(mode: str, input_path: str, output_path: str, settings: dict, folder: str) -> str:
+    """A job file to be saved in `folder`: its paths relative to it, so the files can move together."""
+    place = lambda path: relative(path, folder) if path else ""  # noqa: E731
     lines = ["# Written by dreamvid: `dreamvid render THIS_FILE` renders this again.",
-             f"mode = {toml_value(mode)}",
-             f"input = {toml_value(os.path.abspath(input_path) if input_path else '')}",
-             f"output = {toml_value(os.path.abspath(output_path))}", ""]
-    lines += [f"{key} = {toml_value(value)}" for key, value in settings.items()]
+             f"mode = {toml_value(mode)}", f"input = {toml_value(place(input_path))}",
+             f"output = {toml_value(place(output_path))}", ""]
+    lines += [f"{key} = {toml_value(place(value) if key in FILE_SETTINGS else value)}"
+              for key, value in settings.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -129,11 +152,29 @@ def settings_path(output_path: str) -> str:
     return output_target(output_path) + ".dreamvid.toml"
 
 
-def save_job(mode: str, input_path: str, output_path: str, settings: dict) -> str:
-    """Write the resolved settings beside the output; returns the file's path."""
+@contextmanager
+def sidecar(mode: str, input_path: str, output_path: str, settings: dict) -> Iterator[Callable[[], str]]:
+    """The settings file beside an output, written first (a full disk fails here, before the output is
+    touched) and put in place by the function yielded, once the output is; otherwise removed."""
     path = settings_path(output_path)
     temporary = path + ".partial"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(job_text(mode, input_path, output_path, settings))
-    os.replace(temporary, path)
-    return path
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(job_text(mode, input_path, output_path, settings, os.path.dirname(os.path.abspath(path))))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        remove_quietly(temporary)
+        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
+    try:
+        yield lambda: (os.replace(temporary, path), path)[1]
+    finally:
+        remove_quietly(temporary)
+
+
+def remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
