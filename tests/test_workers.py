@@ -236,7 +236,7 @@ def test_resume_after_the_driver_died_dreams_only_unfinished_shots(ray_cluster, 
 
 def test_a_resume_with_a_finished_shots_segment_missing_dreams_that_shot_again(ray_cluster, clip, tmp_path, log,
                                                                                monkeypatch, capsys):
-    from dreamvid.render import workers
+    from dreamvid.distributed import workers
 
     source, reference = clip
     out = tmp_path / "out.mp4"
@@ -257,16 +257,25 @@ def test_a_resume_with_a_finished_shots_segment_missing_dreams_that_shot_again(r
     assert_same_video(out, reference)
 
 
-# The CLI as a Ray driver in a child process, joining the tests' cluster.
+# The CLI as a Ray driver in a child process whose workers log each frame they dream.
+LOGGING_DRIVER = """
+import functools, sys
+from dreamvid.cli import run
+from dreamvid.distributed import workers
+from dreamvid.distributed.faults import Faults
+workers.render_shots = functools.partial(workers.render_shots, faults=Faults(log={log!r}))
+sys.exit(run(sys.argv[1:]))
+"""
+
+
 @pytest.mark.skipif(os.name != "posix", reason="signals")
 def test_sigterm_on_a_workers_driver_exits_143_with_one_line(ray_cluster, clip, tmp_path, log):
     source, _ = clip
     out = tmp_path / "out.mp4"
-    env = {**os.environ, "PYTHONPATH": REPO, "DREAMVID_TEST_LOG": str(log)}
     address = ray_cluster.get_runtime_context().gcs_address
-    driver = subprocess.Popen([sys.executable, "-m", "dreamvid", "video", str(source), "-o", str(out), *FAST,
-                               "--ray", address], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    driver = subprocess.Popen([sys.executable, "-c", LOGGING_DRIVER.format(log=str(log)), "video", str(source),
+                               "-o", str(out), *FAST, "--ray", address], env={**os.environ, "PYTHONPATH": REPO},
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not dreamed(log) and driver.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
