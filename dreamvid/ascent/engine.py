@@ -53,9 +53,11 @@ class Engine:
         return objectives.weighted_sum([(weight, self.layer_term(layer)) for layer, weight in weights.items()])
 
     def dream(self, image: torch.Tensor, params: DreamParams, weights: dict[str, float], generator: torch.Generator,
-              on_step: Callable[[StepProgress], None] | None = None, anchor: Anchor | None = None) -> torch.Tensor:
-        """Dream one image with these knobs and layer weights; `anchor`: a clip's temporal term."""
+              on_step: Callable[[StepProgress], None] | None = None, anchor: Anchor | None = None,
+              mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Dream one image with these knobs and layer weights; `anchor`: a clip's temporal term; `mask`:
+        [1, 1, H, W] in 0..1, where to dream."""
         try:
-            return dream(self.net, image, self.objective(weights), params, generator, on_step, anchor)
+            return dream(self.net, image, self.objective(weights), params, generator, on_step, anchor, mask)
         except NotImplementedError as error:  # an op the backend lacks (MPS lacks some): one line, not a traceback
             raise unsupported_op_error(self.device, error) from None

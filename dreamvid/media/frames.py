@@ -44,3 +44,10 @@ def image_to_float_frame(image: "torch.Tensor") -> np.ndarray:
 def image_to_frame(image: "torch.Tensor") -> np.ndarray:
     """float tensor [1, 3, H, W] -> uint8 H x W x 3, rounded."""
     return float_to_frame(image_to_float_frame(image))
+
+
+def mask_to_image(mask: np.ndarray, device: "torch.device | str" = "cpu") -> "torch.Tensor":
+    """float32 H x W mask in 0..1 -> float tensor [1, 1, H, W]."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(mask, np.float32))[None, None].to(device)

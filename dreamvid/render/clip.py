@@ -26,6 +26,8 @@ from dreamvid.media.timing import ClipPlan, plan_clip, read_frame_times
 from dreamvid.media.writer import even_size
 from dreamvid.notices import notify
 from dreamvid.render.dreaming import FrameDreamer, frame_dreamer
+from dreamvid.masks.sources import MaskSource
+from dreamvid.render.masking import ClipMasks, check_clip_mask
 from dreamvid.render.loop import Callback, ClosingStep, FrameJob, LoopState, prepare_output, render_frames
 from dreamvid.render.prefetch import prefetch
 from dreamvid.settings import Resolved, check_schedules
@@ -94,6 +96,7 @@ class SourceFrame:
     backward: np.ndarray | None = None  # flow t -> t-1 on frame t's grid; None: first frame, or no flow
     weights: np.ndarray | None = None  # reliability of `backward`, 0..1
     inside: np.ndarray | None = None  # where `backward` lands inside the frame (elsewhere content enters)
+    mask: np.ndarray | None = None  # its raw mask (render/masking.py), where the render has one
 
 
 def dreamed_source_frames(path: str, size: tuple[int, int], settings: Resolved, plan: ClipPlan) -> Iterator[np.ndarray]:
@@ -159,7 +162,7 @@ def anchor_for(start: Start, t: int, settings: Resolved, device) -> Anchor | Non
     return Anchor(frame_to_image(start.target, device), weights, pull, settings.at("fresh_boost", t))
 
 
-def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: Resolved):
+def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: Resolved, masks: ClipMasks):
     method = FLOW_METHODS[settings["flow"]]
 
     def step(t: int, state: LoopState) -> tuple[np.ndarray, LoopState]:
@@ -167,18 +170,22 @@ def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: R
         if source is None:
             raise UserError(f"the clip ended before frame {t} (it decoded to fewer frames than counted)")
         # 1. carry the previous dream along the motion (or start afresh on the first frame and at cuts)
-        start = start_image(method, t, source, state, settings)
+        start = start_image(method, t, source, masks.for_carry(state), settings)
+        mask, mask_state = masks.frame_mask(t, source, state, start.fresh)  # and only inside the mask
+        start = masks.restrict(start, frame_to_float(source.frame), mask)
         if start.target is not None and t % settings["cadence"]:  # an in-between frame: carried, not dreamed
-            return float_to_frame(start.target), {**state, "source": source.frame, "output": start.target}
+            return float_to_frame(start.target), {**state, "source": source.frame, "output": start.target,
+                                                  **mask_state}
         # 2. dream: a full dream for a fresh start; after it, the follow-up ascent with the temporal
         #    term, which holds reliably tracked pixels near the carried dream and reshapes the rest
         iterations = None if start.fresh else settings.at("iterations_next", t)
         octaves = None if start.fresh else min(settings["octaves_next"], settings["octaves"])
         dreamed = dreamer.dream(frame_to_image(start.image, dreamer.device), t, iterations, octaves=octaves,
-                                anchor=anchor_for(start, t, settings, dreamer.device))
+                                anchor=anchor_for(start, t, settings, dreamer.device), mask=mask)
         dreamed = image_to_float_frame(dreamed)
-        strength = np.abs(dreamed - frame_to_float(source.frame)).mean() if start.fresh else state["strength"]
-        return float_to_frame(dreamed), {"source": source.frame, "output": dreamed, "strength": np.float64(strength)}
+        strength = masks.strength(dreamed, frame_to_float(source.frame), mask) if start.fresh else state["strength"]
+        return float_to_frame(dreamed), {"source": source.frame, "output": dreamed, "strength": np.float64(strength),
+                                         **mask_state}
 
     return step
 
@@ -200,6 +207,7 @@ class ClipWork:
     plan: ClipPlan
     baseline: bool = False
     engine: Engine | None = field(default=None, compare=False)  # None: built when the loop starts
+    mask: MaskSource | None = None  # where to dream
 
     @property
     def frames(self) -> int:
@@ -216,9 +224,10 @@ class ClipWork:
         """The step for frames `first`, `first` + 1, ... of the plan; frame t is given its own index t, and a
         fresh dream starts where the state is empty (so `{}` at any frame starts a shot there)."""
         dreamer = frame_dreamer(self.settings, self.engine, self.baseline)
-        sources = analysed_frames(self.input_path, self.size, self.settings, self.plan, first)
+        masks = ClipMasks(self.mask, self.settings, self.size)
+        sources = masks.attach(analysed_frames(self.input_path, self.size, self.settings, self.plan, first), first)
         sources = sources if self.baseline else prefetch(sources)
-        return ClosingStep(clip_step(dreamer, sources, self.settings), sources.close)
+        return ClosingStep(clip_step(dreamer, sources, self.settings, masks), sources.close)
 
 
 def prepare_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False, preview: bool = False,
@@ -243,7 +252,9 @@ def prepare_clip_work(input_path: str, settings: dict, baseline: bool = False,
     resolved = Resolved(settings, fps=plan.fps, audio=sound.table)
     check_schedules(resolved, len(plan.kept))
     check_cadence(resolved)
-    return ClipWork(input_path, size, resolved, plan, baseline, engine), sound
+    mask = check_clip_mask(resolved, size, info.size, len(plan.kept),
+                           FLOW_METHODS[resolved["flow"]].estimator is not None)
+    return ClipWork(input_path, size, resolved, plan, baseline, engine, mask), sound
 
 
 def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False, resume: bool = False,

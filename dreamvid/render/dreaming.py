@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import torch
 
 from dreamvid.ascent.dream import Anchor, DreamParams, StepProgress, make_generator
 from dreamvid.ascent.engine import Engine
 from dreamvid.errors import UserError
+from dreamvid.media.frames import mask_to_image
 from dreamvid.media.pictures import load_picture, resize_frame
 from dreamvid.nets.device import auto_tile, autocast_dtype, pick_device
 from dreamvid.nets.features import FeatureNet, load_model
@@ -62,6 +64,7 @@ class FrameDreamer:
 
     def __init__(self, settings: Resolved, engine: Engine):
         self.settings, self.engine = settings, engine
+        self.mask_at: Callable[[int], np.ndarray] | None = None  # a loop's mask for frame t, where it has one
         self.weight_schedules = {layer: parse_schedule(weight, f"layers.{layer}")
                                  for layer, weight in settings["layers"].items()}
 
@@ -90,11 +93,15 @@ class FrameDreamer:
 
     def dream(self, image: torch.Tensor, frame: int = 0, iterations: int | None = None,
               on_step: Callable[[StepProgress], None] | None = None, octaves: int | None = None,
-              step_scale: float = 1.0, anchor: Anchor | None = None) -> torch.Tensor:
-        """Dream one image with the settings of `frame` and randomness derived from (seed, frame)."""
+              step_scale: float = 1.0, anchor: Anchor | None = None, mask: np.ndarray | None = None) -> torch.Tensor:
+        """Dream one image with the settings of `frame` and randomness derived from (seed, frame); `mask`
+        (float32 H x W, 0..1; default: `mask_at(frame)`, if set): where to dream."""
         params = self.params(frame, iterations, octaves, step_scale)
         generator = make_generator(self.settings["seed"], frame)
-        return self.engine.dream(image, params, self.layer_weights(frame), generator, on_step, anchor)
+        if mask is None and self.mask_at is not None:
+            mask = self.mask_at(frame)
+        weight = None if mask is None else mask_to_image(mask, self.device)
+        return self.engine.dream(image, params, self.layer_weights(frame), generator, on_step, anchor, weight)
 
 
 def default_params(**changes) -> DreamParams:

@@ -14,6 +14,7 @@ from dreamvid.media.frames import frame_to_image, image_to_frame
 from dreamvid.media.pictures import check_picture_output, load_picture, resize_frame, save_picture
 from dreamvid.render.dreaming import frame_dreamer
 from dreamvid.render.lock import output_lock
+from dreamvid.render.masking import still_mask
 from dreamvid.settings import Resolved
 from dreamvid.settings.files import sidecar
 
@@ -23,7 +24,9 @@ def dream_frame(frame: np.ndarray, settings: dict, engine: Engine | None = None,
     """Dream an RGB uint8 frame with merged settings (over `engine`, or one built now); returns the dream."""
     require_audio(settings, False, "only zoom and video renders have sound")
     resolved = Resolved(settings)
+    input_size = (frame.shape[1], frame.shape[0])
     frame = resize_frame(frame, resolved["size"])
+    mask = still_mask(resolved, frame, input_size)  # checked before the model is built
     dreamer = frame_dreamer(resolved, engine)
     image = frame_to_image(frame, dreamer.device)
     steps = total_steps(image.shape[-2], image.shape[-1], dreamer.params())
@@ -33,7 +36,7 @@ def dream_frame(frame: np.ndarray, settings: dict, engine: Engine | None = None,
             if on_step:
                 on_step(step)
 
-        dreamed = dreamer.dream(image, on_step=stepped)
+        dreamed = dreamer.dream(image, on_step=stepped, mask=mask)
     return image_to_frame(dreamed)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
@@ -17,7 +18,9 @@ from dreamvid.motion import CameraMove, move_frame
 from dreamvid.errors import UserError
 from dreamvid.notices import notify
 from dreamvid.render.cadence import cross_fade, key_step_scale, move_image, path_matrix
+from dreamvid.masks.sources import MaskSource, open_mask
 from dreamvid.render.dreaming import FrameDreamer, frame_dreamer
+from dreamvid.render.masking import ZoomMasks
 from dreamvid.render.loop import Callback, FrameJob, LoopState, Step, prepare_output, render_frames
 from dreamvid.settings import Resolved, check_schedules, parse_fps
 
@@ -152,6 +155,7 @@ class ZoomWork:
     fixed_reference: ColourStats | None = None  # a `colour_reference` picture's colours
     engine: Engine | None = None  # None: built when the loop starts
     baseline: bool = False
+    mask: MaskSource | None = None  # where to dream, on the screen
 
     @property
     def size(self) -> tuple[int, int]:
@@ -163,7 +167,12 @@ class ZoomWork:
     def step_from(self, first: int) -> Step:
         """Called once a render goes ahead (after the resume check: a refused resume loads no model)."""
         dreamer = frame_dreamer(self.settings, self.engine, self.baseline)
-        return loop_step(dreamer, self.settings, self.fixed_reference)
+        step = loop_step(dreamer, self.settings, self.fixed_reference)
+        if self.mask is None:
+            return step
+        masks = ZoomMasks(self.mask, self.settings, self.first, first, partial(camera_at, self.settings))
+        dreamer.mask_at = masks.mask_at
+        return masks.outside(step)
 
 
 def check_zoom_input(picture: Picture | None, settings: dict) -> None:
@@ -187,7 +196,15 @@ def prepare_zoom(picture: Picture | None, settings: dict, engine: Engine | None 
     check_schedules(resolved, frames)
     reference_path = resolved["colour_reference"]
     fixed_reference = colour_stats(load_picture(reference_path)) if reference_path else None
-    return ZoomWork(resolved, start_picture(picture, resolved), frames, fixed_reference, engine, baseline), sound
+    first = start_picture(picture, resolved)
+    mask = open_mask(resolved, (first.shape[1], first.shape[0]), picture_size(picture, first), frames)
+    return ZoomWork(resolved, first, frames, fixed_reference, engine, baseline, mask), sound
+
+
+def picture_size(picture: Picture | None, first: np.ndarray) -> tuple[int, int]:
+    """(width, height) of the picture the zoom starts from, before any resize (noise: the first frame's)."""
+    frame = as_frame(picture) if picture is not None and not (isinstance(picture, str) and not picture) else first
+    return frame.shape[1], frame.shape[0]
 
 
 def render_zoom(input_path: str, output_path: str, settings: dict, overwrite: bool = False, resume: bool = False,

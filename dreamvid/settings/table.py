@@ -57,6 +57,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tile", 0, "octaves larger than this many px per side dream in tiles, for bounded memory "
             "(0 = auto: 1024 on the CPU, 4096 on CUDA; 16384 = never)", "int", low=0, high=16384, nonzero_low=64),
     Setting("compile", False, "torch.compile the network (CUDA; slow first frame, faster after)", "bool"),
+    # masks: where to dream (docs/DESIGN.md, "Masks"); image, zoom and video
+    Setting("mask", "", "where to dream: a picture (grey levels, or its alpha; white = dream), a clip or frame "
+            "pattern (masks/%05d.png) matched by frame index, or (video) motion / still: what moves / the rest",
+            "str"),
+    Setting("mask_invert", False, "dream where the mask is black instead (everything but the region)", "bool"),
+    Setting("mask_feather", 8.0, "soft edge of the mask in px (10%-90% over about this width), so patterns fade "
+            "out at the edge instead of being cut", "float", low=0.0, high=1024.0),
+    Setting("mask_strength", 1.0, "how much of the dream the mask lets through (0..1; a schedule fades the "
+            "region in or out)", "schedule", low=0.0, high=1.0),
     # zoom: the feedback loop (docs/DESIGN.md, "Zoom loop"); rates are per second, so fps does not change the look
     Setting("frames", 0, "frames to render (0 = zoom: 5 seconds, or as long as --audio; video: the whole clip)", "int", low=0,
             group="output"),  # zoom and video both take it
@@ -75,6 +84,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cadence", 1, "dream every N-th frame (1 = every frame); zoom: the frames between cross-fade both "
             "keys along the exact camera move, ~N times faster, the dream ~15% weaker at 3; video (flow modes): "
             "they carry the last dream along the source's flow", "int", low=1, high=16, group="output"),
+    Setting("mask_follow", False, "move the mask with the camera, so it stays on the same part of the picture "
+            "(default: the mask stays put on the screen)", "bool", group="zoom"),
     Setting("interpolation", "lanczos", "resampling of the camera move (lanczos keeps loops sharp)", "choice",
             choices=tuple(RESAMPLING), group="zoom"),
     # video: dreaming an existing clip (docs/DESIGN.md, "Dreaming a clip")

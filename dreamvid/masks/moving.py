@@ -1,0 +1,88 @@
+"""Masks made from a clip's own motion (`--mask motion`, `--mask still`), from the flow the clip's
+dream computes anyway.
+
+1. Evidence: how far each pixel moves against the camera, |B - A| in px per frame, where B is the
+   backward flow and A the affine motion that fits most of the frame (the camera's pan, zoom, roll).
+2. Over time: the evidence carried along the flow and averaged with the new (an exponential average,
+   kept in the clip's loop state, so resume stays exact); a fresh start begins again.
+3. In space: hysteresis (weak evidence counts where it touches strong), then an opening that drops
+   specks and a closing that fills holes, and a small dilation over the mover's edges, where flow
+   under-reports. The result is 0 or 1; feathering comes after, as for any mask.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from dreamvid.flow import warp_with_flow
+
+STRONG = 1.2  # px per frame against the camera: surely moving (DIS errs by ~0.1 px on a still scene)
+WEAK = 0.6  # px per frame: moving, where connected to a strong part (flow bleeds ~4 px past an edge at 0.4)
+CARRIED = 0.6  # share of the smoothed evidence carried to the next frame: a mover's mask holds over pauses
+FIT_GRID = 4  # px between the flow samples the camera's motion is fitted to
+FIT_ROUNDS = 3  # least-squares fits, each on the samples the last one explained (the movers drop out)
+CLEAN_SHARE = 0.012  # radius of the opening / closing, a share of the shorter side (1 px at 64 px, 6 at 512)
+GROW_SHARE = 0.008  # the dilation over the mover's edges, a share of the shorter side
+
+
+def camera_motion(flow: np.ndarray) -> np.ndarray:
+    """The affine flow field that fits most of `flow` (H x W x 2): iterated least squares on a grid,
+    each round dropping the samples the last fit did not explain. Deterministic (no random sampling)."""
+    height, width = flow.shape[:2]
+    ys, xs = np.mgrid[0:height:FIT_GRID, 0:width:FIT_GRID]
+    design = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1).astype(np.float64)
+    target = flow[ys.ravel(), xs.ravel()].astype(np.float64)
+    keep = np.ones(len(design), bool)
+    for _ in range(FIT_ROUNDS):
+        coefficients = np.linalg.lstsq(design[keep], target[keep], rcond=None)[0]
+        errors = np.linalg.norm(design @ coefficients - target, axis=1)
+        keep = errors <= max(WEAK, 2.0 * float(np.median(errors)))
+        if keep.sum() < 3:
+            break
+    full_ys, full_xs = np.mgrid[0:height, 0:width]
+    grid = np.stack([full_xs, full_ys, np.ones_like(full_xs)], axis=-1).astype(np.float64)
+    return (grid @ coefficients).astype(np.float32)
+
+
+def motion_evidence(backward: np.ndarray) -> np.ndarray:
+    """How far each pixel moves against the camera, px per frame, float32 H x W (lightly blurred)."""
+    against = np.linalg.norm(backward - camera_motion(backward), axis=2).astype(np.float32)
+    return cv2.GaussianBlur(against, (0, 0), 1.0)
+
+
+def smoothed(evidence: np.ndarray, previous: np.ndarray | None, backward: np.ndarray | None,
+             reliability: np.ndarray | None) -> np.ndarray:
+    """The evidence averaged over time along the motion, where the flow is reliable (elsewhere, as
+    behind a mover, the pixel was something else a frame ago); `previous` None (a fresh start): the evidence."""
+    if previous is None or backward is None:
+        return evidence
+    carried = warp_with_flow(previous, backward)
+    share = CARRIED * (1.0 if reliability is None else reliability)
+    return (share * carried + (1.0 - share) * evidence).astype(np.float32)
+
+
+def disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def hysteresis(evidence: np.ndarray) -> np.ndarray:
+    """uint8 0/1: the weak regions that hold some strong evidence."""
+    weak = (evidence > WEAK).astype(np.uint8)
+    count, labels = cv2.connectedComponents(weak, connectivity=8)
+    if count <= 1:
+        return weak
+    holds_strong = np.zeros(count, bool)
+    holds_strong[np.unique(labels[evidence > STRONG])] = True
+    holds_strong[0] = False
+    return holds_strong[labels].astype(np.uint8)
+
+
+def moving_mask(evidence: np.ndarray) -> np.ndarray:
+    """What moves, float32 0 or 1, without specks or holes."""
+    side = min(evidence.shape)
+    clean = disc(max(1, round(CLEAN_SHARE * side)))
+    mask = cv2.morphologyEx(hysteresis(evidence), cv2.MORPH_OPEN, clean)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, clean)
+    mask = cv2.dilate(mask, disc(max(1, round(GROW_SHARE * side))))
+    return mask.astype(np.float32)
