@@ -22,24 +22,26 @@ WEAK = 0.6  # px per frame: moving, where connected to a strong part (flow bleed
 CARRIED = 0.6  # share of the smoothed evidence carried to the next frame: a mover's mask holds over pauses
 FIT_GRID = 4  # px between the flow samples the camera's motion is fitted to
 FIT_ROUNDS = 3  # least-squares fits, each on the samples the last one explained (the movers drop out)
+FIT_INLIER = 0.5  # px: a sample this close to the camera's motion is taken to belong to it
 CLEAN_SHARE = 0.012  # radius of the opening / closing, a share of the shorter side (1 px at 64 px, 6 at 512)
 GROW_SHARE = 0.008  # the dilation over the mover's edges, a share of the shorter side
 
 
 def camera_motion(flow: np.ndarray) -> np.ndarray:
-    """The affine flow field that fits most of `flow` (H x W x 2): iterated least squares on a grid,
-    each round dropping the samples the last fit did not explain. Deterministic (no random sampling)."""
+    """The affine flow field that fits most of `flow` (H x W x 2): least squares on a grid of samples,
+    first those near the median motion, then each round those the last fit explains to within FIT_INLIER
+    (the movers drop out). Deterministic: no random sampling."""
     height, width = flow.shape[:2]
     ys, xs = np.mgrid[0:height:FIT_GRID, 0:width:FIT_GRID]
     design = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1).astype(np.float64)
     target = flow[ys.ravel(), xs.ravel()].astype(np.float64)
-    keep = np.ones(len(design), bool)
+    keep = np.linalg.norm(target - np.median(target, axis=0), axis=1) <= FIT_INLIER
+    coefficients = np.zeros((3, 2))
     for _ in range(FIT_ROUNDS):
-        coefficients = np.linalg.lstsq(design[keep], target[keep], rcond=None)[0]
-        errors = np.linalg.norm(design @ coefficients - target, axis=1)
-        keep = errors <= max(WEAK, 2.0 * float(np.median(errors)))
         if keep.sum() < 3:
             break
+        coefficients = np.linalg.lstsq(design[keep], target[keep], rcond=None)[0]
+        keep = np.linalg.norm(design @ coefficients - target, axis=1) <= FIT_INLIER
     full_ys, full_xs = np.mgrid[0:height, 0:width]
     grid = np.stack([full_xs, full_ys, np.ones_like(full_xs)], axis=-1).astype(np.float64)
     return (grid @ coefficients).astype(np.float32)
