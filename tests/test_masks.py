@@ -103,9 +103,9 @@ def test_a_zoom_is_the_picture_under_the_camera_outside_its_mask(cat_path, tmp_p
     mask[8:24, 12:36] = 1.0  # the centre, on the screen
     path = save_mask(tmp_path / "centre.png", mask)
     out = tmp_path / "zoom" / "%05d.png"
-    argv = ["zoom", cat_path, "-o", str(out), *ZOOM_FAST, "--frames", "11", "--zoom", "1.3", "--mask", path,
+    argv = ["zoom", cat_path, *ZOOM_FAST, "--frames", "11", "--zoom", "1.3", "--mask", path,
             "--mask-feather", "3"]
-    assert run(argv) == 0, capsys.readouterr().err
+    assert run([*argv, "-o", str(out)]) == 0, capsys.readouterr().err
     frame = np.asarray(Image.open(tmp_path / "zoom" / "00011.png"))
     start = frame_to_float(resize_frame(np.asarray(Image.open(cat_path).convert("RGB")), 48))[:32]
     camera = path_matrix([CameraMove(zoom=1.3)] * 10, 30.0, 48, 32)
@@ -113,6 +113,11 @@ def test_a_zoom_is_the_picture_under_the_camera_outside_its_mask(cat_path, tmp_p
     differences = np.abs(frame.astype(int) - plain).max(axis=-1)
     assert differences[outside(path, 3)].max() <= 1
     assert differences[mask > 0].mean() > 5  # and the centre dreams
+    # --mask-follow: the region moves with the camera, so zooming in it grows on the screen
+    assert run([*argv, "--mask-follow", "-o", str(tmp_path / "follow" / "%05d.png")]) == 0
+    followed = np.asarray(Image.open(tmp_path / "follow" / "00011.png"))
+    dreamed_area = (np.abs(followed.astype(int) - plain).max(axis=-1) > 1).mean()
+    assert dreamed_area > 1.1 * (differences > 1).mean(), dreamed_area  # 1.3 ** (10 / 30) squared: 1.19
 
 
 @pytest.fixture(scope="module")
