@@ -231,3 +231,17 @@ def test_bad_masks_are_one_line_exit_2_and_write_nothing(cat_path, mover_clip, t
     short_zoom = tmp_path / "short_zoom.mp4"  # the zoom's own 48 x 32
     write_clip([np.full((32, 48, 3), 255, np.uint8)] * 5, str(short_zoom), fps=12, tone_hz=None)
     assert "has 5 frames, but the render has 8" in bad_run([*zoom, str(short_zoom)], tmp_path, capsys)
+
+
+def test_a_job_file_finds_its_mask_beside_it_and_keeps_motion_as_it_is(tmp_path):
+    from dreamvid.settings.files import job_text, settings_in
+
+    folder = tmp_path / "job"
+    folder.mkdir()
+    text = job_text("video", str(folder / "in.mp4"), str(folder / "out.mp4"),
+                    {"mask": str(folder / "masks" / "%05d.png"), "guide": ""}, str(folder))
+    assert 'mask = "masks/%05d.png"' in text
+    assert settings_in({"mask": "masks/%05d.png"}, str(folder / "out.mp4.dreamvid.toml"))["mask"] == \
+        str(folder / "masks" / "%05d.png")
+    assert 'mask = "motion"' in job_text("video", "in.mp4", "out.mp4", {"mask": "motion"}, str(folder))
+    assert settings_in({"mask": "still"}, str(folder / "job.toml"))["mask"] == "still"

@@ -28,7 +28,7 @@ from dreamvid.render.lock import output_lock
 from dreamvid.render.loop import FrameJob, finish_render
 from dreamvid.render.resume import discard_state, prepare_state, save_state
 from dreamvid.settings import Resolved
-from dreamvid.settings.files import FILE_SETTINGS
+from dreamvid.settings.files import FILE_SETTINGS, names_file
 
 RETRIES = 3  # a worker process that dies (killed, out of memory, its machine gone) is started again this often
 POLL_SECONDS = 0.5
@@ -43,7 +43,8 @@ def shots_identity(job: FrameJob) -> dict:
 def absolute(job: FrameJob, work: ClipWork) -> tuple[FrameJob, ClipWork]:
     """Every path made absolute: a worker runs in a folder of its own, maybe on another machine."""
     values = dict(work.settings.values)
-    values.update({name: os.path.abspath(values[name]) for name in FILE_SETTINGS if values.get(name)})
+    values.update({name: os.path.abspath(values[name]) for name in FILE_SETTINGS
+                   if names_file(name, values.get(name))})
     settings = Resolved(values, fps=work.settings.fps, audio=work.settings.audio)
     path = os.path.abspath(work.input_path)
     return (replace(job, input_path=path, output_path=os.path.abspath(job.output_path), settings=settings),

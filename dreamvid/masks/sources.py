@@ -22,8 +22,9 @@ from dreamvid.media.pictures import to_rgb_array
 from dreamvid.media.reader import probe_video, read_frames
 from dreamvid.media.timing import read_frame_times
 from dreamvid.notices import notify
+from dreamvid.settings.files import MASK_FROM_MOTION
 
-MOTION, STILL = "motion", "still"  # masks made from the clip's own motion: what moves, the rest
+MOTION, STILL = MASK_FROM_MOTION  # masks made from the clip's own motion: what moves, the rest
 ASPECT_TOLERANCE = 0.01  # a mask this far off the render's aspect ratio is for another picture
 # The soft edge of `mask_feather` px: a Gaussian of sigma px / FEATHER_SIGMAS takes a hard edge from
 # 10% to 90% over about px (2 x 1.28 sigma).

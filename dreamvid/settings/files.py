@@ -21,7 +21,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 JOB_KEYS = ("mode", "input", "output")  # what a job file holds besides settings
-FILE_SETTINGS = ("guide", "colour_reference", "weights", "audio")  # settings naming files
+FILE_SETTINGS = ("guide", "colour_reference", "weights", "audio", "mask")  # settings naming files
+MASK_FROM_MOTION = ("motion", "still")  # `mask` values that name no file: masks made from a clip's motion
 MODES = ("image", "zoom", "video")
 DEFAULT_PRESETS = {"zoom": "tunnel", "video": "video-subtle"}  # per command: light per-frame dreams suit loops
 
@@ -74,6 +75,11 @@ def read_toml_file(path: str) -> dict:
     return parse_toml(text, path)
 
 
+def names_file(key: str, value: object) -> bool:
+    """True when setting `key` holds a file's path (not empty, nor one of `mask`'s names for motion masks)."""
+    return key in FILE_SETTINGS and isinstance(value, str) and bool(value) and value not in MASK_FROM_MOTION
+
+
 def located(path: object, folder: str) -> object:
     """A path from a file in `folder`, relative to that folder ("" stays "": no file)."""
     return os.path.join(folder, path) if isinstance(path, str) and path else path
@@ -82,7 +88,7 @@ def located(path: object, folder: str) -> object:
 def settings_in(values: dict, path: str) -> dict:
     """A file's settings, the files they name found from the file's own folder (not the current one)."""
     folder = os.path.dirname(os.path.abspath(path))
-    return {key: located(value, folder) if key in FILE_SETTINGS else value
+    return {key: located(value, folder) if names_file(key, value) else value
             for key, value in values.items() if key not in JOB_KEYS}
 
 
@@ -142,7 +148,7 @@ def job_text(mode: str, input_path: str, output_path: str, settings: dict, folde
     lines = ["# Written by dreamvid: `dreamvid render THIS_FILE` renders this again.",
              f"mode = {toml_value(mode)}", f"input = {toml_value(place(input_path))}",
              f"output = {toml_value(place(output_path))}", ""]
-    lines += [f"{key} = {toml_value(place(value) if key in FILE_SETTINGS else value)}"
+    lines += [f"{key} = {toml_value(place(value) if names_file(key, value) else value)}"
               for key, value in settings.items()]
     return "\n".join(lines) + "\n"
 
