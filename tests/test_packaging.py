@@ -18,3 +18,7 @@ def test_presets_are_present_after_a_non_editable_install(tmp_path):
     listed = subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(target)}, cwd=tmp_path, check=True)
     assert "eyes" in listed.stdout.split(",")
+    # every package of the checkout is installed (a folder left out of pyproject.toml would be missing)
+    packages = {os.path.relpath(folder, ROOT) for folder, _, names in os.walk(os.path.join(ROOT, "dreamvid"))
+                if "__init__.py" in names}
+    assert packages and {p for p in packages if not (target / p / "__init__.py").exists()} == set()
