@@ -11,6 +11,7 @@ from dreamvid.errors import Interrupted, UserError
 from dreamvid.interrupts import exit_status, signals_interrupt
 from dreamvid.settings import SETTINGS, Setting, merge
 from dreamvid.settings.files import DEFAULT_PRESETS, description, load_preset, preset_names, preset_text
+from dreamvid.studio.command import add_studio_command
 
 GROUPS = {"image": ("dream",), "zoom": ("dream", "zoom", "audio", "output"),
           "video": ("dream", "video", "audio", "output")}
@@ -201,6 +202,8 @@ def build_parser() -> Parser:
     layers.add_argument("--size", type=int, default=256, help="side of each atlas tile in px")
     layers.add_argument("--overwrite", action="store_true", help="replace an existing output")
     layers.set_defaults(handler=command_layers)
+
+    add_studio_command(commands)
     return parser
 
 

@@ -1,0 +1,55 @@
+"""Running the studio: bind first (so port 0 and a busy port are handled before anything prints),
+print the address, then serve until Ctrl-C."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+import socket
+import threading
+import webbrowser
+
+import uvicorn
+
+from dreamvid.errors import UserError
+from dreamvid.studio.app import create_app
+from dreamvid.studio.workfolder import WorkFolder, default_work_folder
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    server = socket.socket(family, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        server.bind((host, port))
+    except OSError as error:
+        server.close()
+        raise UserError(f"cannot listen on {host}:{port} ({error.strerror}); try another --port") from None
+    return server
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def page_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def serve(host: str, port: int, open_browser: bool, max_upload_mb: float, work_folder: str | None) -> int:
+    folder = WorkFolder(Path(work_folder) if work_folder else default_work_folder())
+    listener = bind(host, port)
+    url = page_url(host, listener.getsockname()[1])
+    print(f"dreamvid studio: {url}  (work folder {folder.root}; Ctrl-C stops)", flush=True)
+    if not is_loopback(host):
+        print(f"dreamvid studio: listening on {host}: anyone who can reach this machine can use the studio",
+              flush=True)
+    app = create_app(folder, int(max_upload_mb * 1e6))
+    if open_browser:
+        threading.Timer(0.5, webbrowser.open, (url,)).start()
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)).run(sockets=[listener])
+    return 0

@@ -1,0 +1,162 @@
+"""Uploads: a body streamed to a generated name under the work folder with a size limit, then
+identified by its content (never by its name) as a picture, a clip or a sound. Whatever is
+refused is deleted, so a bad upload leaves nothing behind."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+import os
+from pathlib import Path
+import re
+import subprocess
+import warnings
+
+from PIL import Image, UnidentifiedImageError
+
+from dreamvid.errors import UserError
+from dreamvid.studio.workfolder import WorkFolder, display_name, is_id, new_id
+
+MAX_PIXELS = 64_000_000  # 8000 x 8000: far beyond what a dream needs, and bounded memory to decode
+# ffmpeg demuxer -> the extension the stored copy gets (the reader and encoder choose by content anyway)
+CLIP_EXTENSIONS = {"mov,mp4,m4a,3gp,3g2,mj2": ".mp4", "matroska,webm": ".mkv", "avi": ".avi", "gif": ".gif",
+                   "mpegts": ".ts", "flv": ".flv", "ogg": ".ogg", "wav": ".wav", "mp3": ".mp3", "flac": ".flac"}
+PURPOSES = ("input", "sound")
+
+
+@dataclass(frozen=True)
+class Upload:
+    id: str
+    kind: str  # picture | clip | sound
+    name: str  # the client's name, cleaned: shown, and used in the CLI command, never opened
+    filename: str  # the stored file's generated name under uploads/
+    width: int = 0
+    height: int = 0
+
+    def to_json(self) -> dict:
+        return {key: value for key, value in asdict(self).items() if key != "filename"}
+
+
+class TooBig(UserError):
+    pass
+
+
+class UploadSink:
+    """Receives an upload's body chunk by chunk into a generated name; past `limit` bytes, stops and deletes."""
+
+    def __init__(self, folder: WorkFolder, limit: int):
+        self.id = new_id()
+        self.path = folder.uploads / f"{self.id}.part"
+        self.limit = limit
+        self.size = 0
+        self._file = open(self.path, "xb")
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.discard()
+            raise TooBig(f"the file is larger than the upload limit of {self.limit / 1e6:g} MB "
+                         f"(dreamvid studio --max-upload-mb raises it)")
+        self._file.write(chunk)
+
+    def discard(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+    def finish(self, client_name: str, purpose: str) -> Upload:
+        """Identify what arrived; refuse (and delete) anything that is not what `purpose` needs."""
+        self._file.close()
+        try:
+            if self.size == 0:
+                raise UserError("the file is empty")
+            kind, extension, width, height = identify(self.path, purpose)
+        except BaseException:
+            self.path.unlink(missing_ok=True)
+            raise
+        final = self.path.with_name(self.id + extension)
+        os.replace(self.path, final)
+        return Upload(self.id, kind, display_name(client_name), final.name, width, height)
+
+
+def identify(path: Path, purpose: str) -> tuple[str, str, int, int]:
+    """(kind, extension, width, height) of an upload, from its content; UserError when it is unusable."""
+    picture = picture_format(path)
+    if purpose == "sound":
+        if picture or not has_sound(path):
+            raise UserError("not a sound file ffmpeg can read (mp3, wav, flac, m4a, a video's sound...)")
+        return "sound", sound_extension(path), 0, 0
+    if picture:
+        width, height, extension = picture
+        return "picture", extension, width, height
+    return ("clip", *clip_details(path))
+
+
+def picture_format(path: Path) -> tuple[int, int, str] | None:
+    """(width, height, extension) when Pillow reads it as a picture; checks the pixel count before decoding,
+    so a decompression bomb (a small file claiming a huge picture) is refused without being unpacked."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as picture:
+                width, height = picture.size
+                kind = (picture.format or "png").lower()
+                if width * height > MAX_PIXELS:
+                    raise UserError(f"the picture claims {width}x{height} pixels; the studio takes at most "
+                                    f"{MAX_PIXELS // 1_000_000} megapixels (a decompression bomb?)")
+                if kind == "gif" and getattr(picture, "n_frames", 1) > 1:
+                    return None  # an animated GIF is a clip
+                picture.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UserError("the picture claims more pixels than the studio takes (a decompression bomb?)") from None
+    except UnidentifiedImageError:
+        return None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise UserError(f"the picture is damaged ({error})") from None
+    return width, height, {"jpeg": ".jpg", "tiff": ".tif"}.get(kind, "." + kind)
+
+
+def ffmpeg_report(path: Path) -> str:
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    return subprocess.run([get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=30).stderr.decode(errors="replace")
+
+
+def demuxer(report: str) -> str | None:
+    found = re.search(r"^Input #0, (.+?), from ", report, re.M)
+    return found[1] if found else None
+
+
+def has_sound(path: Path) -> bool:
+    return re.search(r"Stream #.*: Audio:", ffmpeg_report(path)) is not None
+
+
+def sound_extension(path: Path) -> str:
+    return CLIP_EXTENSIONS.get(demuxer(ffmpeg_report(path)) or "", ".sound")
+
+
+def clip_details(path: Path) -> tuple[str, int, int]:
+    """(extension, width, height) of a clip ffmpeg can decode; a clip's frames are bounded like a picture's."""
+    from dreamvid.media.reader import probe_video
+
+    report = ffmpeg_report(path)
+    if demuxer(report) is None or re.search(r"Stream #.*: Video:", report) is None:
+        raise UserError("not a picture or a clip (the studio reads what Pillow or ffmpeg can: jpg, png, webp, "
+                        "mp4, webm, mov, mkv...)")
+    try:
+        info = probe_video(str(path))
+    except UserError:
+        raise UserError("not a picture or a clip that ffmpeg can decode") from None
+    if info.width * info.height > MAX_PIXELS:
+        raise UserError(f"the clip's frames are {info.width}x{info.height}; the studio takes at most "
+                        f"{MAX_PIXELS // 1_000_000} megapixels per frame")
+    return CLIP_EXTENSIONS.get(demuxer(report) or "", ".clip"), info.width, info.height
+
+
+def stored_path(folder: WorkFolder, upload_id: str) -> Path:
+    """The stored file of an upload id: the id must be one the server generated, and the file must exist."""
+    if not is_id(upload_id):
+        raise UserError("unknown upload")
+    found = [path for path in folder.uploads.glob(upload_id + ".*") if not path.name.endswith(".part")]
+    if not found:
+        raise UserError("unknown upload (the studio's work folder was cleared?)")
+    return found[0]
