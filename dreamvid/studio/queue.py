@@ -1,12 +1,13 @@
 """Renders one at a time, fair between tabs: each client (a page) has its own line of jobs, and the
-worker takes the next job from the clients in turn (round-robin), so a tab with many jobs queued
-never starves a tab with one. Thumbnails for the layer atlas are background work: they run only
+worker takes the next job from the client served least recently (round-robin), so a tab with many
+jobs queued never starves a tab with one. Thumbnails for the layer atlas are background work: they run only
 when no page's job waits, so they never delay a Dream."""
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+import itertools
 import logging
 import threading
 import time
@@ -17,6 +18,7 @@ from dreamvid.studio.workfolder import new_id
 
 LOG = logging.getLogger("dreamvid.studio")
 FINISHED = ("done", "failed", "cancelled")
+SERIALS = itertools.count(1)
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Job:
     work: Callable[["Job"], dict]  # runs on the worker thread; returns the result shown to the page
     background: bool = False
     id: str = field(default_factory=new_id)
+    serial: int = 0  # submission order, set by the queue
     status: str = "queued"  # queued | running | done | failed | cancelled
     done: int = 0
     total: int = 0
@@ -81,12 +84,15 @@ class RenderQueue:
         self._lines: OrderedDict[str, deque[Job]] = OrderedDict()
         self._changed = threading.Condition()
         self._running: Job | None = None
+        self._served: dict[str, int] = {}  # client -> the turn it was last served in
+        self._turn = 0
         self._closing = False
         self._thread = threading.Thread(target=self._work, name="dreamvid-studio-worker", daemon=True)
         self._thread.start()
 
     def submit(self, job: Job) -> Job:
         with self._changed:
+            job.serial = next(SERIALS)
             self._lines.setdefault(job.client, deque()).append(job)
             self._changed.notify_all()
         return job
@@ -109,12 +115,17 @@ class RenderQueue:
                 self.cancel(job)
 
     def order(self) -> list[Job]:
-        """Queued jobs in the order the worker will take them (round-robin between clients)."""
+        """Queued jobs in the order the worker will take them, if nothing else arrives."""
         with self._changed:
-            lines = [list(line) for line in self._lines.values() if line]
-        foreground = [[job for job in line if not job.background] for line in lines]
-        background = [[job for job in line if job.background] for line in lines]
-        return round_robin(foreground) + round_robin(background)
+            lines = {client: deque(line) for client, line in self._lines.items()}
+            served, turn = dict(self._served), self._turn
+        order = []
+        while (job := next_job(lines, served)) is not None:
+            lines[job.client].remove(job)
+            turn += 1
+            served[job.client] = turn
+            order.append(job)
+        return order
 
     def position(self, job: Job) -> int:
         """How many jobs run before this one (the running job included)."""
@@ -134,18 +145,16 @@ class RenderQueue:
         self._thread.join(timeout=30)
 
     def _take(self) -> Job | None:
-        """The next job: the first client in turn with a page job waiting (else background work);
-        that client then goes to the back of the turn."""
+        """The next job (see `next_job`); its client becomes the most recently served."""
         with self._changed:
             while not self._closing:
-                for background in (False, True):
-                    for client, line in self._lines.items():
-                        job = next((job for job in line if job.background == background), None)
-                        if job is not None:
-                            line.remove(job)
-                            self._lines.move_to_end(client)
-                            self._running = job
-                            return job
+                job = next_job(self._lines, self._served)
+                if job is not None:
+                    self._lines[job.client].remove(job)
+                    self._turn += 1
+                    self._served[job.client] = self._turn
+                    self._running = job
+                    return job
                 self._changed.wait()
             return None
 
@@ -156,11 +165,15 @@ class RenderQueue:
                 self._running = None
 
 
-def round_robin(lines: list[list[Job]]) -> list[Job]:
-    order, depth = [], max((len(line) for line in lines), default=0)
-    for index in range(depth):
-        order += [line[index] for line in lines if index < len(line)]
-    return order
+def next_job(lines: dict[str, deque[Job]], served: dict[str, int]) -> Job | None:
+    """Round-robin: the page job of the client served least recently (never served first; ties go to the
+    job that came first); background work only when no page job waits."""
+    for background in (False, True):
+        firsts = [next((job for job in line if job.background == background), None) for line in lines.values()]
+        waiting = [job for job in firsts if job is not None]
+        if waiting:
+            return min(waiting, key=lambda job: (served.get(job.client, 0), job.serial))
+    return None
 
 
 def run_job(job: Job) -> None:

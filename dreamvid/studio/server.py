@@ -53,3 +53,25 @@ def serve(host: str, port: int, open_browser: bool, max_upload_mb: float, work_f
         threading.Timer(0.5, webbrowser.open, (url,)).start()
     uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)).run(sockets=[listener])
     return 0
+
+
+class ServerThread:
+    """The studio served from a thread on a free loopback port (tests and benchmarks): `with ServerThread(folder)
+    as url: ...`; leaving the block stops the server and its queue."""
+
+    def __init__(self, folder: Path, max_upload_mb: float = 200.0):
+        self.app = create_app(WorkFolder(Path(folder)), int(max_upload_mb * 1e6))
+        self.listener = bind("127.0.0.1", 0)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", timeout_graceful_shutdown=2))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.listener]}, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        while not self.server.started and self.thread.is_alive():
+            threading.Event().wait(0.02)
+        return page_url("127.0.0.1", self.listener.getsockname()[1])
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.listener.close()
