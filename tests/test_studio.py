@@ -4,11 +4,13 @@ Dreams are tiny (64 px, one octave, one or two steps); skipped, saying so, witho
 from __future__ import annotations
 
 import io
+import os
 import json
 from pathlib import Path
 import shlex
 import threading
 import time
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -17,7 +19,9 @@ import pytest
 pytest.importorskip("starlette", reason="the studio extra is not installed: pip install '.[studio]'")
 pytest.importorskip("httpx", reason="the test client needs httpx (the test extra)")
 
-from starlette.testclient import TestClient  # noqa: E402
+with warnings.catch_warnings():  # Starlette 1.x asks for httpx2 in its test client; httpx works the same here
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from starlette.testclient import TestClient  # noqa: E402
 
 try:
     import tomllib
@@ -31,8 +35,6 @@ from dreamvid.studio.workfolder import WorkFolder  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "chelsea.jpg"
 TINY = {"size": 64, "octaves": 1, "iterations": 1}
-# Starlette 1.x asks for httpx2 in its test client; httpx works the same here
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:starlette.testclient")
 
 
 @pytest.fixture
@@ -283,3 +285,18 @@ def test_studio_without_the_extra_says_how_to_install(monkeypatch, capsys):
     assert run(["studio"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and 'pip install "dreamvid[studio]"' in error
+
+
+def test_page_and_samples_travel_with_a_non_editable_install(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--no-index", "--target", str(target), str(root)], check=True, cwd=tmp_path)
+    assert (target / "dreamvid" / "studio" / "static" / "index.html").is_file()
+    probe = "import dreamvid.studio.atlas as a; print(a.sample_path('chelsea.jpg'))"
+    listed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(target)})
+    assert listed.stdout.strip().startswith(str(target))

@@ -9,6 +9,8 @@ from dreamvid.settings import BY_NAME, Setting
 from dreamvid.settings.files import toml_value
 from dreamvid.studio.jobs import DreamRequest
 
+DEFAULT_PRESETS = {"zoom": "tunnel", "video": "video-subtle"}  # the CLI's (dreamvid.DEFAULT_PRESETS)
+
 
 def output_name(request: DreamRequest) -> str:
     """The result's download name, which the command writes too: chelsea_zoom.mp4."""
@@ -51,7 +53,8 @@ def settings_toml(request: DreamRequest) -> str:
     resolved = request.resolved()
     if "audio" in request.paths:
         resolved["audio"] = request.sound_name
-    lines = [f"# dreamvid {request.mode} ... --config THIS_FILE renders the same (preset {request.preset or 'none'} "
-             f"and the page's settings, merged)"]
+    preset = request.preset or DEFAULT_PRESETS.get(request.mode, "none")
+    lines = [f"# dreamvid {request.mode} ... --config THIS_FILE renders the same (preset {preset} and the page's "
+             f"settings, merged)"]
     lines += [f"{key} = {toml_value(value)}" for key, value in resolved.items()]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,104 @@
+"""The studio in a real browser: Playwright drives Chromium (Debian's chromium-headless-shell; set
+DREAMVID_CHROMIUM to another binary). Skipped, saying why, without Playwright or a Chromium. Set
+DREAMVID_STUDIO_SCREENSHOTS=docs to write the page's screenshots there (README's pictures)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import shutil
+
+import pytest
+
+pytest.importorskip("starlette", reason="the studio extra is not installed: pip install '.[studio]'")
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (the test extra)")
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "chelsea.jpg"
+SCREENSHOTS = os.environ.get("DREAMVID_STUDIO_SCREENSHOTS")
+STILL_SIDE, ZOOM_SIDE = (320, 256) if SCREENSHOTS else (160, 96)  # pictures for the docs; tiny for the tests
+BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
+
+
+def find_chromium() -> str | None:
+    given = os.environ.get("DREAMVID_CHROMIUM")
+    return given or next((found for name in BROWSERS if (found := shutil.which(name))), None)
+
+
+@pytest.fixture
+def page(tmp_path):
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (apt-get install chromium-headless-shell, or set DREAMVID_CHROMIUM)")
+    from dreamvid.studio.server import ServerThread
+
+    with ServerThread(tmp_path / "work") as url, playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        page.goto(url)
+        page.wait_for_selector("body[data-ready=true]")
+        yield page
+        browser.close()
+
+
+def screenshot(page, tmp_path: Path, name: str) -> None:
+    page.evaluate("window.scrollTo(0, 0)")
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    if SCREENSHOTS:
+        shutil.copy(path, Path(SCREENSHOTS) / name)
+
+
+def set_knobs(page, **values) -> None:
+    for name, value in values.items():
+        page.fill(f"#knobs input[name={name}]", str(value))
+
+
+def progress_is(page, text: str, timeout_s: float) -> None:
+    page.wait_for_function(f"document.querySelector('#progress-text').textContent.startsWith({text!r})",
+                           timeout=timeout_s * 1000)
+
+
+def test_upload_dream_cancel_render_download(page, tmp_path):
+    # 1. upload a sample through the file input (the drop zone's own input)
+    page.set_input_files("#file", str(SAMPLE))
+    page.wait_for_function("document.querySelector('#input-name').textContent.includes('picture (451x300)')")
+    # 2. dream a small still and see the preview change (every new picture shown is recorded)
+    page.evaluate("""() => { window.shown = []; new MutationObserver(() => window.shown.push(
+        document.querySelector('#preview').src)).observe(document.querySelector('#preview'), {attributes: true}); }""")
+    set_knobs(page, size=STILL_SIDE, iterations=4, octaves=2)
+    page.click("#dream")
+    progress_is(page, "done", 120)
+    shown = page.evaluate("window.shown")
+    assert shown and not shown[-1].startswith("blob:"), shown  # the input was a blob: URL; the dream replaced it
+    page.wait_for_function(f"document.querySelector('#preview').naturalWidth === {STILL_SIDE}", timeout=10_000)
+    assert f"--size {STILL_SIDE}" in page.text_content("#command")
+    page.wait_for_function("Array.from(document.querySelectorAll('#atlas img')).every(img => img.naturalWidth > 0)",
+                           timeout=120_000)  # every layer's thumbnail dreamed (background work) and shown
+    screenshot(page, tmp_path, "studio_still.png")
+    # 3. a long dream, cancelled while it runs
+    set_knobs(page, iterations=400)
+    page.click("#dream")
+    page.wait_for_function("/\\d+ \\/ \\d+ steps/.test(document.querySelector('#progress-text').textContent)",
+                           timeout=120_000)
+    page.click("#cancel")
+    progress_is(page, "cancelled", 30)
+    # 4. a 12-frame zoom, rendered, played in the page and downloaded
+    page.check("input[name=mode][value=zoom]")
+    page.wait_for_selector("#knobs input[name=frames]", state="visible")
+    set_knobs(page, frames=12, size=ZOOM_SIDE, iterations=2, octaves=1)
+    page.click("#render")
+    progress_is(page, "done", 300)
+    page.wait_for_function("document.querySelector('#result-video').readyState >= 1", timeout=30_000)
+    assert abs(page.evaluate("document.querySelector('#result-video').duration") - 12 / 30) < 0.05
+    screenshot(page, tmp_path, "studio_zoom.png")
+    with page.expect_download() as download_info:
+        page.click("#download")
+    download = download_info.value
+    assert download.suggested_filename == "chelsea_zoom.mp4"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    from dreamvid.media.reader import read_frames
+
+    frames = list(read_frames(str(saved)))
+    assert len(frames) == 12 and frames[0].shape[1] == ZOOM_SIDE
