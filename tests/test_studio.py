@@ -20,7 +20,7 @@ pytest.importorskip("starlette", reason="the studio extra is not installed: pip 
 pytest.importorskip("httpx", reason="the test client needs httpx (the test extra)")
 
 with warnings.catch_warnings():  # Starlette 1.x asks for httpx2 in its test client; httpx works the same here
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient  # noqa: E402
 
 try:
