@@ -28,12 +28,18 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from dreamvid.cli import build_parser, resolve_settings as cli_resolve, run  # noqa: E402
+import dreamvid  # noqa: E402
+from dreamvid.cli import build_parser, given_settings, run  # noqa: E402
 from dreamvid.studio.app import create_app  # noqa: E402
 from dreamvid.studio.queue import Job, RenderQueue  # noqa: E402
 from dreamvid.studio.workfolder import WorkFolder  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "chelsea.jpg"
+
+
+def cli_resolve(args) -> dict:
+    """The settings the CLI renders with for parsed arguments (its own merge, through the API)."""
+    return dreamvid.resolve_settings(args.command, args.preset, args.config, **given_settings(args))
 TINY = {"size": 64, "octaves": 1, "iterations": 1}
 
 

@@ -72,7 +72,9 @@ def test_upload_dream_cancel_render_download(page, tmp_path):
     page.click("#dream")
     progress_is(page, "done", 120)
     shown = page.evaluate("window.shown")
-    assert shown and not shown[-1].startswith("blob:"), shown  # the input was a blob: URL; the dream replaced it
+    octaves = [src for src in shown if src.startswith("data:image/jpeg")]
+    assert len(octaves) == 2, shown  # the dream as it grew, once per octave, before the finished picture
+    assert "/result" in shown[-1]
     page.wait_for_function(f"document.querySelector('#preview').naturalWidth === {STILL_SIDE}", timeout=10_000)
     assert f"--size {STILL_SIDE}" in page.text_content("#command")
     page.wait_for_function("Array.from(document.querySelectorAll('#atlas img')).every(img => img.naturalWidth > 0)",
@@ -91,6 +93,7 @@ def test_upload_dream_cancel_render_download(page, tmp_path):
     set_knobs(page, frames=12, size=ZOOM_SIDE, iterations=2, octaves=1)
     page.click("#render")
     progress_is(page, "done", 300)
+    assert page.get_attribute("#preview", "data-frame") == "11"  # frames shown as they were written, up to the last
     page.wait_for_function("document.querySelector('#result-video').readyState >= 1", timeout=30_000)
     assert abs(page.evaluate("document.querySelector('#result-video').duration") - 12 / 30) < 0.05
     screenshot(page, tmp_path, "studio_zoom.png")

@@ -13,21 +13,17 @@ import numpy as np
 
 from dreamvid.studio.queue import Job
 
-MODEL_KEYS = ("model", "weights", "layers", "channels", "guide", "device", "precision", "compile")
+MODEL_KEYS = ("model", "weights", "layers", "channels", "guide", "device", "precision", "compile")  # fixed by a Dreamer
 KEPT_MODELS = 3  # a few models in memory: switching layers back and forth costs no rebuild
 PREVIEW_SIDE = 384  # frames sent to the page are at most this big: enough to look at, quick to send
 RESULT_EXTENSIONS = {"image": ".png", "zoom": ".mp4", "video": ".mp4"}
 
 
 def library():
-    """The Python API (issue 18); until it lands on main, the interim stand-in for its contract."""
+    """The Python API (docs/API.md), imported when first needed: it brings torch, the page's server does not."""
     import dreamvid
 
-    if hasattr(dreamvid, "zoom_frames"):
-        return dreamvid
-    from dreamvid.studio import interim_api
-
-    return interim_api
+    return dreamvid
 
 
 @dataclass(frozen=True)
@@ -59,7 +55,8 @@ class Dreamers:
 
     def get(self, resolved: dict):
         fixed = {key: resolved[key] for key in MODEL_KEYS}
-        key = json.dumps(fixed, sort_keys=True, default=str)
+        # layer weights change the dream, not the model: a Dreamer serves every weighting of its layers
+        key = json.dumps({**fixed, "layers": list(fixed["layers"])}, sort_keys=True, default=str)
         if key not in self._dreamers:
             self._dreamers[key] = library().Dreamer.from_settings(**fixed)
             while len(self._dreamers) > self._kept:
@@ -93,7 +90,7 @@ def dream_still(job: Job, request: DreamRequest, dreamers: Dreamers, output: Pat
     dreamer = dreamers.get(request.resolved())
     with api.notices_to(lambda message: job.update(message=message)):
         api.render_image(str(request.input_path), str(output), request.preset, dreamer=dreamer, overwrite=True,
-                         on_step=on_step, **request.call_settings())
+                         on_step=on_step, progress=False, **request.call_settings())
     return output
 
 

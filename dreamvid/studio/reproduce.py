@@ -6,10 +6,8 @@ from __future__ import annotations
 import shlex
 
 from dreamvid.settings import BY_NAME, Setting
-from dreamvid.settings.files import toml_value
+from dreamvid.settings.files import DEFAULT_PRESETS, toml_value
 from dreamvid.studio.jobs import DreamRequest
-
-DEFAULT_PRESETS = {"zoom": "tunnel", "video": "video-subtle"}  # the CLI's (dreamvid.DEFAULT_PRESETS)
 
 
 def output_name(request: DreamRequest) -> str:
