@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-from dataclasses import dataclass, field
 import json
 from pathlib import Path
 
@@ -18,33 +17,14 @@ from starlette.staticfiles import StaticFiles
 
 from dreamvid.errors import UserError
 from dreamvid.studio import atlas, jobs
-from dreamvid.studio.queue import Job, RenderQueue
+from dreamvid.studio.state import Studio
 from dreamvid.studio.submit import atlas_state, dream_request, options, submit_job
-from dreamvid.studio.uploads import PURPOSES, TooBig, Upload, UploadSink
-from dreamvid.studio.workfolder import WorkFolder, is_id
+from dreamvid.studio.uploads import PURPOSES, TooBig, UploadSink
+from dreamvid.studio.workfolder import WorkFolder
 
 STATIC = Path(__file__).with_name("static")
 EVENT_POLL_S = 0.05  # how often an event stream looks for news: well under a frame's time
 HEARTBEAT_S = 1.0  # a comment this often, so a closed tab is noticed (and its jobs cancelled) within a second
-
-
-@dataclass
-class Studio:
-    """The server's state: the work folder, the queue, the models kept loaded, what was uploaded and asked."""
-
-    folder: WorkFolder
-    max_upload_bytes: int
-    queue: RenderQueue = field(default_factory=RenderQueue)
-    dreamers: jobs.Dreamers = field(default_factory=jobs.Dreamers)
-    thumbnail_dreamers: jobs.Dreamers = field(default_factory=lambda: jobs.Dreamers(kept=1))
-    uploads: dict[str, Upload] = field(default_factory=dict)
-    jobs: dict[str, Job] = field(default_factory=dict)
-    thumbnails: dict[str, Job] = field(default_factory=dict)  # thumbnail path -> its job, while dreaming
-
-    def job(self, job_id: str) -> Job:
-        if not is_id(job_id) or job_id not in self.jobs:
-            raise UserError("unknown job")
-        return self.jobs[job_id]
 
 
 def error_response(error: UserError, status: int = 400) -> JSONResponse:

@@ -4,19 +4,15 @@ or by name from a list, never by path), the mode, the preset and the settings; a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 from dreamvid.errors import UserError
 from dreamvid.settings import BY_NAME
 from dreamvid.settings.files import description, preset_names, preset_text
 from dreamvid.studio import atlas, jobs
 from dreamvid.studio.queue import Job
 from dreamvid.studio.reproduce import cli_command, output_name, settings_toml
+from dreamvid.studio.state import Studio
 from dreamvid.studio.uploads import Upload
 from dreamvid.studio.workfolder import WorkFolder
-
-if TYPE_CHECKING:
-    from dreamvid.studio.app import Studio
 
 MODES = ("image", "zoom", "video")
 ACTIONS = ("dream", "render")  # dream: a live look (a still, or frames not written); render: a file
