@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
-    with tempfile.TemporaryDirectory() as folder, ServerThread(folder) as url, httpx.Client() as client:
+    with tempfile.TemporaryDirectory() as folder, ServerThread(folder) as url, httpx.Client(timeout=60) as client:
         timed_job(client, url, STILL)  # loads the model: the figures below are with it loaded
         stills = [timed_job(client, url, STILL) for _ in range(args.runs)]
         zooms = [timed_job(client, url, ZOOM) for _ in range(args.runs)]

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import threading
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -44,7 +45,7 @@ async def get_settings(request: Request) -> Response:
     """The merged settings a mode and preset start from: the knobs' initial values."""
     mode, preset = request.query_params.get("mode", "image"), request.query_params.get("preset") or None
     try:
-        return JSONResponse(jobs.library().resolve_settings(mode, preset))
+        return JSONResponse(await asyncio.to_thread(jobs.library().resolve_settings, mode, preset))
     except UserError as error:
         return error_response(error)
 
@@ -85,7 +86,8 @@ async def post_job(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     try:
         body = await request.json()
-        request_, action = dream_request(body, studio.folder, studio.uploads)
+        # off the event loop: the first request imports the library (torch), and other pages must not wait
+        request_, action = await asyncio.to_thread(dream_request, body, studio.folder, studio.uploads)
         job = submit_job(studio, request_, action, str(body.get("client", "")))
     except UserError as error:
         return error_response(error)
@@ -201,6 +203,8 @@ def create_app(folder: WorkFolder, max_upload_bytes: int) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        # import the library (torch: seconds) while the user looks at the page, not after pressing Dream
+        threading.Thread(target=jobs.import_library, name="dreamvid-import", daemon=True).start()
         yield
         await asyncio.to_thread(studio.queue.close)  # a running render stops at its next step
 

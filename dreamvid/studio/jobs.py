@@ -26,6 +26,11 @@ def library():
     return dreamvid
 
 
+def import_library() -> None:
+    """Load the API's modules (torch, the renderers) ahead of the first dream."""
+    import dreamvid.api  # noqa: F401
+
+
 @dataclass(frozen=True)
 class DreamRequest:
     """What a page asked for: the mode, the preset, and only the settings it changed from the preset."""

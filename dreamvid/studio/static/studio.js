@@ -8,6 +8,7 @@ const $$ = (selector) => Array.from(document.querySelectorAll(selector));
 const client = sessionStorage.getItem("client") || crypto.randomUUID();
 sessionStorage.setItem("client", client);
 
+const MAX_FLIPBOOK = 600;  // frames kept to loop a preview: about 20 MB of JPEGs at most
 const state = { jobMode: "image", input: null, sound: null, layer: "", job: null, events: null, frames: [], flipbook: null,
                 baseline: {}, options: null };
 
@@ -235,7 +236,7 @@ function follow(job) {
     $("#preview").hidden = false;
     $("#preview").src = frame.src;
     $("#preview").dataset.frame = frame.index;
-    state.frames.push(frame.src);
+    if (state.frames.length < MAX_FLIPBOOK) state.frames.push(frame.src);
   });
   state.events.addEventListener("end", (event) => {
     const ended = JSON.parse(event.data);
