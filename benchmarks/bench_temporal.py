@@ -63,10 +63,13 @@ def make_clips(frames: int, size: tuple[int, int]) -> dict[str, list[np.ndarray]
     }
 
 
-def dream_clip(source_path: str, folder: str, mode: str, preset: str, extra: dict) -> tuple[list[np.ndarray], float]:
-    """Render through the real pipeline into a lossless PNG sequence; the frames and seconds per frame."""
+def dream_clip(source_path: str, folder: str, mode: str, preset: str, extra: dict,
+               mode_settings: dict | None = None) -> tuple[list[np.ndarray], float]:
+    """Render through the real pipeline into a lossless PNG sequence; the frames and seconds per frame.
+    The mode's settings are MODES[mode] unless given."""
     pattern = os.path.join(folder, f"out_{mode}", "%05d.png")
-    settings = merge((preset, load_preset(preset)), ("--set", extra), ("bench", {**MODES[mode], "device": "cpu"}))
+    mode_settings = MODES[mode] if mode_settings is None else mode_settings
+    settings = merge((preset, load_preset(preset)), ("--set", extra), ("bench", {**mode_settings, "device": "cpu"}))
     began = time.perf_counter()
     render_clip(source_path, pattern, settings, overwrite=True)
     seconds = time.perf_counter() - began

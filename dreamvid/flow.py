@@ -15,6 +15,7 @@ from dreamvid.errors import UserError
 FLOW_PRESETS = {
     "dis": "DISOPTICAL_FLOW_PRESET_MEDIUM",
     "dis-fast": "DISOPTICAL_FLOW_PRESET_FAST",
+    "dis-fine": "DISOPTICAL_FLOW_PRESET_MEDIUM",
 }
 
 # Ruder et al.'s consistency check constants (docs/DESIGN.md, "Dreaming a clip").
@@ -41,6 +42,8 @@ class FlowEstimator:
         import cv2
 
         self._dis = cv2.DISOpticalFlow_create(getattr(cv2, FLOW_PRESETS[method]))
+        if method == "dis-fine":
+            self._dis.setFinestScale(0)
 
     def flow(self, from_frame: np.ndarray, to_frame: np.ndarray) -> np.ndarray:
         """Flow on from_frame's grid such that from_frame(x) ~ to_frame(x + flow(x))."""
@@ -129,27 +132,30 @@ def lands_inside(flow: np.ndarray) -> np.ndarray:
     return (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
 
 
+def disoccluded(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """Bool on backward's grid: where the forward-backward round trip fails (content hidden in the other frame)."""
+    forward_there = warp_with_flow(forward, backward)  # F(x + B(x))
+    round_trip = np.sum((backward + forward_there) ** 2, axis=2)
+    magnitudes = np.sum(backward**2, axis=2) + np.sum(forward_there**2, axis=2)
+    return round_trip >= DISOCCLUSION_RELATIVE * magnitudes + DISOCCLUSION_ABSOLUTE
+
+
+def motion_boundary(flow: np.ndarray) -> np.ndarray:
+    """Bool: where the flow changes too fast across the grid to be one surface's motion."""
+    # np.gradient takes central differences in the interior.
+    du_dy, du_dx = np.gradient(flow[..., 0])
+    dv_dy, dv_dx = np.gradient(flow[..., 1])
+    gradient_sq = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2
+    return gradient_sq > BOUNDARY_RELATIVE * np.sum(flow**2, axis=2) + BOUNDARY_ABSOLUTE
+
+
 def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     """Ruder et al.'s weights in [0, 1] on backward's grid: 0 where out of frame, disoccluded
     or on a motion boundary, then blurred (sigma 0.8)."""
-    inside = lands_inside(backward)
-
-    forward_there = warp_with_flow(forward, backward)  # F(x + B(x))
-    round_trip = np.sum((backward + forward_there) ** 2, axis=2)
-    backward_sq = np.sum(backward**2, axis=2)
-    magnitudes = backward_sq + np.sum(forward_there**2, axis=2)
-    disoccluded = round_trip >= DISOCCLUSION_RELATIVE * magnitudes + DISOCCLUSION_ABSOLUTE
-
-    # np.gradient takes central differences in the interior.
-    du_dy, du_dx = np.gradient(backward[..., 0])
-    dv_dy, dv_dx = np.gradient(backward[..., 1])
-    gradient_sq = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2
-    boundary = gradient_sq > BOUNDARY_RELATIVE * backward_sq + BOUNDARY_ABSOLUTE
-
     import cv2
 
-    weights = (inside & ~disoccluded & ~boundary).astype(np.float32)
-    weights = cv2.GaussianBlur(weights, (0, 0), RELIABILITY_BLUR_SIGMA)
+    tracked = lands_inside(backward) & ~disoccluded(backward, forward) & ~motion_boundary(backward)
+    weights = cv2.GaussianBlur(tracked.astype(np.float32), (0, 0), RELIABILITY_BLUR_SIGMA)
     return np.clip(weights, 0.0, 1.0)
 
 

@@ -8,10 +8,11 @@ dreaming less cannot pass for stability.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from dreamvid.flow import FlowEstimator, reliability, warp_with_flow
+from dreamvid.flow import FlowEstimator, disoccluded, lands_inside, reliability, warp_with_flow
 from dreamvid.media.frames import float_to_frame, frame_to_float
 
 # reliability() blurs its 0/1 decision; a pixel counts as visible in both frames when the
@@ -106,15 +107,22 @@ MOVING_FLOW_PX = 1.0
 MOVING_CHANGE = 6 / 255
 
 
-def moving_mask(estimator: FlowEstimator, source_prev: np.ndarray, source_cur: np.ndarray) -> np.ndarray:
-    """Bool H x W on frame t's grid: where the source moved (long backward flow) and visibly changed."""
+def visibly_changed(source_prev: np.ndarray, source_cur: np.ndarray) -> np.ndarray:
+    """Bool H x W: where the frame changed in place by more than MOVING_CHANGE after a 5x5 Gaussian blur."""
     import cv2
 
-    backward = estimator.flow(_uint8(source_cur), _uint8(source_prev))
-    moved = np.hypot(backward[..., 0], backward[..., 1]) > MOVING_FLOW_PX
     change = np.abs(frame_to_float(source_cur) - frame_to_float(source_prev)).mean(axis=2)
-    changed = cv2.GaussianBlur(change, (5, 5), 0) > MOVING_CHANGE
-    return moved & changed
+    return cv2.GaussianBlur(change, (5, 5), 0) > MOVING_CHANGE
+
+
+def is_moving(flow: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    return (np.hypot(flow[..., 0], flow[..., 1]) > MOVING_FLOW_PX) & changed
+
+
+def moving_mask(estimator: FlowEstimator, source_prev: np.ndarray, source_cur: np.ndarray) -> np.ndarray:
+    """Bool H x W on frame t's grid: where the source moved (long backward flow) and visibly changed."""
+    backward = estimator.flow(_uint8(source_cur), _uint8(source_prev))
+    return is_moving(backward, visibly_changed(source_prev, source_cur))
 
 
 def moving_masks(source_frames: Sequence[np.ndarray], estimator: FlowEstimator | None = None) -> list[np.ndarray]:
@@ -135,3 +143,74 @@ def masked_strength(source_frames: Sequence[np.ndarray], output_frames: Sequence
         total += float(difference[mask].sum())
         count += int(mask.sum())
     return total / count if count else float("nan")
+
+
+# ---------------------------------------------------------------- real footage: movers and their trails
+
+
+@dataclass(frozen=True)
+class StepMotion:
+    """What the source says about one step t-1 -> t, computed once for every measure of that step."""
+
+    forward: np.ndarray  # flow t-1 -> t on t-1's grid
+    backward: np.ndarray  # flow t -> t-1 on t's grid
+    visible: np.ndarray  # bool, t-1's grid: tracked into t (Lai's mask)
+    moving: np.ndarray  # bool, t-1's grid: visible, moved more than 1 px and visibly changed
+    uncovered: np.ndarray  # bool, t's grid: hidden at t-1 and visibly changed (what a mover leaves behind)
+
+
+def step_motion(estimator: FlowEstimator, source_prev: np.ndarray, source_cur: np.ndarray) -> StepMotion:
+    grey_prev, grey_cur = _uint8(source_prev), _uint8(source_cur)
+    forward, backward = estimator.flow(grey_prev, grey_cur), estimator.flow(grey_cur, grey_prev)
+    visible = reliability(forward, backward) >= VISIBLE_THRESHOLD
+    changed = visibly_changed(grey_prev, grey_cur)
+    # sensor noise fails the round trip too, in place; a mover's wake is where the picture changed
+    uncovered = disoccluded(backward, forward) & lands_inside(backward) & changed
+    return StepMotion(forward, backward, visible, visible & is_moving(forward, changed), uncovered)
+
+
+def source_motion(source_frames: Sequence[np.ndarray], estimator: FlowEstimator | None = None) -> list[StepMotion]:
+    """One StepMotion per step t-1 -> t (len(source_frames) - 1 of them)."""
+    estimator = estimator or FlowEstimator()
+    return [step_motion(estimator, source_frames[t - 1], source_frames[t]) for t in range(1, len(source_frames))]
+
+
+def region_errors(output_frames: Sequence[np.ndarray], motions: Sequence[StepMotion],
+                  region: str = "visible") -> list[tuple[float, int]]:
+    """Per step: (sum, count) of Lai's squared warping error over the step's `region` ("visible" or "moving")."""
+    sums = []
+    for t, motion in enumerate(motions, start=1):
+        mask = getattr(motion, region)
+        warped = warp_with_flow(frame_to_float(output_frames[t]), motion.forward)  # O_t(x + F(x))
+        squared = np.mean((frame_to_float(output_frames[t - 1]) - warped) ** 2, axis=2)
+        sums.append((float(squared[mask].sum()), int(mask.sum())))
+    return sums
+
+
+def motion_warping_errors(output_frames: Sequence[np.ndarray], motions: Sequence[StepMotion]) -> tuple[float, float]:
+    """(E_warp as warping_error computes it, E_warp over moving pixels pooled over all steps; NaN if none move).
+    The second asks whether a mover's dream rides with it or boils."""
+    whole = [total / count for total, count in region_errors(output_frames, motions) if count]
+    moving = region_errors(output_frames, motions, "moving")
+    count = sum(count for _, count in moving)
+    return (float(np.mean(whole)) if whole else 0.0,
+            sum(total for total, _ in moving) / count if count else float("nan"))
+
+
+def trail(source_frames: Sequence[np.ndarray], output_frames: Sequence[np.ndarray],
+          motions: Sequence[StepMotion]) -> float:
+    """How much of the previous dream, carried along the source's backward flow, what a mover uncovers takes on:
+    the regression slope of D_t on warp(D_t-1) over uncovered pixels (1: the mover's dream smeared into its
+    wake; a per-frame dream's value is the noise level); NaN when nothing is uncovered."""
+    _check_pairs(source_frames, output_frames)
+    carried, dreamed = [], []
+    for t, motion in enumerate(motions, start=1):
+        if motion.uncovered.any():
+            previous = frame_to_float(output_frames[t - 1]) - frame_to_float(source_frames[t - 1])
+            carried.append(warp_with_flow(previous, motion.backward, "cubic")[motion.uncovered])
+            dreamed.append((frame_to_float(output_frames[t]) - frame_to_float(source_frames[t]))[motion.uncovered])
+    if not carried:
+        return float("nan")
+    carried, dreamed = np.concatenate(carried).ravel(), np.concatenate(dreamed).ravel()
+    carried, dreamed = carried - carried.mean(), dreamed - dreamed.mean()
+    return float(np.dot(carried, dreamed) / max(float(np.dot(carried, carried)), 1e-12))

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from dreamvid.flow import FlowEstimator, warp_with_flow
-from dreamvid.metrics import dream_strength, flicker_reduction, frame_warping_error, strength_per_frame, warping_error
+from dreamvid.metrics import (dream_strength, flicker_reduction, frame_warping_error, motion_warping_errors, source_motion,
+                              strength_per_frame, trail, warping_error)
 
 HEIGHT, WIDTH, FRAMES = 120, 160, 5
 
@@ -137,3 +138,52 @@ def test_dream_strength_measures_mean_absolute_change():
     assert dream_strength(clip, brighter) == pytest.approx(20 / 255)
     darker = [frame - np.uint8(10) for frame in clip]  # |O - I|, not O - I
     assert dream_strength(clip, darker) == pytest.approx(10 / 255)
+
+
+def square_clip(frames: int = 4, step: int = 6) -> list[np.ndarray]:
+    """A textured square crossing a still textured background, `step` px per frame."""
+    background, square = texture(HEIGHT, WIDTH, seed=4), texture(40, 40, seed=5)
+    clip = []
+    for t in range(frames):
+        frame = background.copy()
+        frame[40:80, 20 + t * step:60 + t * step] = square
+        clip.append(frame)
+    return clip
+
+
+def riding_dream(clip: list[np.ndarray], step: int = 6, seed: int = 7) -> list[np.ndarray]:
+    """A dream pattern fixed to the background and another fixed to the square, as a perfect flow method gives."""
+    rng = np.random.default_rng(seed)
+    on_background, on_square = rng.normal(0, 20, (HEIGHT, WIDTH, 3)), rng.normal(0, 20, (40, 40, 3))
+    outputs = []
+    for t, frame in enumerate(clip):
+        residual = on_background.copy()
+        residual[40:80, 20 + t * step:60 + t * step] = on_square
+        outputs.append(np.clip(frame + residual, 0, 255).astype(np.uint8))
+    return outputs
+
+
+def test_a_dream_riding_on_its_mover_does_not_flicker_there_and_a_boiling_one_does(estimator):
+    clip = square_clip()
+    motions = source_motion(clip, estimator)
+    assert all(motion.moving[40:80].any() and not motion.moving[:30].any() for motion in motions)
+    _, riding = motion_warping_errors(riding_dream(clip), motions)
+    boiling = [riding_dream(clip, seed=t)[t] for t in range(len(clip))]  # a new dream each frame
+    _, boiled = motion_warping_errors(boiling, motions)
+    _, floor = motion_warping_errors(clip, motions)
+    assert riding - floor < 0.1 * (boiled - floor), (floor, riding, boiled)
+
+
+def test_the_trail_is_the_share_of_the_movers_dream_in_its_wake(estimator):
+    clip = square_clip()
+    motions = source_motion(clip, estimator)
+    assert all(motion.uncovered[40:80, 20:].any() and not motion.uncovered[:30].any() for motion in motions)
+    clean = riding_dream(clip)  # the wake shows the background's own dream
+    smeared = [clean[0]]
+    for t in range(1, len(clip)):  # the wake takes whatever the flow carried into it
+        residual = clean[t].astype(np.float32) - clip[t]
+        carried = warp_with_flow(smeared[t - 1].astype(np.float32) - clip[t - 1], motions[t - 1].backward, "cubic")
+        residual[motions[t - 1].uncovered] = carried[motions[t - 1].uncovered]
+        smeared.append(np.clip(clip[t] + residual, 0, 255).astype(np.uint8))
+    assert trail(clip, smeared, motions) > 0.9
+    assert abs(trail(clip, clean, motions)) < 0.3

@@ -16,6 +16,7 @@ from dreamvid.media.pictures import load_picture
 from dreamvid.media.reader import read_frames
 from dreamvid.media.synthetic import Mover, crop_window, paste_mover, picture_patch, write_clip
 from dreamvid.metrics import masked_strength, moving_masks
+from dreamvid import temporal
 from dreamvid.render import clip
 from dreamvid.render.clip import SourceFrame, start_image
 from dreamvid.settings import Resolved, merge
@@ -181,3 +182,69 @@ def test_resume_with_video_cadence_is_frame_exact(tmp_path, dream_calls, capsys)
     assert calls == [6, 8]  # frames 0-5 came from the checkpoints; 7 is carried, not dreamed
     whole, resumed = (np.stack(list(read_frames(str(tmp_path / name)))) for name in ("whole.mp4", "resumed.mp4"))
     assert whole.shape == resumed.shape and np.array_equal(whole, resumed)
+
+
+def square_pair(step: int = 6, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A patch of the astronaut crossing a still coffee scene `step` px to the right, with sensor noise."""
+    background = crop_window(load_picture(os.path.join(SAMPLES, "coffee.jpg")), 10, 10, *WALKER_SIZE)
+    patch = picture_patch(load_picture(os.path.join(SAMPLES, "astronaut.jpg")), 30, (0.3, 0.3))
+    rng = np.random.default_rng(0)
+    frames = []
+    for left in (40, 40 + step):
+        frame = background.astype(np.float32)
+        frame[30:60, left:left + 30] = patch
+        frames.append(np.clip(frame + rng.normal(0, noise, frame.shape), 0, 255).astype(np.uint8))
+    return frames[0], frames[1]
+
+
+def test_the_wake_is_what_a_mover_uncovers_not_where_noise_fails_the_check():
+    previous, current = square_pair(noise=3.0)
+    source = temporal.analyse(FlowEstimator(), previous, current)
+    assert source.wake[30:60, 38:48].mean() > 0.3, source.wake[30:60, 38:48].mean()  # the strip left behind
+    near_the_mover = np.zeros_like(source.wake)
+    near_the_mover[26:64, 34:82] = True
+    assert not (source.wake & ~near_the_mover).any()  # the noise elsewhere is no wake
+    assert (source.weights < 0.5).sum() > 2 * source.wake.sum()  # the check fails in more places than the wake
+
+
+def test_maturity_grows_along_the_flow_and_starts_again_in_the_wake_and_where_content_enters():
+    previous, current = square_pair()
+    source = temporal.analyse(FlowEstimator(), previous, current)
+    assert temporal.grown(None, source, 0) is None  # off: everything is held at once, as before
+    first = temporal.grown(None, source, 4)  # after a fresh dream everything is grown ...
+    assert np.all(first[source.wake | ~source.inside] == 0) and first[~source.wake & source.inside].min() == 1
+    half = np.full(first.shape, 0.5, np.float32)
+    older = temporal.grown(half, source, 4)  # ... and a young dream is a frame older next time
+    assert np.allclose(older[10:-10, 5:20], 0.75) and np.all(older[source.wake] == 0)
+
+
+def test_the_carried_dream_keeps_its_local_strength_where_resampling_blurs_it():
+    rng = np.random.default_rng(1)
+    residual = rng.normal(0, 0.1, (64, 96, 3)).astype(np.float32)  # the finest pattern resampling can lose
+    half_pixel = np.full((64, 96, 2), 0.5, np.float32)
+    plain = temporal.carried_residual(residual, half_pixel, local=False)
+    kept = temporal.carried_residual(residual, half_pixel, local=True)
+    inner = np.s_[8:-8, 8:-8]
+    assert np.abs(plain[inner]).mean() < 0.85 * np.abs(residual).mean()
+    assert np.abs(kept[inner]).mean() == pytest.approx(np.abs(residual).mean(), rel=0.05)
+    whole_pixel = np.ones((64, 96, 2), np.float32)  # an exact move loses nothing and gains nothing
+    far_from_the_edges = np.s_[16:-16, 16:-16]  # where the local strength's blur sees no border
+    assert np.allclose(temporal.carried_residual(residual, whole_pixel, local=True)[far_from_the_edges],
+                       residual[17:-15, 17:-15], atol=1e-5)
+
+
+def test_the_wake_starts_from_the_source_and_is_held_as_it_grows():
+    previous, current = square_pair()
+    source = temporal.analyse(FlowEstimator(), previous, current)
+    state = {"source": previous, "output": np.clip(previous / 255.0 + 0.1, 0, 1).astype(np.float32),
+             "strength": np.float64(0.1), "maturity": np.full(previous.shape[:2], 0.5, np.float32)}
+    settings = Resolved(merge(("test", {"flow": "dis", "wake_frames": 4})), fps=12)
+    start = start_image("dis", 1, source, state, settings)
+    base = current / 255.0
+    assert np.allclose(start.image[source.wake], base[source.wake])  # not the square's dream smeared into it
+    carried = source.inside & ~source.wake
+    assert np.allclose(start.image[carried], start.target[carried])
+    assert np.allclose(start.weights, source.weights * start.maturity) and start.maturity.max() == 0.75
+    smeared = start_image("dis", 1, source, state, Resolved(merge(("test", {"flow": "dis"})), fps=12))
+    assert smeared.maturity is None and smeared.weights is source.weights
+    assert np.allclose(smeared.image[source.wake], smeared.target[source.wake])

@@ -18,7 +18,7 @@ from dreamvid.ascent.dream import Anchor
 from dreamvid.ascent.engine import Engine
 from dreamvid.audio.schedules import Soundtrack, clip_soundtrack
 from dreamvid.errors import UserError
-from dreamvid.flow import FlowEstimator, backward_forward, is_scene_cut, lands_inside, reliability, warp_with_flow
+from dreamvid.flow import FlowEstimator, is_scene_cut
 from dreamvid.media.frames import float_to_frame, frame_to_float, frame_to_image, image_to_float_frame
 from dreamvid.media.pictures import check_dream_shape
 from dreamvid.media.reader import VideoInfo, probe_video, read_frames
@@ -31,6 +31,7 @@ from dreamvid.render.masking import ClipMasks, check_clip_mask
 from dreamvid.render.loop import Callback, ClosingStep, FrameJob, LoopState, prepare_output, render_frames
 from dreamvid.render.prefetch import prefetch
 from dreamvid.settings import Resolved, check_schedules
+from dreamvid.temporal import SourceFrame, Start, analyse, carried_start
 
 
 def dream_size(info: VideoInfo, settings: dict) -> tuple[int, int]:
@@ -69,6 +70,7 @@ class FlowMethod:
 FLOW_METHODS = {
     "dis": FlowMethod("dis", carries=True, cuts=True),
     "dis-fast": FlowMethod("dis-fast", carries=True, cuts=True),
+    "dis-fine": FlowMethod("dis-fine", carries=True, cuts=True),
     "blend": FlowMethod(None, carries=True, cuts=False),  # no motion compensation: to compare with
     "none": FlowMethod(None, carries=False, cuts=False),  # each frame alone: to compare with
 }
@@ -80,23 +82,6 @@ def is_fresh_start(method: FlowMethod, source: SourceFrame, has_previous: bool, 
     if not method.carries or not has_previous:
         return True
     return method.cuts and is_scene_cut(source.weights, cut_threshold)
-
-
-MAX_GAIN = 1.5  # the most the carried residual is amplified to hold the dream's strength
-# The residual is resampled every frame, so bilinear warps blur a mover's dream away: measured on the
-# walkers clip (bench_temporal.py), moving-pixel strength 0.68 x naive bilinear, 0.76 cubic (Lanczos: the same, slower).
-RESIDUAL_WARP = "cubic"
-
-
-@dataclass(frozen=True)
-class SourceFrame:
-    """A source frame at the dream size, with the backward flow to the previous one and its reliability."""
-
-    frame: np.ndarray
-    backward: np.ndarray | None = None  # flow t -> t-1 on frame t's grid; None: first frame, or no flow
-    weights: np.ndarray | None = None  # reliability of `backward`, 0..1
-    inside: np.ndarray | None = None  # where `backward` lands inside the frame (elsewhere content enters)
-    mask: np.ndarray | None = None  # its raw mask (render/masking.py), where the render has one
 
 
 def dreamed_source_frames(path: str, size: tuple[int, int], settings: Resolved, plan: ClipPlan) -> Iterator[np.ndarray]:
@@ -114,23 +99,8 @@ def analysed_frames(path: str, size: tuple[int, int], settings: Resolved, plan: 
     previous = None
     for index, frame in enumerate(dreamed_source_frames(path, size, settings, plan)):
         if index >= first:
-            if estimator is None or previous is None:
-                yield SourceFrame(frame)
-            else:
-                backward, forward = backward_forward(estimator, previous, frame)
-                yield SourceFrame(frame, backward, reliability(backward, forward), lands_inside(backward))
+            yield SourceFrame(frame) if estimator is None or previous is None else analyse(estimator, previous, frame)
         previous = frame
-
-
-@dataclass(frozen=True)
-class Start:
-    """Where frame t's dream starts: the image, whether it is a fresh start (first frame or a cut), and in
-    flow mode the temporal term's target (the previous dream carried along the flow) and its weights."""
-
-    image: np.ndarray
-    fresh: bool
-    target: np.ndarray | None = None
-    weights: np.ndarray | None = None
 
 
 def start_image(method: FlowMethod, t: int, source: SourceFrame, state: LoopState, settings: Resolved) -> Start:
@@ -141,17 +111,7 @@ def start_image(method: FlowMethod, t: int, source: SourceFrame, state: LoopStat
     if method.estimator is None:  # blend: the previous dream mixed in where it was
         weight = settings.at("blend", t)
         return Start((1 - weight) * current + weight * state["output"], False)
-    residual = warp_with_flow(state["output"] - frame_to_float(state["source"]), source.backward, RESIDUAL_WARP)
-    # hold the carried dream at the fresh dream's strength: left alone it deepens frame after frame
-    # (and fades where resampling blurs it, as in a zoom)
-    gain = min(MAX_GAIN, float(state["strength"]) / max(float(np.abs(residual).mean()), 1e-6))
-    carried = residual * (settings.at("persistence", t) * gain)
-    # every pixel the flow brings from inside the frame starts from the carried dream, as in Ruder et
-    # al.'s initialisation: where the flow is unreliable it is not held, and the ascent reshapes it,
-    # instead of regrowing it from the source (which flickers wherever noise fails the check)
-    target = np.clip(current + carried, 0.0, 1.0)
-    carry = source.inside if settings["carry_unreliable"] else source.weights
-    return Start(current + (target - current) * carry[..., None], False, target, source.weights)
+    return carried_start(current, source, state, settings.at("persistence", t), settings)
 
 
 def anchor_for(start: Start, t: int, settings: Resolved, device) -> Anchor | None:
@@ -160,6 +120,12 @@ def anchor_for(start: Start, t: int, settings: Resolved, device) -> Anchor | Non
         return None
     weights = torch.from_numpy(np.ascontiguousarray(start.weights))[None, None].to(device)
     return Anchor(frame_to_image(start.target, device), weights, pull, settings.at("fresh_boost", t))
+
+
+def kept(start: Start, state: LoopState) -> LoopState:
+    """The loop state after a frame: with the dream's maturity where it is tracked (a checkpoint keeps it)."""
+    state = {key: value for key, value in state.items() if key != "maturity"}
+    return state if start.maturity is None else {**state, "maturity": start.maturity}
 
 
 def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: Resolved, masks: ClipMasks):
@@ -174,8 +140,8 @@ def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: R
         mask, mask_state = masks.frame_mask(t, source, state, start.fresh)  # and only inside the mask
         start = masks.restrict(start, frame_to_float(source.frame), mask)
         if start.target is not None and t % settings["cadence"]:  # an in-between frame: carried, not dreamed
-            return float_to_frame(start.target), {**state, "source": source.frame, "output": start.target,
-                                                  **mask_state}
+            return float_to_frame(start.target), kept(start, {**state, "source": source.frame, "output": start.target,
+                                                              **mask_state})
         # 2. dream: a full dream for a fresh start; after it, the follow-up ascent with the temporal
         #    term, which holds reliably tracked pixels near the carried dream and reshapes the rest
         iterations = None if start.fresh else settings.at("iterations_next", t)
@@ -184,8 +150,8 @@ def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: R
                                 anchor=anchor_for(start, t, settings, dreamer.device), mask=mask)
         dreamed = image_to_float_frame(dreamed)
         strength = masks.strength(dreamed, frame_to_float(source.frame), mask) if start.fresh else state["strength"]
-        return float_to_frame(dreamed), {"source": source.frame, "output": dreamed, "strength": np.float64(strength),
-                                         **mask_state}
+        return float_to_frame(dreamed), kept(start, {"source": source.frame, "output": dreamed,
+                                                     "strength": np.float64(strength), **mask_state})
 
     return step
 

@@ -106,6 +106,11 @@ SETTINGS: tuple[Setting, ...] = (
             "(Ruder et al.'s start; not held there, only reshaped), instead of from the source, which the "
             "first release did and which regrows a mover's dream from almost nothing each frame", "bool",
             group="video"),
+    Setting("local_gain", False, "flow modes: bring the carried dream's local strength back to what it was where "
+            "it came from (resampling blurs a mover's dream a little every frame)", "bool", group="video"),
+    Setting("wake_frames", 0, "flow modes: what a mover uncovers starts from the source instead of the mover's "
+            "dream smeared into it, and grows freely over this many frames before it is held (0 = carry the "
+            "smear)", "int", low=0, high=64, group="video"),
     Setting("iterations_next", 3, "ascent steps per octave after the first frame: the carried dream holds the "
             "rest, and these few steps reshape what it could not carry reliably",
             "schedule", low=0, high=1000, integer=True, group="video"),

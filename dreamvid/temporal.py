@@ -1,0 +1,111 @@
+"""Where a clip's follow-up frame starts, and how firmly it is held (docs/DESIGN.md, "Dreaming a clip").
+
+The previous dream's residual is carried along the source's backward flow; the follow-up ascent starts
+from it and holds each pixel toward it by its reliability x its maturity. Maturity (0..1) says how long
+a pixel's dream has grown: it is carried along the flow like the residual, and starts again at 0 in a
+mover's wake (what it uncovers) and where content enters the frame, which start from the clean source
+instead of from a smear of the mover's dream, and grow freely over `wake_frames` frames before they are
+held in full.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dreamvid.flow import FlowEstimator, backward_forward, disoccluded, lands_inside, reliability, warp_with_flow
+from dreamvid.media.frames import frame_to_float
+
+MAX_GAIN = 1.5  # the most the carried residual is amplified to hold the dream's strength
+# The residual is resampled every frame, so bilinear warps blur a mover's dream away: measured on the
+# walkers clip (bench_temporal.py), moving-pixel strength 0.68 x naive bilinear, 0.76 cubic (Lanczos: the same, slower).
+RESIDUAL_WARP = "cubic"
+# Resampling still blurs a mover's dream a little every frame, and a dream that is held fades with it (a real
+# street clip: moving pixels 0.74 x naive where tracked reliably); the carried residual's local strength (a
+# Gaussian of this sigma, px) is brought back to what it was where it came from.
+LOCAL_STRENGTH_SIGMA = 3.0
+# A mover's wake: the round trip fails there AND the picture changed in place by more than this (0..1, after
+# a 5x5 blur), which sensor noise and compression do not (they fail the check in place, on static content).
+WAKE_CHANGE = 6 / 255
+
+
+@dataclass(frozen=True)
+class SourceFrame:
+    """A source frame at the dream size, with the backward flow to the previous one and what it tells."""
+
+    frame: np.ndarray
+    backward: np.ndarray | None = None  # flow t -> t-1 on frame t's grid; None: first frame, or no flow
+    weights: np.ndarray | None = None  # reliability of `backward`, 0..1
+    inside: np.ndarray | None = None  # where `backward` lands inside the frame (elsewhere content enters)
+    wake: np.ndarray | None = None  # bool: what a mover has just uncovered (hidden at t-1, changed in place)
+    mask: np.ndarray | None = None  # its raw mask (render/masking.py), where the render has one
+
+
+def analyse(estimator: FlowEstimator, previous: np.ndarray, frame: np.ndarray) -> SourceFrame:
+    """Frame t with its flow to t-1, reliability, where the flow lands inside and a mover's wake."""
+    import cv2
+
+    backward, forward = backward_forward(estimator, previous, frame)
+    change = np.abs(frame_to_float(frame) - frame_to_float(previous)).mean(axis=2)
+    changed = cv2.GaussianBlur(change, (5, 5), 0) > WAKE_CHANGE
+    inside = lands_inside(backward)
+    return SourceFrame(frame, backward, reliability(backward, forward), inside,
+                       disoccluded(backward, forward) & inside & changed)
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where frame t's dream starts: the image, whether it is a fresh start (first frame or a cut), and in
+    flow mode the temporal term's target (the previous dream carried along the flow), its weights (reliability
+    x maturity) and the maturity to keep for the next frame."""
+
+    image: np.ndarray
+    fresh: bool
+    target: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    maturity: np.ndarray | None = None
+
+
+def carried_residual(previous: np.ndarray, backward: np.ndarray, local: bool) -> np.ndarray:
+    """The previous residual moved along the flow; with `local`, its local strength made up where resampling
+    lost some (never amplified more than MAX_GAIN, never weakened)."""
+    residual = warp_with_flow(previous, backward, RESIDUAL_WARP)
+    if not local:
+        return residual
+    import cv2
+
+    def local_strength(image: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(np.abs(image).mean(axis=2), (0, 0), LOCAL_STRENGTH_SIGMA)
+
+    expected = warp_with_flow(local_strength(previous), backward)
+    gain = np.clip(expected / np.maximum(local_strength(residual), 1e-6), 1.0, MAX_GAIN)
+    return residual * gain[..., None]
+
+
+def grown(previous: np.ndarray | None, source: SourceFrame, wake_frames: int) -> np.ndarray | None:
+    """Maturity carried along the flow, one frame older, and 0 where the dream starts again (None: all mature,
+    with `wake_frames` 0; a fresh dream leaves none behind, as it is fully grown)."""
+    if wake_frames <= 0:
+        return None
+    carried = np.ones_like(source.weights) if previous is None else warp_with_flow(previous, source.backward)
+    restart = source.wake | ~source.inside
+    return np.where(restart, 0.0, np.minimum(carried + 1.0 / wake_frames, 1.0)).astype(np.float32)
+
+
+def carried_start(current: np.ndarray, source: SourceFrame, state: dict, strength_share: float,
+                  settings) -> Start:
+    """A follow-up frame's start: the carried dream where the flow brings content from inside the frame (all of
+    it, or only where reliable without `carry_unreliable`), the source in a mover's wake and where content enters."""
+    previous = state["output"] - frame_to_float(state["source"])
+    residual = carried_residual(previous, source.backward, settings["local_gain"])
+    # hold the carried dream at the fresh dream's strength: left alone it deepens frame after frame
+    # (and fades where resampling blurs it, as in a zoom)
+    gain = min(MAX_GAIN, float(state["strength"]) / max(float(np.abs(residual).mean()), 1e-6))
+    target = np.clip(current + residual * (strength_share * gain), 0.0, 1.0)
+    maturity = grown(state.get("maturity"), source, settings["wake_frames"])
+    carry = source.inside if settings["carry_unreliable"] else source.weights
+    if settings["wake_frames"] > 0:  # the wake starts from the source, not from the mover's dream smeared into it
+        carry = carry * ~source.wake
+    weights = source.weights if maturity is None else source.weights * maturity
+    return Start(current + (target - current) * carry[..., None], False, target, weights, maturity)
