@@ -168,7 +168,7 @@ BOOLEANS = {"true": True, "false": False}
 def parse_variant(text: str) -> tuple[str, dict]:
     name, _, items = text.partition(":")
     pairs = (item.split("=", 1) for item in items.split(",") if item)
-    return name, {"flow": "dis", **{key: BOOLEANS.get(value, value) for key, value in pairs}}
+    return name, {**{key: BOOLEANS.get(value, value) for key, value in pairs}}
 
 
 def main() -> None:
@@ -186,7 +186,7 @@ def main() -> None:
     parser.add_argument("--keep", help="keep the sources and renders in this folder")
     args = parser.parse_args()
     args.extra = dict(item.split("=", 1) for item in args.set)
-    modes = {"naive": {"flow": "none"}, "flow": {"flow": "dis"}, **dict(map(parse_variant, args.variant))}
+    modes = {"naive": {"flow": "none"}, "flow": {}, **dict(map(parse_variant, args.variant))}
     print(f"preset {args.preset} {' '.join(args.set)}, CPU, clips from {args.folder}; targets: {TARGETS}; "
           f"flow at least 1.5x naive's speed")
     names = [name for name in args.clips.split(",") if name]

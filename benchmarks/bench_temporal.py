@@ -41,10 +41,10 @@ MODES = {
     "naive": {"flow": "none"},
     "blend": {"flow": "blend"},
     "one-step": {"flow": "dis", "temporal_weight": 0.0, "fresh_boost": 0.0, "iterations_next": 1, "octaves_next": 1,
-                 "carry_unreliable": False},
-    "flow": {"flow": "dis"},
-    "cadence 2": {"flow": "dis", "cadence": 2},  # issue 11: dream every 2nd frame, carry the rest along the flow
-    "cadence 3": {"flow": "dis", "cadence": 3},
+                 "carry_unreliable": False, "local_gain": False},
+    "flow": {},  # the defaults: dis-fine flow, the temporal term, the local strength gain
+    "cadence 2": {"cadence": 2},  # issue 11: dream every 2nd frame, carry the rest along the flow
+    "cadence 3": {"cadence": 3},
 }
 TARGETS = "flicker reduction >= 0.9, moving-pixel strength >= 0.85 x naive, static >= 0.9 x naive, drift within 15%"
 

@@ -63,12 +63,19 @@ class Anchor:
     weight: torch.Tensor  # [1, 1, H, W] in 0..1
     pull: float  # share of the gap closed per step where the flow is fully reliable
     boost: float = 0.0  # unreliable pixels take steps (1 + boost) x longer: new content catches up in fewer steps
+    young: torch.Tensor | None = None  # [1, 1, H, W] in 0..1: how far a pixel's dream is from grown (a mover's wake)
+    young_boost: float = 0.0  # young pixels take steps (1 + young_boost x young) longer still
 
     def resized(self, size: tuple[int, int]) -> "Anchor":
-        return Anchor(resize(self.target, size), resize(self.weight, size), self.pull, self.boost)
+        young = None if self.young is None else resize(self.young, size)
+        return Anchor(resize(self.target, size), resize(self.weight, size), self.pull, self.boost, young,
+                      self.young_boost)
 
     def step_map(self) -> torch.Tensor | None:
-        return None if self.boost <= 0 else 1.0 + self.boost * (1.0 - self.weight)
+        steps = None if self.boost <= 0 else 1.0 + self.boost * (1.0 - self.weight)
+        if self.young is None or self.young_boost <= 0:
+            return steps
+        return (1.0 if steps is None else steps) + self.young_boost * self.young
 
     def hold(self, image: torch.Tensor) -> torch.Tensor:
         """The proximal step of (pull / 2) * sum(weight * (image - target)^2), in place."""

@@ -119,7 +119,9 @@ def anchor_for(start: Start, t: int, settings: Resolved, device) -> Anchor | Non
     if start.target is None or pull <= 0:
         return None
     weights = torch.from_numpy(np.ascontiguousarray(start.weights))[None, None].to(device)
-    return Anchor(frame_to_image(start.target, device), weights, pull, settings.at("fresh_boost", t))
+    young = None if start.maturity is None else torch.from_numpy(1.0 - start.maturity)[None, None].to(device)
+    return Anchor(frame_to_image(start.target, device), weights, pull, settings.at("fresh_boost", t), young,
+                  settings.at("wake_boost", t))
 
 
 def kept(start: Start, state: LoopState) -> LoopState:

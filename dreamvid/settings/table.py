@@ -89,7 +89,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("interpolation", "lanczos", "resampling of the camera move (lanczos keeps loops sharp)", "choice",
             choices=tuple(RESAMPLING), group="zoom"),
     # video: dreaming an existing clip (docs/DESIGN.md, "Dreaming a clip")
-    Setting("flow", "dis", "temporal method: dis / dis-fast (optical flow), blend (no motion), none (per frame)",
+    Setting("flow", "dis-fine", "temporal method: dis-fine / dis / dis-fast (optical flow), blend (no motion), none "
+            "(per frame)",
             "choice", choices=(*FLOW_PRESETS, "blend", "none"), group="video"),
     Setting("persistence", 1.0, "share of the previous frame's dream carried into the next (its strength is held "
             "at the first frame's, so 1 does not pile up)", "schedule", low=0.0, high=1.0, group="video"),
@@ -106,11 +107,15 @@ SETTINGS: tuple[Setting, ...] = (
             "(Ruder et al.'s start; not held there, only reshaped), instead of from the source, which the "
             "first release did and which regrows a mover's dream from almost nothing each frame", "bool",
             group="video"),
-    Setting("local_gain", False, "flow modes: bring the carried dream's local strength back to what it was where "
+    Setting("local_gain", True, "flow modes: bring the carried dream's local strength back to what it was where "
             "it came from (resampling blurs a mover's dream a little every frame)", "bool", group="video"),
     Setting("wake_frames", 0, "flow modes: what a mover uncovers starts from the source instead of the mover's "
             "dream smeared into it, and grows freely over this many frames before it is held (0 = carry the "
             "smear)", "int", low=0, high=64, group="video"),
+    Setting("wake_fill", False, "flow modes: what a mover uncovers starts from the dream of the background next to "
+            "it, instead of the mover's dream smeared into it", "bool", group="video"),
+    Setting("wake_boost", 0.0, "flow modes: what a mover uncovers takes ascent steps 1 + this x longer while it "
+            "grows (see --wake-frames), to reach the dream's depth sooner", "schedule", low=0.0, high=10.0, group="video"),
     Setting("iterations_next", 3, "ascent steps per octave after the first frame: the carried dream holds the "
             "rest, and these few steps reshape what it could not carry reliably",
             "schedule", low=0, high=1000, integer=True, group="video"),
