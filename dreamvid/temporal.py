@@ -1,11 +1,11 @@
 """Where a clip's follow-up frame starts, and how firmly it is held (docs/DESIGN.md, "Dreaming a clip").
 
-The previous dream's residual is carried along the source's backward flow; the follow-up ascent starts
-from it and holds each pixel toward it by its reliability x its maturity. Maturity (0..1) says how long
-a pixel's dream has grown: it is carried along the flow like the residual, and starts again at 0 in a
-mover's wake (what it uncovers) and where content enters the frame, which start from the clean source
-instead of from a smear of the mover's dream, and grow freely over `wake_frames` frames before they are
-held in full.
+The previous dream's residual is carried along the source's backward flow, its local strength made up
+where resampling blurred it; the follow-up ascent starts from it and holds each pixel toward it by its
+reliability. With `wake_frames`, also by its maturity (0..1: how long the pixel's dream has grown),
+which is carried along the flow like the residual and starts again at 0 in a mover's wake (what it
+uncovers) and where content enters the frame: the wake then starts from the clean source instead of a
+smear of the mover's dream, and grows (with `wake_boost`, in longer steps) before it is held in full.
 """
 
 from __future__ import annotations
@@ -83,27 +83,6 @@ def carried_residual(previous: np.ndarray, backward: np.ndarray, local: bool) ->
     return residual * gain[..., None]
 
 
-WAKE_FILL_SIGMA = 3.0  # px: how far the background's dream is drawn into a mover's wake
-MAX_FILL_GAIN = 3.0  # the most a filled wake's blurred pattern is amplified
-BACKGROUND_FLOW_PX = 1.0  # a pixel moving this much against the frame's median motion belongs to a mover
-
-
-def filled_wake(residual: np.ndarray, source: SourceFrame) -> np.ndarray:
-    """The carried residual with a mover's wake filled from the background's dream next to it (normalised
-    convolution over reliably tracked pixels that move with the frame's median motion), not the mover's."""
-    import cv2
-
-    motion = source.backward - np.median(source.backward.reshape(-1, 2), axis=0)
-    background = (source.weights > 0.5) & ~source.wake & (np.hypot(motion[..., 0], motion[..., 1]) < BACKGROUND_FLOW_PX)
-    weight = cv2.GaussianBlur(background.astype(np.float32), (0, 0), WAKE_FILL_SIGMA)
-    spread = cv2.GaussianBlur(residual * background[..., None], (0, 0), WAKE_FILL_SIGMA)
-    fill = spread / np.maximum(weight, 1e-3)[..., None] * (weight > 0.05)[..., None]
-    # averaging neighbours blurs the pattern: bring it to the background's own strength there
-    strength = cv2.GaussianBlur(np.abs(residual).mean(axis=2) * background, (0, 0), WAKE_FILL_SIGMA)
-    gain = np.clip(strength / np.maximum(weight, 1e-3) / np.maximum(np.abs(fill).mean(axis=2), 1e-6), 1.0, MAX_FILL_GAIN)
-    return np.where(source.wake[..., None], fill * gain[..., None], residual)
-
-
 def grown(previous: np.ndarray | None, source: SourceFrame, wake_frames: int) -> np.ndarray | None:
     """Maturity carried along the flow, one frame older, and 0 where the dream starts again (None: all mature,
     with `wake_frames` 0; a fresh dream leaves none behind, as it is fully grown)."""
@@ -117,11 +96,10 @@ def grown(previous: np.ndarray | None, source: SourceFrame, wake_frames: int) ->
 def carried_start(current: np.ndarray, source: SourceFrame, state: dict, strength_share: float,
                   settings) -> Start:
     """A follow-up frame's start: the carried dream where the flow brings content from inside the frame (all of
-    it, or only where reliable without `carry_unreliable`), the source in a mover's wake and where content enters."""
+    it, or only where reliable without `carry_unreliable`), the source where content enters (and, with
+    `wake_frames`, in a mover's wake)."""
     previous = state["output"] - frame_to_float(state["source"])
     residual = carried_residual(previous, source.backward, settings["local_gain"])
-    if settings["wake_fill"]:
-        residual = filled_wake(residual, source)
     # hold the carried dream at the fresh dream's strength: left alone it deepens frame after frame
     # (and fades where resampling blurs it, as in a zoom)
     gain = min(MAX_GAIN, float(state["strength"]) / max(float(np.abs(residual).mean()), 1e-6))

@@ -248,3 +248,30 @@ def test_the_wake_starts_from_the_source_and_is_held_as_it_grows():
     smeared = start_image("dis", 1, source, state, Resolved(merge(("test", {"flow": "dis"})), fps=12))
     assert smeared.maturity is None and smeared.weights is source.weights
     assert np.allclose(smeared.image[source.wake], smeared.target[source.wake])
+
+
+def test_young_pixels_take_longer_steps_on_top_of_the_unreliable_boost():
+    target = torch.zeros(1, 3, 4, 4)
+    weight, young = torch.ones(1, 1, 4, 4), torch.zeros(1, 1, 4, 4)
+    weight[..., 0, 0], young[..., 1, 1] = 0.0, 1.0
+    steps = Anchor(target, weight, 0.5, boost=1.0, young=young, young_boost=2.0).step_map()
+    assert steps[0, 0, 0, 0] == 2.0 and steps[0, 0, 1, 1] == 3.0 and steps[0, 0, 2, 2] == 1.0
+    assert Anchor(target, weight, 0.5, young=young).step_map() is None  # no boost asked: plain steps
+    assert Anchor(target, weight, 0.5, young=young, young_boost=2.0).resized((2, 2)).young.shape[-2:] == (2, 2)
+
+
+def test_resume_keeps_the_dreams_maturity_and_is_frame_exact(tmp_path, dream_calls, capsys):
+    calls, stop_at = dream_calls
+    write_clip(walker_clip(7), str(tmp_path / "walker.mkv"), fps=12, tone_hz=None, crf=0)
+    argv = ["video", str(tmp_path / "walker.mkv"), "--octaves", "1", "--iterations", "2", "--iterations-next", "1",
+            "--wake-frames", "3", "--wake-boost", "1", "--checkpoint-frames", "3"]
+    assert run([*argv, "-o", str(tmp_path / "whole.mp4")]) == 0, capsys.readouterr().err
+    stop_at.add(4)
+    assert run([*argv, "-o", str(tmp_path / "resumed.mp4")]) == 130
+    with np.load(str(tmp_path / "resumed.mp4.dreamvid-state" / "loop.npz")) as checkpoint:
+        assert checkpoint["maturity"].shape == WALKER_SIZE[::-1] and checkpoint["maturity"].min() < 1
+    calls.clear()
+    assert run([*argv, "-o", str(tmp_path / "resumed.mp4"), "--resume"]) == 0, capsys.readouterr().err
+    assert calls == [3, 4, 5, 6]
+    whole, resumed = (np.stack(list(read_frames(str(tmp_path / name)))) for name in ("whole.mp4", "resumed.mp4"))
+    assert whole.shape == resumed.shape and np.array_equal(whole, resumed)

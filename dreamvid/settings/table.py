@@ -112,8 +112,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("wake_frames", 0, "flow modes: what a mover uncovers starts from the source instead of the mover's "
             "dream smeared into it, and grows freely over this many frames before it is held (0 = carry the "
             "smear)", "int", low=0, high=64, group="video"),
-    Setting("wake_fill", False, "flow modes: what a mover uncovers starts from the dream of the background next to "
-            "it, instead of the mover's dream smeared into it", "bool", group="video"),
     Setting("wake_boost", 0.0, "flow modes: what a mover uncovers takes ascent steps 1 + this x longer while it "
             "grows (see --wake-frames), to reach the dream's depth sooner", "schedule", low=0.0, high=10.0, group="video"),
     Setting("iterations_next", 3, "ascent steps per octave after the first frame: the carried dream holds the "
