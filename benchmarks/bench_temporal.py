@@ -97,13 +97,13 @@ def warm_up(frames: list[np.ndarray], preset: str, extra: dict) -> None:
         dream_clip(source_path, folder, "flow", preset, extra)
 
 
-def report_clip(name: str, frames: list[np.ndarray], preset: str, extra: dict) -> dict:
+def report_clip(name: str, frames: list[np.ndarray], preset: str, extra: dict, modes: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         source_path = os.path.join(folder, "source.mkv")
         write_clip(frames, source_path, fps=24, tone_hz=None, crf=0)
         source = list(read_frames(source_path))
         moving = moving_masks(source)
-        outputs = {mode: dream_clip(source_path, folder, mode, preset, extra) for mode in MODES}
+        outputs = {mode: dream_clip(source_path, folder, mode, preset, extra) for mode in modes}
     floor = warping_error(source, source)
     results = {mode: measure(source, out, moving, seconds) for mode, (out, seconds) in outputs.items()}
     naive = results["naive"]
@@ -150,6 +150,7 @@ def main() -> None:
     parser.add_argument("--preset", default="video-subtle")
     parser.add_argument("--size", default="256x160")
     parser.add_argument("--clips", default="pan,zoom,moving object,walkers,pan + mover,cut")
+    parser.add_argument("--modes", default=",".join(MODES), help="modes to render (naive and flow always)")
     parser.add_argument("--speed-frames", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
@@ -160,7 +161,8 @@ def main() -> None:
     wanted = args.clips.split(",")
     clips = {name: frames for name, frames in make_clips(args.frames, size).items() if name in wanted}
     warm_up(next(iter(clips.values())), args.preset, extra)
-    results = {name: report_clip(name, frames, args.preset, extra) for name, frames in clips.items()}
+    modes = ["naive", "flow", *(mode for mode in args.modes.split(",") if mode not in ("naive", "flow"))]
+    results = {name: report_clip(name, frames, args.preset, extra, modes) for name, frames in clips.items()}
     print("\nsummary, flow mode (clip: flicker reduction, strength x naive whole / moving / static, drift, speed-up in this run):")
     for name, result in results.items():
         print(f"  {name:14s} {result['reduction']:.3f}  {result['strength_ratio']:.2f} / {result['moving_ratio']:.2f} / "
