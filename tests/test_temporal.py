@@ -239,13 +239,14 @@ def test_the_wake_starts_from_the_source_and_is_held_as_it_grows():
     state = {"source": previous, "output": np.clip(previous / 255.0 + 0.1, 0, 1).astype(np.float32),
              "strength": np.float64(0.1), "maturity": np.full(previous.shape[:2], 0.5, np.float32)}
     settings = Resolved(merge(("test", {"flow": "dis", "wake_frames": 4})), fps=12)
-    start = start_image("dis", 1, source, state, settings)
+    start = start_image(clip.FLOW_METHODS["dis"], 1, source, state, settings)
     base = current / 255.0
     assert np.allclose(start.image[source.wake], base[source.wake])  # not the square's dream smeared into it
     carried = source.inside & ~source.wake
     assert np.allclose(start.image[carried], start.target[carried])
     assert np.allclose(start.weights, source.weights * start.maturity) and start.maturity.max() == 0.75
-    smeared = start_image("dis", 1, source, state, Resolved(merge(("test", {"flow": "dis"})), fps=12))
+    carried_only = Resolved(merge(("test", {"flow": "dis"})), fps=12)
+    smeared = start_image(clip.FLOW_METHODS["dis"], 1, source, state, carried_only)
     assert smeared.maturity is None and smeared.weights is source.weights
     assert np.allclose(smeared.image[source.wake], smeared.target[source.wake])
 
