@@ -42,7 +42,7 @@ MODES = {
     "blend": {"flow": "blend"},
     "one-step": {"flow": "dis", "temporal_weight": 0.0, "fresh_boost": 0.0, "iterations_next": 1, "octaves_next": 1,
                  "carry_unreliable": False, "local_gain": False},
-    "flow": {},  # the defaults: dis-fine flow, the temporal term, the local strength gain
+    "flow": {},  # the defaults: DIS flow, the temporal term, the local strength gain
     "cadence 2": {"cadence": 2},  # issue 11: dream every 2nd frame, carry the rest along the flow
     "cadence 3": {"cadence": 3},
 }

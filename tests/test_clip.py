@@ -114,7 +114,7 @@ def test_end_to_end_keeps_frame_count_exact_rate_and_sound(sources, out_dir, cap
     check_sound(out, 10, NTSC)
     assert sorted(os.listdir(out_dir)) == ["dream.mp4", "dream.mp4.dreamvid.toml"]  # no state folder left
     job = read_toml_file(str(out_dir / "dream.mp4.dreamvid.toml"))
-    assert job["mode"] == "video" and job["flow"] == "dis-fine"
+    assert job["mode"] == "video" and job["flow"] == "dis"
     assert job["input"] == os.path.relpath(source, out_dir)  # relative to the job file: they can move together
 
     assert run(["render", str(out_dir / "dream.mp4.dreamvid.toml"), "--overwrite"]) == 0

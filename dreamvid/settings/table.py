@@ -89,8 +89,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("interpolation", "lanczos", "resampling of the camera move (lanczos keeps loops sharp)", "choice",
             choices=tuple(RESAMPLING), group="zoom"),
     # video: dreaming an existing clip (docs/DESIGN.md, "Dreaming a clip")
-    Setting("flow", "dis-fine", "temporal method: dis-fine / dis / dis-fast (optical flow), blend (no motion), none "
-            "(per frame)",
+    Setting("flow", "dis", "temporal method: dis / dis-fine / dis-fast (optical flow; dis-fine follows small "
+            "movers before a still camera better), blend (no motion), none (per frame)",
             "choice", choices=(*FLOW_PRESETS, "blend", "none"), group="video"),
     Setting("persistence", 1.0, "share of the previous frame's dream carried into the next (its strength is held "
             "at the first frame's, so 1 does not pile up)", "schedule", low=0.0, high=1.0, group="video"),
