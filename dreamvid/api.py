@@ -23,6 +23,7 @@ from dreamvid.render.dreaming import ENGINE_SETTINGS, build_engine, engine_misma
 from dreamvid.render.jobs import check_distinct_outputs, job_settings
 from dreamvid.render.loop import Callback, dreamed_frames
 from dreamvid.settings import Resolved
+from dreamvid.settings.commands import check_applies, check_preset_fits
 from dreamvid.settings.files import DEFAULT_PRESETS, command_settings
 OnStep = Callable[[StepProgress], "bool | None"]  # after every ascent step; False cancels
 
@@ -35,6 +36,8 @@ def resolve_settings(command: str, preset: str | None = None, config: str | None
 
 def merged_settings(command: str, preset: str | None, config: str | None, given: dict, source: str,
                     dreamer: "Dreamer | None" = None) -> dict:
+    check_applies(command, given)
+    check_preset_fits(command, preset)
     return command_settings(command, preset, config, given, source, dreamer.model_settings() if dreamer else None)
 
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
+from typing import Iterable
+
 
 class UserError(Exception):
     """A problem with the user's input or settings; the CLI prints it as one line and exits 2."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """" (did you mean 'size'?)" for a near miss of one of `choices`, else "": typos are the commonest mistake."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class _Stopped:
@@ -16,6 +25,8 @@ class _Stopped:
 
     def continues(self, how: str) -> str:
         """What resuming does, e.g. "resume=True continues from frame 12 of 40"."""
+        if self.resume_from == 0:  # stopped before the first checkpoint, which leaves nothing behind
+            return "nothing was checkpointed yet, so nothing was kept: the same render starts afresh"
         if self.resume_from is None:  # shots on workers: each keeps its own checkpoint
             return f"{how} continues (the finished shots and each shot's last checkpoint are kept)"
         return f"{how} continues from frame {self.resume_from} of {self.total}"

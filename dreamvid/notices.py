@@ -11,7 +11,9 @@ Handler = Callable[[str], None]
 
 
 def _to_stderr(message: str) -> None:
-    print(f"dreamvid: {message}", file=sys.stderr)
+    from tqdm import tqdm  # its write() puts the line above a progress bar, not through it
+
+    tqdm.write(f"dreamvid: {message}", file=sys.stderr)
 
 
 _handler: Handler = _to_stderr  # the one piece of state here: where notices go

@@ -222,7 +222,7 @@ def test_a_reader_that_closed_the_pipe_gets_no_traceback():
 
 def test_a_parse_error_names_its_command_once(cat_path, tmp_path, capsys):
     code, _, err = run_cli(["image", cat_path, "-o", str(tmp_path / "x.png"), "--bogus"], capsys)
-    assert code == 2 and err == "dreamvid: error: unrecognized arguments: --bogus\n"
+    assert code == 2 and err == "dreamvid image: error: unrecognized arguments: --bogus\n"
     code, _, err = run_cli(["image"], capsys)
     assert code == 2 and err.startswith("dreamvid image: error: the following arguments are required")
 

@@ -44,7 +44,14 @@ def start_local(ray, workers: int, device: str) -> None:
     """N workers on this machine: one per GPU (at most N), else the CPU cores split between N processes."""
     gpus = min(workers, local_gpus(device))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    ray.init(num_cpus=threads * workers, num_gpus=gpus, include_dashboard=False, logging_level=logging.WARNING)
+    ray.init(num_cpus=threads * workers, num_gpus=gpus, include_dashboard=False, **log_options())
+
+
+def log_options() -> dict:
+    """Ray's own log (its warnings, every worker's output prefixed "(shot_task pid=...)") buries the progress
+    bar, so it shows only when dreamvid's logger is at INFO (the CLI's --verbose)."""
+    verbose = logging.getLogger("dreamvid").isEnabledFor(logging.INFO)
+    return {"logging_level": logging.INFO if verbose else logging.ERROR, "log_to_driver": verbose}
 
 
 CONNECT_SECONDS = 5  # Ray itself keeps retrying an address that does not answer for many minutes
@@ -64,7 +71,7 @@ def check_reachable(address: str) -> None:
 def join_cluster(ray, address: str) -> None:
     check_reachable(address)
     try:
-        ray.init(address=address, logging_level=logging.WARNING)
+        ray.init(address=address, **log_options())
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise UserError(f"cannot join the Ray cluster at {address!r}: {error}") from None
 

@@ -13,7 +13,10 @@ from tqdm import tqdm
 
 from dreamvid.distributed.cluster import connected, finished_tasks, import_ray, task_failure
 from dreamvid.errors import UserError
-from dreamvid.render.jobs import render_job_here
+from dreamvid.media.pictures import check_picture_output
+from dreamvid.media.segments import check_video_output
+from dreamvid.render.jobs import job_settings, render_job_here
+from dreamvid.render.resume import check_no_state
 
 ONE_PROCESS = {"workers": 1, "ray": ""}  # a job inside a pool renders in its own worker, not on more workers
 
@@ -26,8 +29,20 @@ def job_task(path: str, overwrite: bool, resume: bool, threads: int) -> None:
     render_job_here(path, overwrite, resume, progress=False)
 
 
+def check_outputs(paths: list[str], overwrite: bool, resume: bool) -> None:
+    """Each job's output refused here, before the cluster takes seconds to start, as its worker would refuse it."""
+    for path in paths:
+        mode, _, output, _ = job_settings(path)
+        if mode == "image":
+            check_picture_output(output, overwrite)
+        elif not resume:
+            check_video_output(output, overwrite)
+            check_no_state(output, overwrite)
+
+
 def render_jobs(paths: list[str], overwrite: bool, resume: bool, workers: int, address: str) -> None:
     """Several job files, `workers` of them at a time (each in its own worker process)."""
+    check_outputs(paths, overwrite, resume)
     with connected(workers, address) as pool:
         ray = import_ray()
         task = ray.remote(job_task).options(**pool.options, max_retries=0)  # a rerun would find its own state folder

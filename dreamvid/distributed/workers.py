@@ -26,6 +26,7 @@ from dreamvid.render.clip import ClipWork
 from dreamvid.render.identity import render_identity
 from dreamvid.render.lock import output_lock
 from dreamvid.render.loop import FrameJob, finish_render
+from dreamvid.render.report import FrameReport
 from dreamvid.render.resume import discard_state, prepare_state, save_state
 from dreamvid.settings import Resolved
 from dreamvid.settings.files import FILE_SETTINGS, names_file
@@ -134,6 +135,7 @@ def render_shots(job: FrameJob, work: ClipWork, overwrite: bool, resume: bool, p
     with output_lock(job.output_path):
         folder, driver, _ = prepare_state(job.output_path, shots_identity(job), resume, overwrite)
         save_state(folder, driver, {})
+        FrameReport(job.mode, job.settings, job.size, job.frames, workers=job.settings["workers"]).announce()
         job, work = absolute(job, work)
         folder = os.path.abspath(folder)
         try:

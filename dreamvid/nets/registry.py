@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from dreamvid.errors import UserError
+from dreamvid.errors import UserError, did_you_mean
 
 if TYPE_CHECKING:
     from torch import nn
@@ -133,14 +133,15 @@ DEFAULT_MODEL = "efficientnet_lite0"
 
 def get_spec(name: str) -> ModelSpec:
     if name not in MODELS:
-        raise UserError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+        raise UserError(f"unknown model {name!r}{did_you_mean(name, MODELS)}; choose one of: {', '.join(MODELS)}")
     return MODELS[name]
 
 
 def check_layers(spec: ModelSpec, layers: list[str]) -> None:
     for layer in layers:
         if layer not in spec.layers:
-            raise UserError(f"model {spec.name} has no layer {layer!r}; name a role ({', '.join(spec.roles)}) or "
+            near = did_you_mean(layer, [*spec.roles, *spec.layers])
+            raise UserError(f"model {spec.name} has no layer {layer!r}{near}; name a role ({', '.join(spec.roles)}) or "
                             f"one of its layers: {', '.join(spec.layers)} (see `dreamvid layers --model {spec.name}`)")
 
 

@@ -14,6 +14,7 @@ import os
 import re
 
 from dreamvid.media.outputs import FRAME_PATTERN, is_frame_pattern
+from dreamvid.settings.commands import FILE_ONLY  # settings about the files written, not the render
 from dreamvid.settings.files import FILE_SETTINGS  # the files whose content matters
 
 IDENTITY_VERSION = 2  # 2: file contents, frame sequences, what changed
@@ -64,7 +65,8 @@ def render_identity(mode: str, input_path: str, settings: dict, frame_size: tupl
     schedules read (`Features.digest()`, empty when none), as plain JSON values."""
     described = {"mode": mode, "input": file_identity(input_path),
                  "files": {name: file_identity(str(settings.get(name, ""))) for name in FILE_SETTINGS},
-                 "settings": settings, "size": list(frame_size), "version": IDENTITY_VERSION}
+                 "settings": {name: value for name, value in settings.items() if name not in FILE_ONLY},
+                 "size": list(frame_size), "version": IDENTITY_VERSION}
     if audio_digest:
         described["audio_features"] = audio_digest
     return json.loads(json.dumps(described, sort_keys=True, default=str))

@@ -10,9 +10,10 @@ A step that holds resources (a decoder, a prefetch thread) has a `close()`, call
 from __future__ import annotations
 
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 import os
+import time
 from typing import Callable, Iterator
 
 import numpy as np
@@ -23,9 +24,10 @@ from dreamvid.media.audio import AudioSource
 from dreamvid.media.segments import SegmentedOutput, check_video_output, join_segments, segment_count
 from dreamvid.render.identity import render_identity
 from dreamvid.render.lock import output_lock
+from dreamvid.render.report import FrameReport, wrote
 from dreamvid.render.resume import check_segments, discard_state, prepare_state, save_state, trusted_checkpoint
 from dreamvid.settings import Resolved
-from dreamvid.settings.files import sidecar
+from dreamvid.settings.commands import sidecar_for
 
 LoopState = dict[str, np.ndarray]
 Step = Callable[[int, LoopState], tuple[np.ndarray, LoopState]]
@@ -46,6 +48,11 @@ class FrameJob:
     audio: AudioSource | None = None
     repeats: tuple[int, ...] | None = None  # output frames per dreamed frame (a variable-rate clip's held frames)
     audio_digest: str = ""  # the analysed features the schedules read (resume fingerprint), "" when none
+    started: float = field(default_factory=time.monotonic, compare=False)  # for the time in the last line
+
+    @property
+    def output_frames(self) -> int:
+        return self.frames if self.repeats is None else sum(self.repeats[:self.frames])
 
     def copies(self, t: int) -> int:
         return 1 if self.repeats is None else self.repeats[t]
@@ -54,7 +61,9 @@ class FrameJob:
 def prepare_output(output_path: str, settings: dict, overwrite: bool, preview: bool) -> tuple[str, dict]:
     """The prologue of every frame loop: a preview's own path and settings, then the output check."""
     if preview:
-        output_path, settings = preview_path(output_path), preview_settings(settings)
+        final_path, output_path, settings = output_path, preview_path(output_path), preview_settings(settings)
+        notify(f"preview: writing {output_path} ({settings['size']} px, at most {settings['octaves']} octaves "
+               f"of 3 steps); without --preview the render goes to {final_path}")
     check_video_output(output_path, overwrite)
     return output_path, settings
 
@@ -112,23 +121,24 @@ def render_frames(job: FrameJob, step_from: Callable[[int], Step], start: Callab
         output = segmented_output(job, folder, state.segments)
         state, loop_state = trusted_checkpoint(output, state, loop_state)
         try:
-            frames = dreamed_frames(step_from, state.next_frame, job.frames, loop_state or start())
+            report = FrameReport(job.mode, job.settings, job.size, job.frames, state.next_frame)
+            frames = dreamed_frames(report.announced(step_from), state.next_frame, job.frames, loop_state or start())
             with closing(frames), progress_bar(job, state.next_frame, progress) as bar:
                 for t, frame, loop_state in frames:
                     if output.write(frame, t, job.copies(t)):  # 1. write; 2. checkpoint at a segment's end
                         state.next_frame = t + 1
                         save_state(folder, state, loop_state)
                     bar.update()
+                    report.frame_done(t)
                     if callback and callback(t, frame, job.frames) is False:  # 3. the caller may stop here
                         raise Cancelled(job.output_path, state.next_frame, job.frames)
             output.close()
-        except KeyboardInterrupt:
+        except BaseException as error:
             output.abort()
-            raise Interrupted(job.output_path, state.next_frame, job.frames) from None
-        except BaseException:
-            output.abort()
-            if state.next_frame == 0:  # failed before any checkpoint: nothing to resume, so leave nothing
+            if state.next_frame == 0:  # stopped before any checkpoint: nothing to resume, so leave nothing
                 discard_state(folder)
+            if isinstance(error, KeyboardInterrupt):
+                raise Interrupted(job.output_path, state.next_frame, job.frames) from None
             raise
         return finish_render(job, folder, output, overwrite or resume)
 
@@ -143,14 +153,14 @@ def finish_render(job: FrameJob, folder: str, output: SegmentedOutput, replace: 
     count = segment_count(job.frames, job.settings["checkpoint_frames"])
     try:
         check_segments(output, count)
-        with sidecar(job.mode, job.input_path, job.output_path, job.settings.values) as commit_settings:
-            output_frames = sum(job.copies(t) for t in range(job.frames))
+        with sidecar_for(job.mode, job.input_path, job.output_path, job.settings.values) as commit_settings:
             join_segments(output.segment_paths(count), job.output_path, job.size, job.fps, job.audio, replace,
-                          frames=output_frames)
-            commit_settings()
+                          frames=job.output_frames)
+            sidecar = commit_settings()
     except KeyboardInterrupt:
         raise Interrupted(job.output_path, job.frames, job.frames) from None  # the join is done again
     discard_state(folder)
+    wrote(job.output_path, job.output_frames, time.monotonic() - job.started, sidecar)
     return job.output_path
 
 

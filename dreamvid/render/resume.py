@@ -88,9 +88,7 @@ def prepare_state(output_path: str, identity: dict, resume: bool, overwrite: boo
     discard_state(discarded_folder(folder))  # left by a clean-up that was cut short
     expected = identity_digest(identity)
     if os.path.isdir(folder) and not resume:
-        if not overwrite:
-            raise UserError(f"an interrupted render of {output_path} exists: pass --resume to continue it "
-                            f"or --overwrite to start again")
+        check_no_state(output_path, overwrite)
         discard_state(folder)
     loaded = load_state(folder) if resume else None
     if loaded is None:
@@ -109,6 +107,13 @@ def prepare_state(output_path: str, identity: dict, resume: bool, overwrite: boo
 def discarded_folder(folder: str) -> str:
     parent, name = os.path.split(os.path.abspath(folder))
     return os.path.join(parent, f".{name}.discarded")
+
+
+def check_no_state(output_path: str, overwrite: bool) -> None:
+    """A fresh render of an output that has an interrupted one needs --overwrite (or --resume)."""
+    if os.path.isdir(state_folder(output_path)) and not overwrite:
+        raise UserError(f"an interrupted render of {output_path} exists: pass --resume to continue it "
+                        f"or --overwrite to start again")
 
 
 def discard_state(folder: str) -> None:

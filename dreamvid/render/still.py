@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import numpy as np
@@ -12,17 +13,21 @@ from dreamvid.ascent.engine import Engine
 from dreamvid.audio.schedules import require_audio
 from dreamvid.media.frames import frame_to_image, image_to_frame
 from dreamvid.media.pictures import check_picture_output, load_picture, resize_frame, save_picture
-from dreamvid.render.dreaming import frame_dreamer
+from dreamvid.render.dreaming import build_engine, frame_dreamer
 from dreamvid.render.lock import output_lock
 from dreamvid.render.masking import still_mask
 from dreamvid.settings import Resolved
-from dreamvid.settings.files import sidecar
+from dreamvid.render.report import announce, device_name, guess_seconds, pixel_steps, wrote
+from dreamvid.settings.commands import sidecar_for
+
+
+NO_SOUND = "only zoom and video renders have sound"
 
 
 def dream_frame(frame: np.ndarray, settings: dict, engine: Engine | None = None,
                 on_step: Callable[[StepProgress], None] | None = None, progress: bool = False) -> np.ndarray:
     """Dream an RGB uint8 frame with merged settings (over `engine`, or one built now); returns the dream."""
-    require_audio(settings, False, "only zoom and video renders have sound")
+    require_audio(settings, False, NO_SOUND)
     resolved = Resolved(settings)
     input_size = (frame.shape[1], frame.shape[0])
     frame = resize_frame(frame, resolved["size"])
@@ -44,11 +49,24 @@ def render_image(input_path: str, output_path: str, settings: dict, overwrite: b
                  engine: Engine | None = None, on_step: Callable[[StepProgress], None] | None = None,
                  progress: bool = True) -> str:
     """`dreamvid image`: every check before any work; the output and its settings written atomically."""
+    started = time.monotonic()
     with output_lock(output_path):
         check_picture_output(output_path, overwrite)
-        frame = load_picture(input_path)
+        frame = resize_frame(load_picture(input_path), settings["size"])
+        require_audio(settings, False, NO_SOUND)  # these checks before the first line, so an error stays alone
+        engine = engine or build_engine(Resolved(settings))
+        announce_still(frame, settings)
         dreamed = dream_frame(frame, settings, engine, on_step, progress)
-        with sidecar("image", input_path, output_path, settings) as commit_settings:
+        with sidecar_for("image", input_path, output_path, settings) as commit_settings:
             save_picture(dreamed, output_path)
-            commit_settings()
+            sidecar = commit_settings()
+    wrote(output_path, 1, time.monotonic() - started, sidecar)
     return output_path
+
+
+def announce_still(frame: np.ndarray, settings: dict) -> None:
+    resolved = Resolved(settings)
+    size = (frame.shape[1], frame.shape[0])
+    device = device_name(resolved)
+    steps = pixel_steps(size, resolved["octaves"], resolved.at("octave_scale"), resolved.at("iterations"))
+    announce("image", device, size, guess_seconds(device, steps))

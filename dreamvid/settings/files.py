@@ -11,7 +11,7 @@ from pathlib import Path
 import sys
 from typing import Callable, Iterator
 
-from dreamvid.errors import UserError
+from dreamvid.errors import UserError, did_you_mean
 from dreamvid.media.outputs import output_target
 from dreamvid.settings.values import merge
 
@@ -41,7 +41,7 @@ def preset_names() -> list[str]:
 
 def preset_text(name: str) -> str:
     if name not in preset_names():
-        raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
+        raise UserError(f"unknown preset {name!r}{did_you_mean(name, preset_names())}; choose one of: {', '.join(preset_names())}")
     return (preset_folder() / f"{name}.toml").read_text(encoding="utf-8")
 
 

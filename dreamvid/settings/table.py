@@ -24,7 +24,7 @@ class Setting:
     high: float | None = None  # inclusive upper bound
     above: float | None = None  # exclusive lower bound
     choices: tuple[str, ...] = ()
-    group: str = "dream"  # dream | zoom | video | audio | output: which commands offer it as a flag
+    group: str = "dream"  # dream | zoom | video | audio | output | files: which commands take it (settings/commands.py)
     integer: bool = False  # schedule values are rounded to int when used
     nonzero_low: float | None = None  # when not 0, the value must be at least this (0 = "off" / "auto")
 
@@ -144,6 +144,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("codec", "", "ffmpeg encoder, e.g. libx265 or h264_nvenc (default: by extension)", "str", group="output"),
     Setting("checkpoint_frames", 24, "frames between resume checkpoints (each closes one output segment)",
             "int", low=1, high=100000, group="output"),
+    # files: what is written besides the output
+    Setting("sidecar", True, "write the settings beside the output as OUT.dreamvid.toml, so that `dreamvid render` "
+            "can render it again", "bool", group="files"),
     # distributed clips: shots on Ray workers (docs/DESIGN.md, "More GPUs or machines"); needs dreamvid[ray]
     Setting("workers", 1, "dream the clip's shots in this many local processes (one per GPU, else the CPU cores "
             "split between them); the output is the same frame for frame", "int", low=1, high=1024, group="video"),

@@ -10,7 +10,7 @@ from fractions import Fraction
 import math
 from typing import Mapping, Sequence
 
-from dreamvid.errors import UserError
+from dreamvid.errors import UserError, did_you_mean
 from dreamvid.nets.registry import get_spec, model_layers
 from dreamvid.schedule import Schedule, parse_schedule
 from dreamvid.settings.table import BY_NAME, Setting, allowed_keys_message, defaults
@@ -111,14 +111,16 @@ def check_value(setting: Setting, value: object) -> object:
     if not isinstance(value, str):
         raise UserError(f"{describe(setting)} must be a string, got {value!r}")
     if kind == "choice" and value not in setting.choices:
-        raise UserError(f"{describe(setting)} must be one of: {', '.join(setting.choices)}; got {value!r}")
+        raise UserError(f"{describe(setting)} must be one of: {', '.join(setting.choices)}; got {value!r}"
+                        f"{did_you_mean(value, setting.choices)}")
     return value
 
 
 def check_keys(values: dict, source: str) -> None:
     unknown = [key for key in values if key not in BY_NAME]
     if unknown:
-        raise UserError(f"unknown setting {unknown[0]!r} in {source}; {allowed_keys_message()}")
+        near = did_you_mean(unknown[0], BY_NAME)
+        raise UserError(f"unknown setting {unknown[0]!r} in {source}{near}; {allowed_keys_message()}")
 
 
 def merge(*layers: tuple[str, dict]) -> dict[str, object]:

@@ -1,0 +1,60 @@
+"""What a render tells its user (render/report.py): a first line with the device, the size and an estimate,
+a refined estimate once frames are timed, a preview's path before it starts, and a last line naming what
+was written; an interrupted render with nothing checkpointed leaves nothing behind."""
+
+import os
+
+from dreamvid.cli import run
+from dreamvid.render.report import duration_text, size_text
+
+FAST = ["--size", "48", "--iterations", "1", "--octaves", "1", "--device", "cpu"]
+
+
+def notices(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if line.startswith("dreamvid: ")]
+
+
+def test_durations_and_sizes_read_as_people_say_them():
+    assert [duration_text(s) for s in (3.21, 42, 75, 3600 + 120)] == ["3.2 s", "42 s", "1 min 15 s", "1 h 2 min"]
+    assert [size_text(n) for n in (999, 1500, 2_300_000)] == ["999 bytes", "1.5 KB", "2.3 MB"]
+
+
+def test_an_image_says_where_it_runs_and_what_it_wrote(cat_path, tmp_path, capsys):
+    out = tmp_path / "cat.png"
+    assert run(["image", cat_path, "-o", str(out), *FAST]) == 0
+    lines = notices(capsys)
+    assert lines[0].startswith("dreamvid: image at 48x32 on cpu: about ") and "s by a rough guess" in lines[0]
+    size = f"{os.path.getsize(out) / 1000:.1f} KB"
+    assert lines[-1].startswith(f"dreamvid: wrote {out} ({size}, 1 frame, ")
+    assert lines[-1].endswith("; settings in cat.png.dreamvid.toml")
+
+
+def test_a_zoom_refines_its_estimate_and_names_its_frames(cat_path, tmp_path, capsys):
+    out = tmp_path / "z.mp4"
+    assert run(["zoom", cat_path, "-o", str(out), *FAST, "--frames", "6"]) == 0
+    lines = notices(capsys)
+    first = next(line for line in lines if "by a rough guess" in line)
+    assert first.startswith("dreamvid: zoom: 6 frames at 48x32 on cpu: about ")
+    assert any(" a frame: about " in line and line.endswith(" left") for line in lines)
+    assert lines[-1].startswith(f"dreamvid: wrote {out} (") and ", 6 frames, " in lines[-1]
+
+
+def test_a_preview_says_where_it_goes_before_it_starts(cat_path, tmp_path, capsys):
+    out = tmp_path / "z.mp4"
+    assert run(["zoom", cat_path, "-o", str(out), *FAST, "--frames", "2", "--preview"]) == 0
+    lines = notices(capsys)
+    preview = str(tmp_path / "z.preview.mp4")
+    assert lines[0].startswith(f"dreamvid: preview: writing {preview} (48 px") and str(out) in lines[0]
+    assert lines[-1].startswith(f"dreamvid: wrote {preview} (")
+
+
+def test_ctrl_c_before_the_first_checkpoint_leaves_nothing_and_the_rerun_goes_ahead(cat_path, tmp_path, capsys,
+                                                                                  dream_calls):
+    _, stop_at = dream_calls
+    stop_at.add(2)
+    argv = ["zoom", cat_path, "-o", str(tmp_path / "z.mp4"), *FAST, "--frames", "4"]
+    assert run(argv) == 130
+    err = capsys.readouterr().err
+    assert "nothing was kept" in err and "--resume" not in err
+    assert os.listdir(tmp_path) == []
+    assert run(argv) == 0  # the plain re-run, not refused
