@@ -22,6 +22,7 @@ from tqdm import tqdm
 from dreamvid.errors import Cancelled, Interrupted
 from dreamvid.media.audio import AudioSource
 from dreamvid.media.segments import SegmentedOutput, check_video_output, join_segments, segment_count
+from dreamvid.notices import notify
 from dreamvid.render.identity import render_identity
 from dreamvid.render.lock import output_lock
 from dreamvid.render.report import FrameReport, wrote
