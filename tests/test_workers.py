@@ -283,7 +283,8 @@ def test_sigterm_on_a_workers_driver_exits_143_with_one_line(ray_cluster, clip, 
     _, err = driver.communicate(timeout=120)
     assert driver.returncode == 143, err
     lines = [line for line in err.splitlines() if line.startswith("dreamvid")]
-    assert len(lines) == 1 and "--resume" in lines[0] and "Traceback" not in err, err
+    assert lines[0].startswith("dreamvid: video: 18 frames at 64x48"), err  # the render's first line (report.py)
+    assert len(lines) == 2 and "--resume" in lines[1] and "Traceback" not in err, err
     wait_until_quiet(log)
 
 
