@@ -13,11 +13,11 @@ from dreamvid.ascent.engine import Engine
 from dreamvid.audio.schedules import require_audio
 from dreamvid.media.frames import frame_to_image, image_to_frame
 from dreamvid.media.pictures import check_picture_output, load_picture, resize_frame, save_picture
-from dreamvid.render.dreaming import build_engine, frame_dreamer
+from dreamvid.render.dreaming import frame_dreamer
 from dreamvid.render.lock import output_lock
 from dreamvid.render.masking import still_mask
 from dreamvid.settings import Resolved
-from dreamvid.render.report import announce, device_name, guess_seconds, pixel_steps, wrote
+from dreamvid.render.report import announce, guess_seconds, pixel_steps, wrote
 from dreamvid.settings.commands import sidecar_for
 
 
@@ -25,14 +25,18 @@ NO_SOUND = "only zoom and video renders have sound"
 
 
 def dream_frame(frame: np.ndarray, settings: dict, engine: Engine | None = None,
-                on_step: Callable[[StepProgress], None] | None = None, progress: bool = False) -> np.ndarray:
-    """Dream an RGB uint8 frame with merged settings (over `engine`, or one built now); returns the dream."""
+                on_step: Callable[[StepProgress], None] | None = None, progress: bool = False,
+                announced: bool = False) -> np.ndarray:
+    """Dream an RGB uint8 frame with merged settings (over `engine`, or one built now); returns the dream.
+    `announced`: a render's first line (report.py) once every check has passed and the model is built."""
     require_audio(settings, False, NO_SOUND)
     resolved = Resolved(settings)
     input_size = (frame.shape[1], frame.shape[0])
     frame = resize_frame(frame, resolved["size"])
     mask = still_mask(resolved, frame, input_size)  # checked before the model is built
     dreamer = frame_dreamer(resolved, engine)
+    if announced:
+        announce_still(frame, resolved, dreamer.device.type)
     image = frame_to_image(frame, dreamer.device)
     steps = total_steps(image.shape[-2], image.shape[-1], dreamer.params())
     with tqdm(total=steps, unit="step", desc="dreaming", disable=not progress, leave=False) as bar:
@@ -52,11 +56,8 @@ def render_image(input_path: str, output_path: str, settings: dict, overwrite: b
     started = time.monotonic()
     with output_lock(output_path):
         check_picture_output(output_path, overwrite)
-        frame = resize_frame(load_picture(input_path), settings["size"])
-        require_audio(settings, False, NO_SOUND)  # these checks before the first line, so an error stays alone
-        engine = engine or build_engine(Resolved(settings))
-        announce_still(frame, settings)
-        dreamed = dream_frame(frame, settings, engine, on_step, progress)
+        frame = load_picture(input_path)
+        dreamed = dream_frame(frame, settings, engine, on_step, progress, announced=True)
         with sidecar_for("image", input_path, output_path, settings) as commit_settings:
             save_picture(dreamed, output_path)
             sidecar = commit_settings()
@@ -64,9 +65,7 @@ def render_image(input_path: str, output_path: str, settings: dict, overwrite: b
     return output_path
 
 
-def announce_still(frame: np.ndarray, settings: dict) -> None:
-    resolved = Resolved(settings)
+def announce_still(frame: np.ndarray, resolved: Resolved, device: str) -> None:
     size = (frame.shape[1], frame.shape[0])
-    device = device_name(resolved)
     steps = pixel_steps(size, resolved["octaves"], resolved.at("octave_scale"), resolved.at("iterations"))
     announce("image", device, size, guess_seconds(device, steps))
