@@ -22,50 +22,14 @@ from dreamvid.media.synthetic import crop_window, cut_clip, moving_object_clip, 
 from dreamvid.metrics import dream_strength, warping_error
 from dreamvid.render import clip
 from dreamvid.settings.files import read_toml_file
-from conftest import SAMPLES, decoded
+from conftest import (CLIP_SIZE as SIZE, NO_DREAM, SAMPLES, audio, check_sound, decoded, nearest, png_frames,
+                      video)
 
-FAST = ["--octaves", "1", "--iterations", "1", "--iterations-next", "1", "--device", "cpu"]
-NO_DREAM = ["--iterations", "0", "--iterations-next", "0"]
-SIZE = (64, 48)
 NTSC = Fraction(30000, 1001)
-RATE = 8000  # audio is decoded at this rate for checking
-TONE = 440.0  # write_clip's tone
-
-
-def video(source, out, *extra):
-    """Run `dreamvid video` on tiny settings (later flags win); returns the exit code."""
-    return run(["video", str(source), "-o", str(out), *FAST, *extra])
-
-
-def png_frames(folder):
-    return np.stack([np.asarray(Image.open(folder / name)) for name in sorted(os.listdir(folder))])
 
 
 def ffmpeg(*args):
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
-
-
-def audio(path):
-    """A clip's first audio stream as mono float samples at RATE."""
-    pcm = subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-map", "0:a:0", "-f", "f32le",
-                          "-ac", "1", "-ar", str(RATE), "-"], capture_output=True, check=True).stdout
-    return np.frombuffer(pcm, np.float32)
-
-
-def check_sound(path, frames, fps):
-    """The output's sound is the source's tone and lasts as long as its video."""
-    samples = audio(path)
-    seconds = frames / fps
-    assert abs(len(samples) / RATE - seconds) < 0.1, (len(samples) / RATE, float(seconds))
-    assert np.sqrt(np.mean(samples**2)) > 0.05  # a tone (lavfi sine: amplitude 1/8), not silence
-    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
-    peak = np.fft.rfftfreq(len(samples), 1 / RATE)[spectrum.argmax()]
-    assert abs(peak - TONE) < 2 * RATE / len(samples) + 5, peak
-
-
-def nearest(frames, among):
-    """For each frame, the index of the most similar frame of `among` (mean absolute difference)."""
-    return [int(np.argmin([np.abs(frame.astype(int) - other).mean() for other in among])) for frame in frames]
 
 
 def prefetch_threads():

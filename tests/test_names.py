@@ -6,13 +6,12 @@ import shutil
 
 from PIL import Image
 import numpy as np
-from test_clip import FAST, NO_DREAM, SIZE, check_sound, decoded, png_frames
 
 from dreamvid.cli import run
 from dreamvid.media.pictures import load_picture
 from dreamvid.media.reader import probe_video
 from dreamvid.media.synthetic import pan_clip, write_clip
-from conftest import SAMPLES
+from conftest import CLIP_FAST as FAST, CLIP_SIZE as SIZE, NO_DREAM, SAMPLES, check_sound, decoded, png_frames
 
 ODD = "-odd 'quote' #1 50% ü"  # relative names below start with '-', as an ffmpeg option would
 

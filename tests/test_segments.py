@@ -4,13 +4,13 @@ sound is muxed (the stretch of the source that was dreamed, padded, never cuttin
 import os
 
 import pytest
-from test_video import RATE, H, W, audio, frames, rms
 
 from dreamvid.errors import UserError
 from dreamvid.media.audio import AudioSource
 from dreamvid.media.reader import probe_video, read_frames
 from dreamvid.media.segments import join_segments
 from dreamvid.media.writer import VideoWriter
+from conftest import RAMP_H as H, RAMP_W as W, RATE, audio, ramp_frames as frames, rms
 
 
 def write_joined(path, n=10, fps=10, audio=None, segment_frames=4):

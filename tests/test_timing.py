@@ -9,14 +9,13 @@ import wave
 
 import numpy as np
 import pytest
-from test_clip import NO_DREAM, SIZE, check_sound, decoded, nearest, video
 
 from dreamvid.media.pictures import load_picture
 from dreamvid.media.process import ffmpeg_exe
 from dreamvid.media.reader import probe_video
 from dreamvid.media.synthetic import pan_clip
 from dreamvid.media.timing import FrameTime, plan_at
-from conftest import SAMPLES
+from conftest import CLIP_SIZE as SIZE, NO_DREAM, SAMPLES, check_sound, decoded, nearest, video, write_vfr_clip
 
 FILM = Fraction(24000, 1001)  # a trailer's 23.976 fps
 SAMPLE_RATE = 48000
@@ -98,22 +97,6 @@ def test_clicks_land_on_their_flashed_frames(tmp_path, capsys, container, video_
         assert abs(click_at(output, expected) - expected) <= 0.001, (flash, click_at(output, expected), expected)
     # the sound starts with the source's sample at the first dreamed frame's time, not at --start
     assert abs(lag_against(output, original, int(frame_time(first) * SAMPLE_RATE))) <= 48
-
-
-def write_vfr_clip(path, pictures, held: list[int], fps: int):
-    """Each picture shown for `held` frames at `fps`, stored once with its own time (a variable-rate mp4)."""
-    listing = path.parent / "frames.txt"
-    lines = []
-    for index, (picture, count) in enumerate(zip(pictures, held)):
-        name = path.parent / f"held_{index}.png"
-        subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
-                        f"{SIZE[0]}x{SIZE[1]}", "-i", "-", str(name)], input=picture.tobytes(), check=True)
-        lines += [f"file '{name}'", f"duration {count / fps:.6f}"]
-    listing.write_text("\n".join(lines + [lines[-2]]) + "\n")  # the last file again: its duration counts
-    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
-                    "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={sum(held) / fps}",
-                    "-map", "0:v", "-map", "1:a", "-fps_mode", "vfr", "-video_track_timescale", str(fps),
-                    "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)], check=True)
 
 
 def test_a_variable_rate_clip_dreams_each_stored_frame_once_and_keeps_its_timing(tmp_path, capsys, dream_calls):

@@ -14,15 +14,7 @@ from dreamvid.media import process as plumbing
 from dreamvid.media.process import fps_fraction
 from dreamvid.media.reader import probe_video, read_frames
 from dreamvid.media.writer import VideoWriter, even_size
-
-W, H = 64, 48
-
-
-def frames(n, width=W, height=H):
-    """Frames whose brightness rises with their index, over a horizontal gradient, so order is checkable."""
-    ramp = np.linspace(0, 40, width)[None, :, None]
-    return [np.clip(ramp + 10 + 20 * i, 0, 255).astype(np.uint8).repeat(height, 0).repeat(3, 2) for i in range(n)]
-
+from conftest import RAMP_H as H, RAMP_W as W, ramp_frames as frames
 
 def ffmpeg(*args):
     subprocess.run([plumbing.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
@@ -33,20 +25,6 @@ def write(path, n=10, fps=10, size=(W, H), **kwargs):
         for frame in frames(n, *size):
             writer.write(frame)
     return writer
-
-
-RATE = 8000  # audio is decoded at this rate for checking
-
-
-def audio(path):
-    """A clip's audio as mono float samples at RATE."""
-    pcm = subprocess.run([plumbing.ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
-                          "-f", "f32le", "-ac", "1", "-ar", str(RATE), "-"], capture_output=True, check=True).stdout
-    return np.frombuffer(pcm, np.float32)
-
-
-def rms(samples, start, end):
-    return float(np.sqrt(np.mean(samples[int(start * RATE):int(end * RATE)] ** 2)))
 
 
 def recording_popen(monkeypatch):

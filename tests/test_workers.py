@@ -13,10 +13,9 @@ import time
 
 import numpy as np
 import pytest
-from test_timing import write_vfr_clip
 import torch
 
-from conftest import REPO, SAMPLES, decoded
+from conftest import REPO, SAMPLES, decoded, write_vfr_clip
 from dreamvid.cli import run
 from dreamvid.distributed import shots, workers
 from dreamvid.distributed.faults import Faults
