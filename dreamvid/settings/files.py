@@ -27,12 +27,17 @@ MODES = ("image", "zoom", "video")
 DEFAULT_PRESETS = {"zoom": "tunnel", "video": "video-subtle"}  # per command: light per-frame dreams suit loops
 
 
-def preset_folder():
-    """Installed: the `dreamvid.presets` package; run from a checkout: the top-level folder."""
+def packaged_folder(package: str, checkout_folder: str):
+    """Data shipped beside the code: installed, the package `package`; run from a checkout, the
+    repository's top-level folder `checkout_folder`."""
     try:
-        return resources.files("dreamvid.presets")
+        return resources.files(package)
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "presets"
+        return Path(__file__).resolve().parents[2] / checkout_folder
+
+
+def preset_folder():
+    return packaged_folder("dreamvid.presets", "presets")
 
 
 def preset_names() -> list[str]:

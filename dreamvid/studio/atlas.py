@@ -3,9 +3,9 @@ the work folder (dreamed once, then served), so that a layer is picked by what i
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
+from dreamvid.settings.files import packaged_folder
 from dreamvid.studio.jobs import Dreamers, jpeg, library
 from dreamvid.studio.queue import Job
 
@@ -17,11 +17,7 @@ ATLAS_VERSION = "1"  # part of the cache name: bump it when the thumbnails' sett
 
 
 def sample_folder():
-    """Installed: the `dreamvid.samples` package; run from a checkout: the top-level folder."""
-    try:
-        return resources.files("dreamvid.samples")
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "samples"
+    return packaged_folder("dreamvid.samples", "samples")
 
 
 def sample_names() -> list[str]:
