@@ -20,11 +20,12 @@ from dreamvid.media.pictures import Picture, as_frame
 from dreamvid.render import clip as clip_render
 from dreamvid.render import atlas, still, zoom
 from dreamvid.render.dreaming import ENGINE_SETTINGS, build_engine, engine_mismatch
-from dreamvid.render.jobs import check_distinct_outputs, job_settings
+from dreamvid.render.jobs import check_distinct_outputs, job_settings, render_job_settings
 from dreamvid.render.loop import Callback, dreamed_frames
 from dreamvid.settings import Resolved
 from dreamvid.settings.commands import check_applies, check_preset_fits
-from dreamvid.settings.files import DEFAULT_PRESETS, command_settings
+from dreamvid.settings.files import DEFAULT_PRESETS, command_settings  # noqa: F401 (DEFAULT_PRESETS: public)
+
 OnStep = Callable[[StepProgress], "bool | None"]  # after every ascent step; False cancels
 
 
@@ -187,12 +188,8 @@ def render_job(toml_path: str, *, overwrite: bool = False, resume: bool = False,
                callback: Callback | None = None, workers: int | None = None, ray: str | None = None) -> str:
     """Render a job file (the OUT.dreamvid.toml beside any output); returns the path written."""
     placement = {name: value for name, value in (("workers", workers), ("ray", ray)) if value is not None}
-    mode, input_path, output, settings = job_settings(toml_path, placement)
-    if mode == "image":
-        return still.render_image(input_path, output, settings, overwrite, progress=progress)
-    if mode == "zoom":
-        return zoom.render_zoom(input_path, output, settings, overwrite, resume, progress=progress, callback=callback)
-    return render_merged_clip(input_path, output, settings, overwrite, resume, progress=progress, callback=callback)
+    return render_job_settings(*job_settings(toml_path, placement), overwrite, resume, progress, callback,
+                               render_video=render_merged_clip)
 
 
 def render_jobs(paths: list[str], *, overwrite: bool = False, resume: bool = False, workers: int | None = None,

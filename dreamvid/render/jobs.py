@@ -16,6 +16,7 @@ from dreamvid.settings.files import load_job
 
 ONE_PROCESS = {"workers": 1, "ray": ""}  # a job inside a pool renders in its own worker, not on more workers
 
+
 def check_distinct_outputs(paths: list[str]) -> None:
     """Two job files writing one output would overwrite or resume each other's render: refused up front."""
     owners: dict[str, str] = {}
@@ -37,8 +38,14 @@ def job_settings(path: str, overrides: dict | None = None) -> tuple[str, str, st
 def render_job_here(path: str, overwrite: bool = False, resume: bool = False, progress: bool = True,
                     callback: Callable | None = None) -> str:
     """Render a job file in this process only; returns the output's path."""
-    mode, input_path, output_path, settings = job_settings(path, ONE_PROCESS)
+    return render_job_settings(*job_settings(path, ONE_PROCESS), overwrite, resume, progress, callback)
+
+
+def render_job_settings(mode: str, input_path: str, output_path: str, settings: dict, overwrite: bool,
+                        resume: bool, progress: bool, callback: Callable | None,
+                        render_video: Callable[..., str] = render_clip) -> str:
+    """A job's render by its mode; `render_video`: what renders a video job (the API's may use workers)."""
     if mode == "image":
         return render_image(input_path, output_path, settings, overwrite, progress=progress)
-    render = render_zoom if mode == "zoom" else render_clip
+    render = render_zoom if mode == "zoom" else render_video
     return render(input_path, output_path, settings, overwrite, resume, progress=progress, callback=callback)
