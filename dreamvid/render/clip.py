@@ -140,7 +140,8 @@ def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: R
         # 1. carry the previous dream along the motion (or start afresh on the first frame and at cuts)
         start = start_image(method, t, source, masks.for_carry(state), settings)
         mask, mask_state = masks.frame_mask(t, source, state, start.fresh)  # and only inside the mask
-        start = masks.restrict(start, frame_to_float(source.frame), mask)
+        current = frame_to_float(source.frame)
+        start = masks.restrict(start, current, mask)
         if start.target is not None and t % settings["cadence"]:  # an in-between frame: carried, not dreamed
             return float_to_frame(start.target), kept(start, {**state, "source": source.frame, "output": start.target,
                                                               **mask_state})
@@ -151,7 +152,7 @@ def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: R
         dreamed = dreamer.dream(frame_to_image(start.image, dreamer.device), t, iterations, octaves=octaves,
                                 anchor=anchor_for(start, t, settings, dreamer.device), mask=mask)
         dreamed = image_to_float_frame(dreamed)
-        strength = masks.strength(dreamed, frame_to_float(source.frame), mask) if start.fresh else state["strength"]
+        strength = masks.strength(dreamed, current, mask) if start.fresh else state["strength"]
         return float_to_frame(dreamed), kept(start, {"source": source.frame, "output": dreamed,
                                                      "strength": np.float64(strength), **mask_state})
 
