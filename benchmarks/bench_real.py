@@ -52,7 +52,7 @@ CLIPS = {
     "carphone": RealClip("carphone_pristine.mp4", 0.0, 176, "talking head in a car, landscape in the window"),
     "carphone-distorted": RealClip("carphone_distorted.mp4", 0.0, 176, "the same, heavily compressed"),
     "bigbuckbunny": RealClip("bigbuckbunny.mp4", 0.0, 384, "animation"),
-    "tree": RealClip("tree.avi", 0.0, 320, "hand-held camera moving along a tree (OpenCV sample)"),
+    "tree": RealClip("tree.avi", 0.0, 320, "still camera on a tree in the wind, a hand waved fast before it (OpenCV sample)"),
 }
 DEFAULT_FOLDER = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "dreamvid-real-clips")
 TARGETS = ("flicker reduction >= 0.9 (moving pixels >= 0.8), strength whole / moving / static >= 0.9 x naive, "

@@ -159,6 +159,32 @@ def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     return np.clip(weights, 0.0, 1.0)
 
 
+# The camera's motion: an affine flow fitted to most of a frame's flow (the movers drop out).
+FIT_GRID = 4  # px between the flow samples the camera's motion is fitted to
+FIT_ROUNDS = 3  # least-squares fits, each on the samples the last one explained (the movers drop out)
+FIT_INLIER = 0.5  # px: a sample this close to the camera's motion is taken to belong to it
+
+
+def camera_motion(flow: np.ndarray) -> np.ndarray:
+    """The affine flow field that fits most of `flow` (H x W x 2): least squares on a grid of samples,
+    first those near the median motion, then each round those the last fit explains to within FIT_INLIER
+    (the movers drop out). Deterministic: no random sampling."""
+    height, width = flow.shape[:2]
+    ys, xs = np.mgrid[0:height:FIT_GRID, 0:width:FIT_GRID]
+    design = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1).astype(np.float64)
+    target = flow[ys.ravel(), xs.ravel()].astype(np.float64)
+    keep = np.linalg.norm(target - np.median(target, axis=0), axis=1) <= FIT_INLIER
+    coefficients = np.zeros((3, 2))
+    for _ in range(FIT_ROUNDS):
+        if keep.sum() < 3:
+            break
+        coefficients = np.linalg.lstsq(design[keep], target[keep], rcond=None)[0]
+        keep = np.linalg.norm(design @ coefficients - target, axis=1) <= FIT_INLIER
+    full_ys, full_xs = np.mgrid[0:height, 0:width]
+    grid = np.stack([full_xs, full_ys, np.ones_like(full_xs)], axis=-1).astype(np.float64)
+    return (grid @ coefficients).astype(np.float32)
+
+
 def is_scene_cut(weights: np.ndarray, threshold: float = 0.3) -> bool:
     """True when too little of the frame is reliably tracked from the previous one."""
     return float(np.mean(weights)) < threshold

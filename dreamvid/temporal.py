@@ -2,7 +2,9 @@
 
 The previous dream's residual is carried along the source's backward flow, its local strength made up
 where resampling blurred it; the follow-up ascent starts from it and holds each pixel toward it by its
-reliability. With `wake_frames`, also by its maturity (0..1: how long the pixel's dream has grown),
+reliability. With `wake_memory`, what a mover uncovers takes back the background's dream as it was before
+the mover covered it (remembered wherever a pixel shows the background, and moved along with the camera)
+instead of the mover's dream smeared into it. With `wake_frames`, also by its maturity (0..1: how long the pixel's dream has grown),
 which is carried along the flow like the residual and starts again at 0 in a mover's wake (what it
 uncovers) and where content enters the frame: the wake then starts from the clean source instead of a
 smear of the mover's dream, and grows (with `wake_boost`, in longer steps) before it is held in full.
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dreamvid.flow import FlowEstimator, backward_forward, disoccluded, lands_inside, reliability, warp_with_flow
+from dreamvid.flow import (FlowEstimator, backward_forward, camera_motion, disoccluded, lands_inside, reliability,
+                           warp_with_flow)
 from dreamvid.media.frames import frame_to_float
 
 MAX_GAIN = 1.5  # the most the carried residual is amplified to hold the dream's strength
@@ -28,6 +31,9 @@ LOCAL_STRENGTH_SIGMA = 3.0
 # A mover's wake: the round trip fails there AND the picture changed in place by more than this (0..1, after
 # a 5x5 blur), which sensor noise and compression do not (they fail the check in place, on static content).
 WAKE_CHANGE = 6 / 255
+# A reliably tracked pixel that moves with the camera to within this (px per frame) shows the background: its dream
+# is remembered, and given back where a mover uncovers the background again (`wake_memory`).
+BACKGROUND_PX = 1.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class SourceFrame:
     inside: np.ndarray | None = None  # where `backward` lands inside the frame (elsewhere content enters)
     wake: np.ndarray | None = None  # bool: what a mover has just uncovered (hidden at t-1, changed in place)
     mask: np.ndarray | None = None  # its raw mask (render/masking.py), where the render has one
+    camera: np.ndarray | None = None  # the camera's motion t -> t-1: the affine flow that fits most of `backward`
 
 
 def analyse(estimator: FlowEstimator, previous: np.ndarray, frame: np.ndarray) -> SourceFrame:
@@ -51,7 +58,7 @@ def analyse(estimator: FlowEstimator, previous: np.ndarray, frame: np.ndarray) -
     changed = cv2.GaussianBlur(change, (5, 5), 0) > WAKE_CHANGE
     inside = lands_inside(backward)
     return SourceFrame(frame, backward, reliability(backward, forward), inside,
-                       disoccluded(backward, forward) & inside & changed)
+                       disoccluded(backward, forward) & inside & changed, camera=camera_motion(backward))
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class Start:
     target: np.ndarray | None = None
     weights: np.ndarray | None = None
     maturity: np.ndarray | None = None
+    background: np.ndarray | None = None  # the background's dream as last seen, carried along the camera's motion
+    settled: np.ndarray | None = None  # bool: where this frame's dream is the background's, to remember
 
 
 def carried_residual(previous: np.ndarray, backward: np.ndarray, local: bool) -> np.ndarray:
@@ -96,10 +105,13 @@ def grown(previous: np.ndarray | None, source: SourceFrame, wake_frames: int) ->
 def carried_start(current: np.ndarray, source: SourceFrame, state: dict, strength_share: float,
                   settings) -> Start:
     """A follow-up frame's start: the carried dream where the flow brings content from inside the frame (all of
-    it, or only where reliable without `carry_unreliable`), the source where content enters (and, with
-    `wake_frames`, in a mover's wake)."""
+    it, or only where reliable without `carry_unreliable`; with `wake_memory`, the background's remembered dream
+    in a mover's wake), the source where content enters (and, with `wake_frames`, in a mover's wake)."""
     previous = state["output"] - frame_to_float(state["source"])
     residual = carried_residual(previous, source.backward, settings["local_gain"])
+    background = remembered_background(state, source) if settings["wake_memory"] else None
+    if background is not None:  # the wake takes the background's own dream back, not the mover's smeared into it
+        residual = np.where(source.wake[..., None], background, residual)
     # hold the carried dream at the fresh dream's strength: left alone it deepens frame after frame
     # (and fades where resampling blurs it, as in a zoom)
     gain = min(MAX_GAIN, float(state["strength"]) / max(float(np.abs(residual).mean()), 1e-6))
@@ -109,4 +121,26 @@ def carried_start(current: np.ndarray, source: SourceFrame, state: dict, strengt
     if settings["wake_frames"] > 0:  # the wake starts from the source, not from the mover's dream smeared into it
         carry = carry * ~source.wake
     weights = source.weights if maturity is None else source.weights * maturity
-    return Start(current + (target - current) * carry[..., None], False, target, weights, maturity)
+    return Start(current + (target - current) * carry[..., None], False, target, weights, maturity, background,
+                 None if background is None else settled(source))
+
+
+def remembered_background(state: dict, source: SourceFrame) -> np.ndarray | None:
+    """The background's dream as last seen, moved along the camera's motion (None: none is remembered)."""
+    if "background" not in state:
+        return None
+    return warp_with_flow(state["background"], source.camera, RESIDUAL_WARP)
+
+
+def settled(source: SourceFrame) -> np.ndarray:
+    """Bool: reliably tracked pixels that move with the camera, whose dream is the background's."""
+    against = np.linalg.norm(source.backward - source.camera, axis=2)
+    return (source.weights > 0.5) & (against < BACKGROUND_PX)
+
+
+def background_after(start: Start, residual: np.ndarray) -> np.ndarray:
+    """The background's dream to remember after a frame: this frame's where it shows the background (all of it
+    after a fresh dream), what was remembered elsewhere."""
+    if start.background is None:
+        return residual.astype(np.float32)
+    return np.where(start.settled[..., None], residual, start.background).astype(np.float32)

@@ -15,7 +15,7 @@ from dreamvid.flow import FlowEstimator, backward_forward, lands_inside, reliabi
 from dreamvid.media.pictures import load_picture
 from dreamvid.media.reader import read_frames
 from dreamvid.media.synthetic import Mover, crop_window, paste_mover, picture_patch, write_clip
-from dreamvid.metrics import masked_strength, moving_masks
+from dreamvid.metrics import masked_strength, moving_masks, source_motion, trail
 from dreamvid import temporal
 from dreamvid.render import clip
 from dreamvid.render.clip import SourceFrame, start_image
@@ -95,7 +95,8 @@ def walker_renders(tmp_path_factory):
     write_clip(walker_clip(14), str(folder / "walker.mkv"), fps=12, tone_hz=None, crf=0)
     source = list(read_frames(str(folder / "walker.mkv")))
     common = ["--octaves", "2", "--iterations", "6", "--device", "cpu", "--layers", "eyes"]
-    modes = {"naive": ["--flow", "none"], "one-step": ONE_STEP, "temporal": ["--iterations-next", "3", "--fresh-boost", "0"]}
+    modes = {"naive": ["--flow", "none"], "one-step": ONE_STEP, "temporal": ["--iterations-next", "3", "--fresh-boost", "0"],
+             "smeared wake": ["--iterations-next", "3", "--fresh-boost", "0", "--no-wake-memory"]}
     outputs = {}
     for mode, flags in modes.items():
         out = folder / mode
@@ -111,6 +112,13 @@ def test_a_mover_keeps_its_dream_with_the_temporal_term(walker_renders):
     strength = {mode: masked_strength(source[later], frames[later], moving[later]) for mode, frames in outputs.items()}
     assert strength["temporal"] > 1.4 * strength["one-step"], strength  # measured: 0.93 vs 0.53 x naive
     assert strength["temporal"] > 0.85 * strength["naive"], strength
+
+
+def test_what_a_walker_uncovers_shows_the_backgrounds_dream_not_the_walkers(walker_renders):
+    source, outputs = walker_renders
+    motions = source_motion(source)
+    trails = {mode: trail(source, frames, motions) for mode, frames in outputs.items()}
+    assert trails["smeared wake"] > 0.5 and trails["temporal"] < 0.5 * trails["smeared wake"], trails
 
 
 def test_a_reliable_static_region_stays_where_it_was(walker_renders):
@@ -261,18 +269,54 @@ def test_young_pixels_take_longer_steps_on_top_of_the_unreliable_boost():
     assert Anchor(target, weight, 0.5, young=young, young_boost=2.0).resized((2, 2)).young.shape[-2:] == (2, 2)
 
 
-def test_resume_keeps_the_dreams_maturity_and_is_frame_exact(tmp_path, dream_calls, capsys):
+def test_resume_keeps_the_dreams_maturity_and_remembered_background_and_is_frame_exact(tmp_path, dream_calls, capsys):
     calls, stop_at = dream_calls
     write_clip(walker_clip(7), str(tmp_path / "walker.mkv"), fps=12, tone_hz=None, crf=0)
     argv = ["video", str(tmp_path / "walker.mkv"), "--octaves", "1", "--iterations", "2", "--iterations-next", "1",
-            "--wake-frames", "3", "--wake-boost", "1", "--checkpoint-frames", "3"]
+            "--wake-frames", "3", "--wake-boost", "1", "--wake-memory", "--checkpoint-frames", "3"]
     assert run([*argv, "-o", str(tmp_path / "whole.mp4")]) == 0, capsys.readouterr().err
     stop_at.add(4)
     assert run([*argv, "-o", str(tmp_path / "resumed.mp4")]) == 130
     with np.load(str(tmp_path / "resumed.mp4.dreamvid-state" / "loop.npz")) as checkpoint:
         assert checkpoint["maturity"].shape == WALKER_SIZE[::-1] and checkpoint["maturity"].min() < 1
+        assert checkpoint["background"].shape == (*WALKER_SIZE[::-1], 3)
     calls.clear()
     assert run([*argv, "-o", str(tmp_path / "resumed.mp4"), "--resume"]) == 0, capsys.readouterr().err
     assert calls == [3, 4, 5, 6]
     whole, resumed = (np.stack(list(read_frames(str(tmp_path / name)))) for name in ("whole.mp4", "resumed.mp4"))
     assert whole.shape == resumed.shape and np.array_equal(whole, resumed)
+
+
+def test_the_wake_takes_back_the_backgrounds_dream_not_the_movers_smear():
+    previous, current = square_pair()
+    source = temporal.analyse(FlowEstimator(), previous, current)
+    rng = np.random.default_rng(2)
+    remembered, dreamed = (rng.normal(0, 0.04, previous.shape).astype(np.float32) for _ in range(2))
+    state = {"source": previous, "output": np.clip(previous / 255.0 + dreamed, 0, 1).astype(np.float32),
+             "strength": np.float64(0.04), "background": remembered}
+    base = current / 255.0
+    correlations = {}
+    for memory in (True, False):
+        settings = Resolved(merge(("test", {"flow": "dis", "wake_memory": memory})), fps=12)
+        start = start_image(clip.FLOW_METHODS["dis"], 1, source, state, settings)
+        in_the_wake = (start.target - base)[source.wake].ravel()
+        correlations[memory] = np.corrcoef(in_the_wake, remembered[source.wake].ravel())[0, 1]
+        assert np.allclose(start.image[source.wake], start.target[source.wake])  # it starts there too
+    assert correlations[True] > 0.95 and abs(correlations[False]) < 0.2, correlations
+    smear = temporal.carried_residual(state["output"] - previous / 255.0, source.backward, local=True)
+    elsewhere = source.inside & ~source.wake  # the rest is carried as before
+    assert np.corrcoef((start.target - base)[elsewhere].ravel(), smear[elsewhere].ravel())[0, 1] > 0.95
+
+
+def test_the_background_is_remembered_where_it_shows_and_kept_where_a_mover_covers_it():
+    previous, current = square_pair()
+    source = temporal.analyse(FlowEstimator(), previous, current)
+    assert np.abs(source.camera).max() < 0.3  # a still camera: the square's motion is not the camera's
+    settled = temporal.settled(source)
+    assert not settled[30:60, 46:76].any()  # the square
+    assert settled[:20].mean() > 0.9 and settled[70:].mean() > 0.9  # the still scene around it
+    old, new = np.zeros((*previous.shape[:2], 3), np.float32), np.ones((*previous.shape[:2], 3), np.float32)
+    after = temporal.background_after(temporal.Start(current, False, background=old, settled=settled), new)
+    assert np.array_equal(after[settled], new[settled]) and np.array_equal(after[~settled], old[~settled])
+    fresh = temporal.background_after(temporal.Start(current, True), new)  # a fresh dream: all of it
+    assert np.array_equal(fresh, new)

@@ -15,41 +15,20 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from dreamvid.flow import warp_with_flow
+from dreamvid.flow import camera_motion, warp_with_flow
 
 STRONG = 1.2  # px per frame against the camera: surely moving (DIS errs by ~0.1 px on a still scene)
 WEAK = 0.6  # px per frame: moving, where connected to a strong part (flow bleeds ~4 px past an edge at 0.4)
 CARRIED = 0.6  # share of the smoothed evidence carried to the next frame: a mover's mask holds over pauses
-FIT_GRID = 4  # px between the flow samples the camera's motion is fitted to
-FIT_ROUNDS = 3  # least-squares fits, each on the samples the last one explained (the movers drop out)
-FIT_INLIER = 0.5  # px: a sample this close to the camera's motion is taken to belong to it
 CLEAN_SHARE = 0.012  # radius of the opening / closing, a share of the shorter side (1 px at 64 px, 6 at 512)
 GROW_SHARE = 0.008  # the dilation over the mover's edges, a share of the shorter side
 
 
-def camera_motion(flow: np.ndarray) -> np.ndarray:
-    """The affine flow field that fits most of `flow` (H x W x 2): least squares on a grid of samples,
-    first those near the median motion, then each round those the last fit explains to within FIT_INLIER
-    (the movers drop out). Deterministic: no random sampling."""
-    height, width = flow.shape[:2]
-    ys, xs = np.mgrid[0:height:FIT_GRID, 0:width:FIT_GRID]
-    design = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1).astype(np.float64)
-    target = flow[ys.ravel(), xs.ravel()].astype(np.float64)
-    keep = np.linalg.norm(target - np.median(target, axis=0), axis=1) <= FIT_INLIER
-    coefficients = np.zeros((3, 2))
-    for _ in range(FIT_ROUNDS):
-        if keep.sum() < 3:
-            break
-        coefficients = np.linalg.lstsq(design[keep], target[keep], rcond=None)[0]
-        keep = np.linalg.norm(design @ coefficients - target, axis=1) <= FIT_INLIER
-    full_ys, full_xs = np.mgrid[0:height, 0:width]
-    grid = np.stack([full_xs, full_ys, np.ones_like(full_xs)], axis=-1).astype(np.float64)
-    return (grid @ coefficients).astype(np.float32)
-
-
-def motion_evidence(backward: np.ndarray) -> np.ndarray:
-    """How far each pixel moves against the camera, px per frame, float32 H x W (lightly blurred)."""
-    against = np.linalg.norm(backward - camera_motion(backward), axis=2).astype(np.float32)
+def motion_evidence(backward: np.ndarray, camera: np.ndarray | None = None) -> np.ndarray:
+    """How far each pixel moves against the camera, px per frame, float32 H x W (lightly blurred); `camera`: the
+    camera's motion (flow.camera_motion of `backward`), where it is known already."""
+    camera = camera_motion(backward) if camera is None else camera
+    against = np.linalg.norm(backward - camera, axis=2).astype(np.float32)
     return cv2.GaussianBlur(against, (0, 0), 1.0)
 
 

@@ -31,7 +31,7 @@ from dreamvid.render.masking import ClipMasks, check_clip_mask
 from dreamvid.render.loop import Callback, ClosingStep, FrameJob, LoopState, prepare_output, render_frames
 from dreamvid.render.prefetch import prefetch
 from dreamvid.settings import Resolved, check_schedules
-from dreamvid.temporal import SourceFrame, Start, analyse, carried_start
+from dreamvid.temporal import SourceFrame, Start, analyse, background_after, carried_start
 
 
 def dream_size(info: VideoInfo, settings: dict) -> tuple[int, int]:
@@ -124,10 +124,15 @@ def anchor_for(start: Start, t: int, settings: Resolved, device) -> Anchor | Non
                   settings.at("wake_boost", t))
 
 
-def kept(start: Start, state: LoopState) -> LoopState:
-    """The loop state after a frame: with the dream's maturity where it is tracked (a checkpoint keeps it)."""
-    state = {key: value for key, value in state.items() if key != "maturity"}
-    return state if start.maturity is None else {**state, "maturity": start.maturity}
+def kept(start: Start, state: LoopState, settings: Resolved) -> LoopState:
+    """The loop state after a frame: with the dream's maturity where it is tracked, and the background's dream
+    (a checkpoint keeps both)."""
+    state = {key: value for key, value in state.items() if key not in ("maturity", "background")}
+    if start.maturity is not None:
+        state["maturity"] = start.maturity
+    if settings["wake_memory"] and FLOW_METHODS[settings["flow"]].estimator:
+        state["background"] = background_after(start, state["output"] - frame_to_float(state["source"]))
+    return state
 
 
 def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: Resolved, masks: ClipMasks):
@@ -144,7 +149,7 @@ def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: R
         start = masks.restrict(start, current, mask)
         if start.target is not None and t % settings["cadence"]:  # an in-between frame: carried, not dreamed
             return float_to_frame(start.target), kept(start, {**state, "source": source.frame, "output": start.target,
-                                                              **mask_state})
+                                                              **mask_state}, settings)
         # 2. dream: a full dream for a fresh start; after it, the follow-up ascent with the temporal
         #    term, which holds reliably tracked pixels near the carried dream and reshapes the rest
         iterations = None if start.fresh else settings.at("iterations_next", t)
@@ -154,7 +159,7 @@ def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: R
         dreamed = image_to_float_frame(dreamed)
         strength = masks.strength(dreamed, current, mask) if start.fresh else state["strength"]
         return float_to_frame(dreamed), kept(start, {"source": source.frame, "output": dreamed,
-                                                     "strength": np.float64(strength), **mask_state})
+                                                     "strength": np.float64(strength), **mask_state}, settings)
 
     return step
 

@@ -114,12 +114,12 @@ class ClipMasks:
             waiting = None
             for source in sources:
                 if waiting is not None:
-                    yield replace(waiting, mask=motion_evidence(source.backward))
+                    yield replace(waiting, mask=motion_evidence(source.backward, source.camera))
                     waiting = None
                 if self._unconnected(source):
                     waiting = source
                 else:
-                    yield replace(source, mask=motion_evidence(source.backward))
+                    yield replace(source, mask=motion_evidence(source.backward, source.camera))
             if waiting is not None:  # the clip's last frame, on its own: nothing is known to move
                 yield replace(waiting, mask=np.zeros(waiting.frame.shape[:2], np.float32))
 
