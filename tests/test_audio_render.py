@@ -8,7 +8,6 @@ import wave
 import numpy as np
 from PIL import Image
 import pytest
-import torch
 
 from dreamvid.ascent import engine
 from dreamvid.render.dreaming import FrameDreamer, build_engine

@@ -3,7 +3,6 @@ today's loop bit for bit, only key frames are dreamed, and an interrupted render
 
 import numpy as np
 import pytest
-import torch
 
 from dreamvid.render.dreaming import FrameDreamer, build_engine
 from dreamvid.cli import run

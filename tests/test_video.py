@@ -3,7 +3,6 @@
 from fractions import Fraction
 import os
 import subprocess
-import time
 
 import cv2
 import numpy as np
