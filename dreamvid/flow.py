@@ -132,6 +132,12 @@ def lands_inside(flow: np.ndarray) -> np.ndarray:
     return (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
 
 
+def round_trip_error(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """Float32 H x W on backward's grid, px: |B(x) + F(x + B(x))|, how far the round trip misses (0: the two
+    flows agree exactly)."""
+    return np.linalg.norm(backward + warp_with_flow(forward, backward), axis=2).astype(np.float32)
+
+
 def disoccluded(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     """Bool on backward's grid: where the forward-backward round trip fails (content hidden in the other frame)."""
     forward_there = warp_with_flow(forward, backward)  # F(x + B(x))

@@ -2,7 +2,8 @@
 
 The previous dream's residual is carried along the source's backward flow, its local strength made up
 where resampling blurred it; the follow-up ascent starts from it and holds each pixel toward it by its
-reliability. With `wake_memory`, what a mover uncovers takes back the background's dream as it was before
+reliability. Where the two flows disagree by pixels (a fast mover), the carried residual is blurred by
+the disagreement, as sharp as the motion is known. With `wake_memory`, what a mover uncovers takes back the background's dream as it was before
 the mover covered it (remembered wherever a pixel shows the background, and moved along with the camera)
 instead of the mover's dream smeared into it. With `wake_frames`, also by its maturity (0..1: how long the pixel's dream has grown),
 which is carried along the flow like the residual and starts again at 0 in a mover's wake (what it
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dreamvid.flow import (FlowEstimator, backward_forward, camera_motion, disoccluded, lands_inside, reliability,
-                           warp_with_flow)
+                           round_trip_error, warp_with_flow)
 from dreamvid.media.frames import frame_to_float
 
 MAX_GAIN = 1.5  # the most the carried residual is amplified to hold the dream's strength
@@ -34,6 +35,11 @@ WAKE_CHANGE = 6 / 255
 # A reliably tracked pixel that moves with the camera to within this (px per frame) shows the background: its dream
 # is remembered, and given back where a mover uncovers the background again (`wake_memory`).
 BACKGROUND_PX = 1.0
+# Where the backward flow and the forward flow's round trip miss each other by more than this (px), the carried
+# residual is blurred by the excess (up to BLUR_LEVELS[-1] px): a fast hand (24-39 px per frame at 320x240) is
+# tracked to 1.7 px, more than the dream's grain, and its carried dream boiled (docs/DESIGN.md, "Real footage").
+SHARP_WITHIN_PX = 1.0
+BLUR_LEVELS = (0.0, 1.0, 2.0, 4.0)  # sigmas, px, of the copies the blur blends between
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class SourceFrame:
     wake: np.ndarray | None = None  # bool: what a mover has just uncovered (hidden at t-1, changed in place)
     mask: np.ndarray | None = None  # its raw mask (render/masking.py), where the render has one
     camera: np.ndarray | None = None  # the camera's motion t -> t-1: the affine flow that fits most of `backward`
+    uncertainty: np.ndarray | None = None  # px: how far the flows' round trip misses
 
 
 def analyse(estimator: FlowEstimator, previous: np.ndarray, frame: np.ndarray) -> SourceFrame:
@@ -58,7 +65,8 @@ def analyse(estimator: FlowEstimator, previous: np.ndarray, frame: np.ndarray) -
     changed = cv2.GaussianBlur(change, (5, 5), 0) > WAKE_CHANGE
     inside = lands_inside(backward)
     return SourceFrame(frame, backward, reliability(backward, forward), inside,
-                       disoccluded(backward, forward) & inside & changed, camera=camera_motion(backward))
+                       disoccluded(backward, forward) & inside & changed, camera=camera_motion(backward),
+                       uncertainty=round_trip_error(backward, forward))
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,8 @@ def carried_start(current: np.ndarray, source: SourceFrame, state: dict, strengt
     in a mover's wake), the source where content enters (and, with `wake_frames`, in a mover's wake)."""
     previous = state["output"] - frame_to_float(state["source"])
     residual = carried_residual(previous, source.backward, settings["local_gain"])
+    if source.uncertainty is not None:  # a fine pattern carried along a flow that is off by pixels boils
+        residual = as_sharp_as_known(residual, source.uncertainty)
     background = remembered_background(state, source) if settings["wake_memory"] else None
     if background is not None:  # the wake takes the background's own dream back, not the mover's smeared into it
         residual = np.where(source.wake[..., None], background, residual)
@@ -144,3 +154,22 @@ def background_after(start: Start, residual: np.ndarray) -> np.ndarray:
     if start.background is None:
         return residual.astype(np.float32)
     return np.where(start.settled[..., None], residual, start.background).astype(np.float32)
+
+
+
+def as_sharp_as_known(residual: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
+    """The carried residual blurred where the flow is known to within more than SHARP_WITHIN_PX: by a Gaussian
+    of sigma (uncertainty - SHARP_WITHIN_PX) px, at most the last of BLUR_LEVELS (blended between pre-blurred
+    copies). Its expected value, where a pixel of a fast mover could have come from a few px around."""
+    import cv2
+
+    sigma = np.clip(uncertainty - SHARP_WITHIN_PX, 0.0, BLUR_LEVELS[-1])
+    if not sigma.any():
+        return residual
+    levels = np.stack([residual] + [cv2.GaussianBlur(residual, (0, 0), level) for level in BLUR_LEVELS[1:]])
+    position = np.interp(sigma, BLUR_LEVELS, np.arange(len(BLUR_LEVELS)))
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, len(BLUR_LEVELS) - 1)
+    share = (position - low)[..., None]
+    rows, columns = np.indices(sigma.shape)
+    return (levels[low, rows, columns] * (1 - share) + levels[high, rows, columns] * share).astype(np.float32)

@@ -11,7 +11,7 @@ import torch
 from dreamvid.ascent.dream import Anchor, dream
 from dreamvid.ascent.objectives import layer_l2
 from dreamvid.cli import run
-from dreamvid.flow import FlowEstimator, backward_forward, lands_inside, reliability
+from dreamvid.flow import FlowEstimator, backward_forward, lands_inside, reliability, round_trip_error
 from dreamvid.media.pictures import load_picture
 from dreamvid.media.reader import read_frames
 from dreamvid.media.synthetic import Mover, crop_window, paste_mover, picture_patch, write_clip
@@ -312,6 +312,7 @@ def test_the_background_is_remembered_where_it_shows_and_kept_where_a_mover_cove
     previous, current = square_pair()
     source = temporal.analyse(FlowEstimator(), previous, current)
     assert np.abs(source.camera).max() < 0.3  # a still camera: the square's motion is not the camera's
+    assert np.median(source.uncertainty[:20]) < 0.5  # the still scene is tracked to well within a pixel
     settled = temporal.settled(source)
     assert not settled[30:60, 46:76].any()  # the square
     assert settled[:20].mean() > 0.9 and settled[70:].mean() > 0.9  # the still scene around it
@@ -320,3 +321,21 @@ def test_the_background_is_remembered_where_it_shows_and_kept_where_a_mover_cove
     assert np.array_equal(after[settled], new[settled]) and np.array_equal(after[~settled], old[~settled])
     fresh = temporal.background_after(temporal.Start(current, True), new)  # a fresh dream: all of it
     assert np.array_equal(fresh, new)
+
+
+def test_the_carried_dream_is_as_sharp_as_the_motion_is_known():
+    residual = np.random.default_rng(3).normal(0, 0.1, (48, 64, 3)).astype(np.float32)  # the finest grain
+    uncertainty = np.zeros((48, 64), np.float32)
+    uncertainty[:, 32:] = 4.0  # the two flows miss each other by 4 px on the right half
+    carried = temporal.as_sharp_as_known(residual, uncertainty)
+    assert np.array_equal(carried[:, :28], residual[:, :28])  # known to a pixel: untouched
+    assert np.abs(carried[:, 40:]).mean() < 0.3 * np.abs(residual[:, 40:]).mean()  # a fine grain averages out
+    assert temporal.as_sharp_as_known(residual, np.full((48, 64), 0.9, np.float32)) is residual
+
+
+def test_the_flows_round_trip_error_is_how_far_they_miss():
+    backward = np.full((20, 30, 2), 2.0, np.float32)
+    assert np.allclose(round_trip_error(backward, -backward), 0.0)  # each undoes the other
+    forward = -backward
+    forward[..., 0] += 3.0  # the forward flow is 3 px off horizontally
+    assert np.allclose(round_trip_error(backward, forward)[5:-5, 5:-5], 3.0)
