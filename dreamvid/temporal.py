@@ -35,6 +35,9 @@ WAKE_CHANGE = 6 / 255
 # A reliably tracked pixel that moves with the camera to within this (px per frame) shows the background: its dream
 # is remembered, and given back where a mover uncovers the background again (`wake_memory`).
 BACKGROUND_PX = 1.0
+# ... once it has done so for this many frames in a row: a talking head that pauses is not the wall behind it
+# (carphone's trail 0.58 -> 0.30 at 8; docs/DESIGN.md, "Real footage").
+STILL_FRAMES = 8
 # Where the backward flow and the forward flow's round trip miss each other by more than this (px), the carried
 # residual is blurred by the excess (up to BLUR_LEVELS[-1] px): a fast hand (24-39 px per frame at 320x240) is
 # tracked to 1.7 px, more than the dream's grain, and its carried dream boiled (docs/DESIGN.md, "Real footage").
@@ -82,6 +85,7 @@ class Start:
     maturity: np.ndarray | None = None
     background: np.ndarray | None = None  # the background's dream as last seen, carried along the camera's motion
     settled: np.ndarray | None = None  # bool: where this frame's dream is the background's, to remember
+    still_age: np.ndarray | None = None  # frames each pixel has shown the background in a row (the loop keeps it)
 
 
 def carried_residual(previous: np.ndarray, backward: np.ndarray, local: bool) -> np.ndarray:
@@ -131,8 +135,9 @@ def carried_start(current: np.ndarray, source: SourceFrame, state: dict, strengt
     if settings["wake_frames"] > 0:  # the wake starts from the source, not from the mover's dream smeared into it
         carry = carry * ~source.wake
     weights = source.weights if maturity is None else source.weights * maturity
+    age = None if background is None else still_age(state.get("still_age"), source)
     return Start(current + (target - current) * carry[..., None], False, target, weights, maturity, background,
-                 None if background is None else settled(source))
+                 None if age is None else age >= STILL_FRAMES, age)
 
 
 def remembered_background(state: dict, source: SourceFrame) -> np.ndarray | None:
@@ -148,13 +153,19 @@ def settled(source: SourceFrame) -> np.ndarray:
     return (source.weights > 0.5) & (against < BACKGROUND_PX)
 
 
+def still_age(previous: np.ndarray | None, source: SourceFrame) -> np.ndarray:
+    """Frames each pixel has been `settled` in a row, carried along the camera's motion (None: a fresh start)."""
+    carried = np.zeros(source.frame.shape[:2], np.float32) if previous is None else \
+        warp_with_flow(previous, source.camera)
+    return np.where(settled(source), carried + 1.0, 0.0).astype(np.float32)
+
+
 def background_after(start: Start, residual: np.ndarray) -> np.ndarray:
-    """The background's dream to remember after a frame: this frame's where it shows the background (all of it
-    after a fresh dream), what was remembered elsewhere."""
+    """The background's dream to remember after a frame: this frame's where it has shown the background for
+    STILL_FRAMES frames (all of it after a fresh dream), what was remembered elsewhere."""
     if start.background is None:
         return residual.astype(np.float32)
     return np.where(start.settled[..., None], residual, start.background).astype(np.float32)
-
 
 
 def as_sharp_as_known(residual: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:

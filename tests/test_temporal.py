@@ -280,6 +280,7 @@ def test_resume_keeps_the_dreams_maturity_and_remembered_background_and_is_frame
     with np.load(str(tmp_path / "resumed.mp4.dreamvid-state" / "loop.npz")) as checkpoint:
         assert checkpoint["maturity"].shape == WALKER_SIZE[::-1] and checkpoint["maturity"].min() < 1
         assert checkpoint["background"].shape == (*WALKER_SIZE[::-1], 3)
+        assert checkpoint["still_age"].max() >= 2 and checkpoint["still_age"].min() == 0  # the walkers move
     calls.clear()
     assert run([*argv, "-o", str(tmp_path / "resumed.mp4"), "--resume"]) == 0, capsys.readouterr().err
     assert calls == [3, 4, 5, 6]
@@ -321,6 +322,24 @@ def test_the_background_is_remembered_where_it_shows_and_kept_where_a_mover_cove
     assert np.array_equal(after[settled], new[settled]) and np.array_equal(after[~settled], old[~settled])
     fresh = temporal.background_after(temporal.Start(current, True), new)  # a fresh dream: all of it
     assert np.array_equal(fresh, new)
+
+
+def test_a_pixel_is_remembered_as_background_once_it_has_kept_still_for_a_while():
+    previous, current = square_pair()
+    source = temporal.analyse(FlowEstimator(), previous, current)
+    state = {"source": previous, "output": (previous / 255.0).astype(np.float32), "strength": np.float64(0.05),
+             "background": np.zeros((*previous.shape[:2], 3), np.float32)}
+    settings = Resolved(merge(("test", {"flow": "dis"})), fps=12)
+    ages = []
+    for _ in range(temporal.STILL_FRAMES):
+        start = start_image(clip.FLOW_METHODS["dis"], 1, source, state, settings)
+        ages.append(start.still_age)
+        state = {**state, "still_age": start.still_age}
+    assert np.array_equal(ages[0], temporal.settled(source).astype(np.float32))  # a fresh start counts from 0
+    assert not start.settled[30:60, 46:76].any()  # the square never keeps still
+    scene = np.s_[2:12, 4:-4]  # still, away from the square (its motion spreads some 14 px) and the edges
+    assert ages[-2][scene].min() == temporal.STILL_FRAMES - 1 and ages[-2].max() < temporal.STILL_FRAMES
+    assert start.settled[scene].all()  # the still scene: remembered from its STILL_FRAMES-th frame on
 
 
 def test_the_carried_dream_is_as_sharp_as_the_motion_is_known():

@@ -126,12 +126,14 @@ def anchor_for(start: Start, t: int, settings: Resolved, device) -> Anchor | Non
 
 def kept(start: Start, state: LoopState, settings: Resolved) -> LoopState:
     """The loop state after a frame: with the dream's maturity where it is tracked, and the background's dream
-    (a checkpoint keeps both)."""
-    state = {key: value for key, value in state.items() if key not in ("maturity", "background")}
+    with how long each pixel has shown it (a checkpoint keeps them)."""
+    state = {key: value for key, value in state.items() if key not in ("maturity", "background", "still_age")}
     if start.maturity is not None:
         state["maturity"] = start.maturity
     if settings["wake_memory"] and FLOW_METHODS[settings["flow"]].estimator:
         state["background"] = background_after(start, state["output"] - frame_to_float(state["source"]))
+        if start.still_age is not None:
+            state["still_age"] = start.still_age
     return state
 
 
