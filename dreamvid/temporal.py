@@ -1,14 +1,15 @@
 """Where a clip's follow-up frame starts, and how firmly it is held (docs/DESIGN.md, "Dreaming a clip").
 
 The previous dream's residual is carried along the source's backward flow, its local strength made up
-where resampling blurred it; the follow-up ascent starts from it and holds each pixel toward it by its
-reliability. Where the two flows disagree by pixels (a fast mover), the carried residual is blurred by
-the disagreement, as sharp as the motion is known. With `wake_memory`, what a mover uncovers takes back the background's dream as it was before
-the mover covered it (remembered wherever a pixel shows the background, and moved along with the camera)
-instead of the mover's dream smeared into it. With `wake_frames`, also by its maturity (0..1: how long the pixel's dream has grown),
-which is carried along the flow like the residual and starts again at 0 in a mover's wake (what it
-uncovers) and where content enters the frame: the wake then starts from the clean source instead of a
-smear of the mover's dream, and grows (with `wake_boost`, in longer steps) before it is held in full.
+where resampling blurred it, and blurred where the two flows disagree by pixels (a fast mover): as sharp
+as the motion is known. The follow-up ascent starts from it and holds each pixel toward it by its
+reliability. With `wake_memory`, what a mover uncovers takes back the background's dream as it was
+before the mover covered it (remembered wherever a pixel has shown the background for a while, and
+moved along with the camera) instead of the mover's dream smeared into it. With `wake_frames`, the hold
+also goes by maturity (0..1: how long the pixel's dream has grown), which is carried along the flow like
+the residual and starts again at 0 in a mover's wake (what it uncovers) and where content enters the
+frame: the wake then starts from the clean source instead of a smear of the mover's dream, and grows
+(with `wake_boost`, in longer steps) before it is held in full.
 """
 
 from __future__ import annotations
