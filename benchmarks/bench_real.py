@@ -169,7 +169,7 @@ BOOLEANS = {"true": True, "false": False}
 def parse_variant(text: str) -> tuple[str, dict]:
     name, _, items = text.partition(":")
     pairs = (item.split("=", 1) for item in items.split(",") if item)
-    return name, {**{key: BOOLEANS.get(value, value) for key, value in pairs}}
+    return name, {key: BOOLEANS.get(value, value) for key, value in pairs}
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ it starts from, so `from_frame(x) ~ to_frame(x + flow(x))`, and warping pulls pi
 `warp_with_flow(to_frame, flow) ~ from_frame`.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from dreamvid.errors import UserError
@@ -132,18 +134,31 @@ def lands_inside(flow: np.ndarray) -> np.ndarray:
     return (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
 
 
-def round_trip_error(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
-    """Float32 H x W on backward's grid, px: |B(x) + F(x + B(x))|, how far the round trip misses (0: the two
-    flows agree exactly)."""
-    return np.linalg.norm(backward + warp_with_flow(forward, backward), axis=2).astype(np.float32)
+@dataclass(frozen=True)
+class RoundTrip:
+    """Backward flow B out and the forward flow F back, on B's grid: computed once per pair of frames, for the
+    disocclusion check, the reliability and how far the two flows disagree."""
+
+    miss: np.ndarray  # B(x) + F(x + B(x)), px: 0 where the two flows agree exactly
+    scale: np.ndarray  # |B(x)|^2 + |F(x + B(x))|^2
+
+    @classmethod
+    def of(cls, backward: np.ndarray, forward: np.ndarray) -> "RoundTrip":
+        forward_there = warp_with_flow(forward, backward)  # F(x + B(x))
+        return cls(backward + forward_there, np.sum(backward**2, axis=2) + np.sum(forward_there**2, axis=2))
+
+    def error(self) -> np.ndarray:
+        """Float32 H x W, px: how far the round trip misses."""
+        return np.linalg.norm(self.miss, axis=2).astype(np.float32)
+
+    def disoccluded(self) -> np.ndarray:
+        """Bool: where the round trip fails (content hidden in the other frame)."""
+        return np.sum(self.miss**2, axis=2) >= DISOCCLUSION_RELATIVE * self.scale + DISOCCLUSION_ABSOLUTE
 
 
 def disoccluded(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     """Bool on backward's grid: where the forward-backward round trip fails (content hidden in the other frame)."""
-    forward_there = warp_with_flow(forward, backward)  # F(x + B(x))
-    round_trip = np.sum((backward + forward_there) ** 2, axis=2)
-    magnitudes = np.sum(backward**2, axis=2) + np.sum(forward_there**2, axis=2)
-    return round_trip >= DISOCCLUSION_RELATIVE * magnitudes + DISOCCLUSION_ABSOLUTE
+    return RoundTrip.of(backward, forward).disoccluded()
 
 
 def motion_boundary(flow: np.ndarray) -> np.ndarray:
@@ -155,12 +170,13 @@ def motion_boundary(flow: np.ndarray) -> np.ndarray:
     return gradient_sq > BOUNDARY_RELATIVE * np.sum(flow**2, axis=2) + BOUNDARY_ABSOLUTE
 
 
-def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+def reliability(backward: np.ndarray, forward: np.ndarray, round_trip: RoundTrip | None = None) -> np.ndarray:
     """Ruder et al.'s weights in [0, 1] on backward's grid: 0 where out of frame, disoccluded
-    or on a motion boundary, then blurred (sigma 0.8)."""
+    or on a motion boundary, then blurred (sigma 0.8); `round_trip`: the pair's, where it is known already."""
     import cv2
 
-    tracked = lands_inside(backward) & ~disoccluded(backward, forward) & ~motion_boundary(backward)
+    round_trip = RoundTrip.of(backward, forward) if round_trip is None else round_trip
+    tracked = lands_inside(backward) & ~round_trip.disoccluded() & ~motion_boundary(backward)
     weights = cv2.GaussianBlur(tracked.astype(np.float32), (0, 0), RELIABILITY_BLUR_SIGMA)
     return np.clip(weights, 0.0, 1.0)
 

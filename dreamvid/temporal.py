@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dreamvid.flow import (FlowEstimator, backward_forward, camera_motion, disoccluded, lands_inside, reliability,
-                           round_trip_error, warp_with_flow)
+from dreamvid.flow import (FlowEstimator, RoundTrip, backward_forward, camera_motion, lands_inside, reliability,
+                           warp_with_flow)
 from dreamvid.media.frames import frame_to_float
 
 MAX_GAIN = 1.5  # the most the carried residual is amplified to hold the dream's strength
@@ -68,9 +68,10 @@ def analyse(estimator: FlowEstimator, previous: np.ndarray, frame: np.ndarray) -
     change = np.abs(frame_to_float(frame) - frame_to_float(previous)).mean(axis=2)
     changed = cv2.GaussianBlur(change, (5, 5), 0) > WAKE_CHANGE
     inside = lands_inside(backward)
-    return SourceFrame(frame, backward, reliability(backward, forward), inside,
-                       disoccluded(backward, forward) & inside & changed, camera=camera_motion(backward),
-                       uncertainty=round_trip_error(backward, forward))
+    round_trip = RoundTrip.of(backward, forward)
+    return SourceFrame(frame, backward, reliability(backward, forward, round_trip), inside,
+                       round_trip.disoccluded() & inside & changed, camera=camera_motion(backward),
+                       uncertainty=round_trip.error())
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,6 @@ class Start:
     weights: np.ndarray | None = None
     maturity: np.ndarray | None = None
     background: np.ndarray | None = None  # the background's dream as last seen, carried along the camera's motion
-    settled: np.ndarray | None = None  # bool: where this frame's dream is the background's, to remember
     still_age: np.ndarray | None = None  # frames each pixel has shown the background in a row (the loop keeps it)
 
 
@@ -137,8 +137,7 @@ def carried_start(current: np.ndarray, source: SourceFrame, state: dict, strengt
         carry = carry * ~source.wake
     weights = source.weights if maturity is None else source.weights * maturity
     age = None if background is None else still_age(state.get("still_age"), source)
-    return Start(current + (target - current) * carry[..., None], False, target, weights, maturity, background,
-                 None if age is None else age >= STILL_FRAMES, age)
+    return Start(current + (target - current) * carry[..., None], False, target, weights, maturity, background, age)
 
 
 def remembered_background(state: dict, source: SourceFrame) -> np.ndarray | None:
@@ -166,7 +165,8 @@ def background_after(start: Start, residual: np.ndarray) -> np.ndarray:
     STILL_FRAMES frames (all of it after a fresh dream), what was remembered elsewhere."""
     if start.background is None:
         return residual.astype(np.float32)
-    return np.where(start.settled[..., None], residual, start.background).astype(np.float32)
+    shows_background = start.still_age >= STILL_FRAMES
+    return np.where(shows_background[..., None], residual, start.background).astype(np.float32)
 
 
 def as_sharp_as_known(residual: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:

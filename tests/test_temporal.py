@@ -11,7 +11,7 @@ import torch
 from dreamvid.ascent.dream import Anchor, dream
 from dreamvid.ascent.objectives import layer_l2
 from dreamvid.cli import run
-from dreamvid.flow import FlowEstimator, backward_forward, lands_inside, reliability, round_trip_error
+from dreamvid.flow import FlowEstimator, RoundTrip, backward_forward, lands_inside, reliability
 from dreamvid.media.pictures import load_picture
 from dreamvid.media.reader import read_frames
 from dreamvid.media.synthetic import Mover, crop_window, paste_mover, picture_patch, write_clip
@@ -318,7 +318,8 @@ def test_the_background_is_remembered_where_it_shows_and_kept_where_a_mover_cove
     assert not settled[30:60, 46:76].any()  # the square
     assert settled[:20].mean() > 0.9 and settled[70:].mean() > 0.9  # the still scene around it
     old, new = np.zeros((*previous.shape[:2], 3), np.float32), np.ones((*previous.shape[:2], 3), np.float32)
-    after = temporal.background_after(temporal.Start(current, False, background=old, settled=settled), new)
+    age = np.where(settled, temporal.STILL_FRAMES, 0).astype(np.float32)  # kept still long enough, or never
+    after = temporal.background_after(temporal.Start(current, False, background=old, still_age=age), new)
     assert np.array_equal(after[settled], new[settled]) and np.array_equal(after[~settled], old[~settled])
     fresh = temporal.background_after(temporal.Start(current, True), new)  # a fresh dream: all of it
     assert np.array_equal(fresh, new)
@@ -336,10 +337,10 @@ def test_a_pixel_is_remembered_as_background_once_it_has_kept_still_for_a_while(
         ages.append(start.still_age)
         state = {**state, "still_age": start.still_age}
     assert np.array_equal(ages[0], temporal.settled(source).astype(np.float32))  # a fresh start counts from 0
-    assert not start.settled[30:60, 46:76].any()  # the square never keeps still
+    assert not (start.still_age[30:60, 46:76] >= temporal.STILL_FRAMES).any()  # the square never keeps still
     scene = np.s_[2:12, 4:-4]  # still, away from the square (its motion spreads some 14 px) and the edges
     assert ages[-2][scene].min() == temporal.STILL_FRAMES - 1 and ages[-2].max() < temporal.STILL_FRAMES
-    assert start.settled[scene].all()  # the still scene: remembered from its STILL_FRAMES-th frame on
+    assert (start.still_age[scene] >= temporal.STILL_FRAMES).all()  # remembered from its STILL_FRAMES-th frame on
 
 
 def test_the_carried_dream_is_as_sharp_as_the_motion_is_known():
@@ -354,7 +355,7 @@ def test_the_carried_dream_is_as_sharp_as_the_motion_is_known():
 
 def test_the_flows_round_trip_error_is_how_far_they_miss():
     backward = np.full((20, 30, 2), 2.0, np.float32)
-    assert np.allclose(round_trip_error(backward, -backward), 0.0)  # each undoes the other
+    assert np.allclose(RoundTrip.of(backward, -backward).error(), 0.0)  # each undoes the other
     forward = -backward
     forward[..., 0] += 3.0  # the forward flow is 3 px off horizontally
-    assert np.allclose(round_trip_error(backward, forward)[5:-5, 5:-5], 3.0)
+    assert np.allclose(RoundTrip.of(backward, forward).error()[5:-5, 5:-5], 3.0)

@@ -124,14 +124,14 @@ def anchor_for(start: Start, t: int, settings: Resolved, device) -> Anchor | Non
                   settings.at("wake_boost", t))
 
 
-def kept(start: Start, state: LoopState, settings: Resolved) -> LoopState:
-    """The loop state after a frame: with the dream's maturity where it is tracked, and the background's dream
-    with how long each pixel has shown it (a checkpoint keeps them)."""
+def kept(start: Start, state: LoopState, settings: Resolved, current: np.ndarray) -> LoopState:
+    """The loop state after a frame (`current`: its source as floats): with the dream's maturity where it is
+    tracked, and the background's dream with how long each pixel has shown it (a checkpoint keeps them)."""
     state = {key: value for key, value in state.items() if key not in ("maturity", "background", "still_age")}
     if start.maturity is not None:
         state["maturity"] = start.maturity
     if settings["wake_memory"] and FLOW_METHODS[settings["flow"]].estimator:
-        state["background"] = background_after(start, state["output"] - frame_to_float(state["source"]))
+        state["background"] = background_after(start, state["output"] - current)
         if start.still_age is not None:
             state["still_age"] = start.still_age
     return state
@@ -151,7 +151,7 @@ def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: R
         start = masks.restrict(start, current, mask)
         if start.target is not None and t % settings["cadence"]:  # an in-between frame: carried, not dreamed
             return float_to_frame(start.target), kept(start, {**state, "source": source.frame, "output": start.target,
-                                                              **mask_state}, settings)
+                                                              **mask_state}, settings, current)
         # 2. dream: a full dream for a fresh start; after it, the follow-up ascent with the temporal
         #    term, which holds reliably tracked pixels near the carried dream and reshapes the rest
         iterations = None if start.fresh else settings.at("iterations_next", t)
@@ -161,7 +161,8 @@ def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: R
         dreamed = image_to_float_frame(dreamed)
         strength = masks.strength(dreamed, current, mask) if start.fresh else state["strength"]
         return float_to_frame(dreamed), kept(start, {"source": source.frame, "output": dreamed,
-                                                     "strength": np.float64(strength), **mask_state}, settings)
+                                                     "strength": np.float64(strength), **mask_state}, settings,
+                                             current)
 
     return step
 
