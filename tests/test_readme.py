@@ -91,8 +91,8 @@ def test_every_input_an_example_names_is_shipped_or_made_earlier():
 def test_the_guide_comes_first_and_its_pictures_exist():
     with open(README, encoding="utf-8") as handle:
         text = handle.read()
-    assert text.index("## First steps") < text.index("# Reference") < text.index("## Models")
-    guide = text[text.index("## First steps"):text.index("# Reference")]
+    assert text.index("## First steps") < text.index("# What else it does") < text.index("## Models")
+    guide = text[text.index("## First steps"):text.index("# What else it does")]
     for step in ("1. A first picture", "2. A first zoom", "3. A first clip", "4. A first music video"):
         part = guide[guide.index(step):]
         picture = re.search(r'(?:\]\(|src=")(docs/[^)"]+)', part)[1]
@@ -101,6 +101,37 @@ def test_the_guide_comes_first_and_its_pictures_exist():
         assert os.path.exists(os.path.join(REPO, picture)), picture
     assert "| cadence | frames/s" not in text and "| cadence | frames/s" in open(
         os.path.join(REPO, "docs", "BENCHMARKS.md"), encoding="utf-8").read()
+
+
+def test_the_readme_is_a_guide_of_at_most_420_lines_with_the_cpu_install_first():
+    with open(README, encoding="utf-8") as handle:
+        text = handle.read()
+    assert len(text.splitlines()) <= 420
+    assert text.index("download.pytorch.org/whl/cpu") < text.index("pip install . &&")
+
+
+def heading_anchors(path: str) -> set[str]:
+    """The anchors GitHub gives a Markdown file's headings: lower case, punctuation dropped, spaces as dashes."""
+    with open(path, encoding="utf-8") as handle:
+        headings = re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", handle.read(), flags=re.S), re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_link_of_the_readme_and_the_docs_leads_somewhere():
+    documents = [README] + [os.path.join(REPO, "docs", name) for name in os.listdir(os.path.join(REPO, "docs"))
+                            if name.endswith(".md")]
+    for document in documents:
+        with open(document, encoding="utf-8") as handle:
+            text = re.sub(r"```.*?```", "", handle.read(), flags=re.S)
+        for target in re.findall(r'\]\(([^)\s]+)\)|src="([^"]+)"', text):
+            target = target[0] or target[1]
+            if target.startswith(("http://", "https://")):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = os.path.normpath(os.path.join(os.path.dirname(document), path)) if path else document
+            assert os.path.exists(linked), f"{os.path.basename(document)} links to {target}: no such file"
+            if anchor and linked.endswith(".md"):
+                assert anchor in heading_anchors(linked), f"{os.path.basename(document)} links to {target}: no such heading"
 
 
 def test_the_samples_are_small_and_their_sources_named():
