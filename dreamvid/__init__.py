@@ -23,7 +23,7 @@ _PUBLIC = {
     "render_zoom": "dreamvid.api", "render_clip": "dreamvid.api", "render_job": "dreamvid.api",
     "render_jobs": "dreamvid.api", "render_atlas": "dreamvid.api", "resolve_settings": "dreamvid.api", "DEFAULT_PRESETS": "dreamvid.api",
     "UserError": "dreamvid.errors", "Cancelled": "dreamvid.errors", "Interrupted": "dreamvid.errors",
-    "notices_to": "dreamvid.notices",
+    "notices_to": "dreamvid.notices", "write_video": "dreamvid.media.video_file", "VideoFile": "dreamvid.media.video_file",
 }
 
 __all__ = [*_PUBLIC, "__version__"]
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # for readers and type checkers; at run time the names load o
                               render_clip, render_image, render_job, render_jobs, render_zoom, resolve_settings,
                               zoom_frames)
     from dreamvid.errors import Cancelled, Interrupted, UserError  # noqa: F401
+    from dreamvid.media.video_file import VideoFile, write_video  # noqa: F401
     from dreamvid.notices import notices_to  # noqa: F401
 
 

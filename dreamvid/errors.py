@@ -17,11 +17,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 
 class _Stopped:
-    """A render that stopped early with its state kept: the same render with resume continues it exactly."""
+    """A render that stopped early with its state kept: the same render with resume continues it exactly.
+    `reason` says what stopped it ("the callback returned False after frame 5 of 12")."""
 
-    def __init__(self, output: str = "", resume_from: int | None = 0, total: int = 0):
-        self.output, self.resume_from, self.total = output, resume_from, total
-        super().__init__(f"the render of {output} stopped; {self.continues('resume=True')}" if output else "stopped")
+    def __init__(self, output: str = "", resume_from: int | None = 0, total: int = 0, reason: str = ""):
+        self.output, self.resume_from, self.total, self.reason = output, resume_from, total, reason
+        what = f"the render of {output}" if output else "the dream"
+        why = f" ({reason})" if reason else ""
+        how = self.continues("resume=True") if output else "nothing was kept: the same call dreams it afresh"
+        super().__init__(f"{what} stopped{why}; {how}")
 
     def continues(self, how: str) -> str:
         """What resuming does, e.g. "resume=True continues from frame 12 of 40"."""

@@ -109,9 +109,35 @@ def test_one_dreamer_builds_the_model_once(small_cat, monkeypatch):
     second = dreamvid.dream_image(small_cat, dreamer=dreamer, octaves=1, iterations=2, step=0.05)
     assert len(builds) == 1 and first.shape == second.shape == small_cat.shape
     assert not np.array_equal(first, second)  # the calls' own settings were used
-    with pytest.raises(dreamvid.UserError, match="layers blocks.4"):
-        dreamvid.dream_image(small_cat, dreamer=dreamer, layers="blocks.4")
+    # the Dreamer's own settings are its calls' defaults: blocks.3 here, as a fresh render with blocks.3
+    assert np.array_equal(first, dreamvid.dream_image(small_cat, layers="blocks.3", **FAST))
+
+
+def test_a_dreamer_dreams_any_layer_channels_guide_and_preset_of_its_model(small_cat, monkeypatch):
+    builds, original = [], dreaming.load_model
+    monkeypatch.setattr(dreaming, "load_model", lambda *args, **kwargs: builds.append(1) or original(*args, **kwargs))
+    dreamer = dreamvid.Dreamer.from_settings(device="cpu")
+    guide = os.path.join(SAMPLES, "coffee.jpg")
+    for preset, settings in (("ornaments", {}), (None, {"layers": "blocks.2=0.5 blocks.5"}),
+                             (None, {"channels": "3,7"}), ("eyes", {"guide": guide})):
+        with_dreamer = dreamvid.dream_image(small_cat, preset, dreamer=dreamer, size=64, **settings, **FAST)
+        monkeypatch.setattr(dreaming, "load_model", original)
+        alone = dreamvid.dream_image(small_cat, preset, size=64, **settings, **FAST)
+        monkeypatch.setattr(dreaming, "load_model", lambda *a, **k: builds.append(1) or original(*a, **k))
+        assert np.array_equal(with_dreamer, alone), (preset, settings)  # the same dream as its own model's
     assert len(builds) == 1
+    video_dreamer = dreamvid.Dreamer.from_settings(preset="video-subtle", device="cpu")  # a preset for clips
+    assert dreamvid.dream_image(small_cat, dreamer=video_dreamer, size=48, **FAST).shape == (32, 48, 3)
+    with pytest.raises(dreamvid.UserError, match="model 'vgg16'.*another Dreamer") as refused:
+        dreamvid.dream_image(small_cat, dreamer=dreamer, model="vgg16")
+    assert "\n" not in str(refused.value)
+
+
+def test_a_default_dreamer_renders_a_clip_with_the_video_preset(small_clip, tmp_path):
+    dreamer = dreamvid.Dreamer.from_settings(device="cpu")  # built for stills' blocks.4; video-subtle dreams two layers
+    written = dreamvid.render_clip(str(small_clip), str(tmp_path / "out.mp4"), dreamer=dreamer, frames=3, size=48,
+                                   progress=False, **FAST)
+    assert decoded(written).shape[0] == 3
 
 
 def test_on_step_sees_the_dream_grow_and_can_cancel_it(small_cat):

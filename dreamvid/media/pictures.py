@@ -63,18 +63,28 @@ def load_picture(path: str) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
-Picture = Union[str, "os.PathLike[str]", np.ndarray]  # a picture's path, or its H x W x 3 uint8 RGB frame
+Picture = Union[str, "os.PathLike[str]", np.ndarray, Image.Image]  # a path, an H x W x 3 uint8 RGB array, a PIL image
+PICTURE_KINDS = "a path, an H x W x 3 uint8 RGB numpy array or a PIL image"
+
+
+def is_path(picture: object) -> bool:
+    return isinstance(picture, (str, os.PathLike))
 
 
 def as_frame(picture: Picture) -> np.ndarray:
-    """A picture given by path or as an array, as an H x W x 3 uint8 RGB frame."""
-    if isinstance(picture, (str, os.PathLike)):
+    """A picture given by path, as an array or as a PIL image, as an H x W x 3 uint8 RGB frame."""
+    if is_path(picture):
         return load_picture(os.fspath(picture))
-    frame = np.asarray(picture)
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise UserError("a picture must be a path or an H x W x 3 uint8 RGB array, got "
-                        f"{frame.dtype} {'x'.join(map(str, frame.shape))}")
-    return frame
+    if isinstance(picture, Image.Image):
+        return np.ascontiguousarray(to_rgb_array(picture))
+    if not isinstance(picture, np.ndarray):
+        raise UserError(f"a picture must be {PICTURE_KINDS}; got {type(picture).__name__}")
+    if picture.ndim != 3 or picture.shape[2] != 3 or picture.dtype != np.uint8:
+        raise UserError(f"a picture must be {PICTURE_KINDS}; got a {picture.dtype} array of shape "
+                        f"{'x'.join(map(str, picture.shape))}")
+    if min(picture.shape[:2]) < MIN_SIDE:
+        raise UserError(f"picture too small: {picture.shape[1]}x{picture.shape[0]} (each side must be >= {MIN_SIDE} px)")
+    return picture
 
 
 def check_picture_extension(path: str) -> None:

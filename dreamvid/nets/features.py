@@ -1,6 +1,7 @@
 """A network made ready for dreaming: `FeatureNet` normalises the image, reads the requested
 layers through forward hooks and stops the forward pass right after the deepest one, so nothing
-past the target layer is ever computed."""
+past the target layer is ever computed. One network can serve many layer sets: its hooks stay on
+every layer it was built with, and each forward reads the ones asked for (`LayerReader`)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ class FeatureNet(nn.Module):
         self.network = network.eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
-        self.layer_names = list(layer_paths)
-        self.layer_paths = dict(layer_paths)
+        self.layer_names = list(layer_paths)  # the layers a forward reads unless told others
+        self.layer_paths = dict(layer_paths)  # every hooked layer
+        self._reading: frozenset[str] = frozenset(self.layer_names)
         self.channels_last = False  # set by nets.prepare.prepare_network where NHWC convolutions are faster
         self.early_stop = early_stop
         self._captured: dict[str, torch.Tensor] = {}
@@ -35,13 +37,17 @@ class FeatureNet(nn.Module):
 
     def _capture_hook(self, name: str):
         def hook(module, inputs, output):
+            if name not in self._reading:
+                return
             self._captured[name] = output
-            if self.early_stop and len(self._captured) == len(self.layer_names):
+            if self.early_stop and len(self._captured) == len(self._reading):
                 raise _StopForward
 
         return hook
 
-    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, image: torch.Tensor, layers: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
+        """The activations of `layers` (default: `layer_names`), computed no deeper than the deepest."""
+        self._reading = frozenset(self.layer_names if layers is None else layers)
         self._captured = {}
         normalised = (image - self.mean) / self.std
         if self.channels_last:
@@ -52,6 +58,20 @@ class FeatureNet(nn.Module):
             pass
         captured, self._captured = self._captured, {}
         return captured
+
+
+class LayerReader:
+    """A FeatureNet seen through one set of its hooked layers: what an engine dreams with, so that engines for
+    different layers share one network (and each forward stops after its own deepest layer)."""
+
+    def __init__(self, net: FeatureNet, layers: list[str]):
+        unknown = [layer for layer in layers if layer not in net.layer_paths]
+        if unknown:
+            raise ValueError(f"layers {unknown} are not hooked in this network")
+        self.net, self.layers = net, tuple(layers)
+
+    def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.net(image, self.layers)
 
 
 def load_model(name: str, layers: list[str], device: torch.device | str = "cpu",

@@ -14,14 +14,15 @@ from dreamvid.errors import UserError
 from dreamvid.media.frames import mask_to_image
 from dreamvid.media.pictures import load_picture, resize_frame
 from dreamvid.nets.device import auto_tile, autocast_dtype, pick_device
-from dreamvid.nets.features import FeatureNet, load_model
+from dreamvid.nets.features import FeatureNet, LayerReader, load_model
 from dreamvid.nets.prepare import prepare_network
 from dreamvid.schedule import parse_schedule
 from dreamvid.settings import Resolved, defaults
 
 GUIDE_SIDE = 320  # guide features are pooled from a picture this size: enough for the layers we use
-# The settings an engine is built from: a render given an engine must agree with it on these.
-ENGINE_SETTINGS = ("model", "weights", "channels", "guide", "device", "precision", "compile")
+# The settings a network is built from: a render given a Dreamer's network must agree with it on these. The
+# layers, channels and guide are the engine's, made per render over that network.
+NETWORK_SETTINGS = ("model", "weights", "device", "precision", "compile")
 
 
 def parse_channels(text: str) -> list[int]:
@@ -34,28 +35,38 @@ def parse_channels(text: str) -> list[int]:
     return channels
 
 
-def build_engine(settings: Resolved, baseline: bool = False, net: FeatureNet | None = None) -> Engine:
-    """The network with its hooks (`net`, or loaded now), on the settings' device; `baseline`: the
+def build_network(settings: Resolved, layers: list[str], baseline: bool = False) -> FeatureNet:
+    """The settings' model with hooks on `layers`, on their device, readied for fast ascent; `baseline`: the
     straightforward version benchmarks compare with (whole network, fp32, no BatchNorm folding,
     default memory layout)."""
     device = pick_device(settings["device"])
-    layers = list(settings["layers"])
-    net = net or load_model(settings["model"], layers, device, settings["weights"] or None, early_stop=not baseline)
-    autocast = None if baseline else autocast_dtype(device, settings["precision"])
+    net = load_model(settings["model"], layers, device, settings["weights"] or None, early_stop=not baseline)
     if not baseline:
+        prepare_network(net, device, settings["compile"], autocast_to=autocast_dtype(device, settings["precision"]))
+    return net
+
+
+def build_engine(settings: Resolved, baseline: bool = False, net: FeatureNet | None = None) -> Engine:
+    """The settings' layers, channels and guide over `net` (a network hooked on those layers at least:
+    a Dreamer's, or a test's), or over one built now."""
+    device = pick_device(settings["device"])
+    layers = list(settings["layers"])
+    autocast = None if baseline else autocast_dtype(device, settings["precision"])
+    if net is None:
+        net = build_network(settings, layers, baseline)
+    elif not baseline:
         prepare_network(net, device, settings["compile"], autocast_to=autocast)
+    reader = net if layers == net.layer_names else LayerReader(net, layers)
     guide = settings["guide"]
     guide = resize_frame(load_picture(guide), GUIDE_SIDE, f"guide {guide}") if guide else None
-    return Engine(net, device, layers, parse_channels(settings["channels"]), guide, autocast)
+    return Engine(reader, device, layers, parse_channels(settings["channels"]), guide, autocast)
 
 
-def engine_mismatch(engine_settings: dict, settings: dict) -> str:
-    """'' when a render with `settings` can use an engine built with `engine_settings`, else what differs."""
-    for name in ENGINE_SETTINGS:
-        if engine_settings[name] != settings[name]:
-            return f"{name} {settings[name]!r} (it was built with {engine_settings[name]!r})"
-    if list(engine_settings["layers"]) != list(settings["layers"]):
-        return f"layers {' '.join(settings['layers'])} (it was built with {' '.join(engine_settings['layers'])})"
+def network_mismatch(network_settings: dict, settings: dict) -> str:
+    """'' when a render with `settings` can dream over a network built with `network_settings`, else what differs."""
+    for name in NETWORK_SETTINGS:
+        if network_settings[name] != settings[name]:
+            return f"{name} {settings[name]!r} (it holds {network_settings[name]!r})"
     return ""
 
 

@@ -132,14 +132,15 @@ def render_frames(job: FrameJob, step_from: Callable[[int], Step], start: Callab
                     bar.update()
                     report.frame_done(t)
                     if callback and callback(t, frame, job.frames) is False:  # 3. the caller may stop here
-                        raise Cancelled(job.output_path, state.next_frame, job.frames)
+                        raise Cancelled(job.output_path, state.next_frame, job.frames,
+                                        f"the callback returned False after frame {t} of {job.frames}")
             output.close()
         except BaseException as error:
             output.abort()
             if state.next_frame == 0:  # stopped before any checkpoint: nothing to resume, so leave nothing
                 discard_state(folder)
             if isinstance(error, KeyboardInterrupt):
-                raise Interrupted(job.output_path, state.next_frame, job.frames) from None
+                raise Interrupted(job.output_path, state.next_frame, job.frames, "Ctrl-C") from None
             raise
         return finish_render(job, folder, output, overwrite or resume)
 

@@ -46,13 +46,14 @@ def crop_to_even(image: np.ndarray) -> np.ndarray:
     return even
 
 
-def start_picture(picture: Picture, settings: Resolved) -> np.ndarray:
-    """The loop's first image as float32 H x W x 3 in 0..1."""
+def start_picture(picture: Picture, settings: Resolved, for_video: bool = True) -> np.ndarray:
+    """The loop's first image as float32 H x W x 3 in 0..1 (for a video: with even sides)."""
     if settings["noise"]:
         side = settings["size"] or settings["noise_size"]
-        return crop_to_even(noise_picture(side, settings["seed"]))
-    frame = resize_frame(as_frame(picture), settings["size"])
-    return crop_to_even(frame_to_float(frame))
+        first = noise_picture(side, settings["seed"])
+    else:
+        first = frame_to_float(resize_frame(as_frame(picture), settings["size"]))
+    return crop_to_even(first) if for_video else first
 
 
 def camera_at(settings: Resolved, frame: int) -> CameraMove:
@@ -184,9 +185,10 @@ def check_zoom_input(picture: Picture | None, settings: dict) -> None:
 
 
 def prepare_zoom(picture: Picture | None, settings: dict, engine: Engine | None = None,
-                 baseline: bool = False) -> tuple[ZoomWork, Soundtrack]:
+                 baseline: bool = False, for_video: bool = True) -> tuple[ZoomWork, Soundtrack]:
     """Every check of a zoom before any dreaming: the input, the music, the schedules; returns the work
-    and its sound. `baseline` (benchmarks only): the straightforward dreamer (render/dreaming.py)."""
+    and its sound. `baseline` (benchmarks only): the straightforward dreamer (render/dreaming.py);
+    `for_video` False: frames for the caller, at the picture's own size (no even sides needed)."""
     check_zoom_input(picture, settings)
     fps = parse_fps(settings["fps"])
     music = zoom_music(settings, fps)  # decoded and analysed once, ahead of the render
@@ -196,7 +198,7 @@ def prepare_zoom(picture: Picture | None, settings: dict, engine: Engine | None 
     check_schedules(resolved, frames)
     reference_path = resolved["colour_reference"]
     fixed_reference = colour_stats(load_picture(reference_path)) if reference_path else None
-    first = start_picture(picture, resolved)
+    first = start_picture(picture, resolved, for_video)
     mask = open_mask(resolved, (first.shape[1], first.shape[0]), picture_size(picture, first), frames)
     return ZoomWork(resolved, first, frames, fixed_reference, engine, baseline, mask), sound
 
