@@ -1,10 +1,10 @@
 """What a render tells its user, as notices (the library never prints; the CLI shows them): a first line with
-the device, the size and an estimate, a second once the first frames are timed, and a last line naming what
-was written, its size, frames and time."""
+the device and the size, an estimate once the real work has been timed (the first octave of a still, the
+first frames of a loop: a constant per CPU was 3-15x off on a busy machine), a running estimate when it
+moves, and a last line naming what was written, its size, frames and time."""
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from typing import Callable
@@ -14,16 +14,12 @@ from dreamvid.media.outputs import is_frame_pattern, output_target
 from dreamvid.notices import notify
 from dreamvid.settings import Resolved
 
-# One ascent step at 512x512 took 80 ms on the project's 2-core CPU (README "Performance", bench_speed.py),
-# so about 3.1e-7 s per pixel and step there; other CPUs scale roughly with their threads. No GPU has been
-# measured, so on one the estimate waits for the first frames.
-CPU_SECONDS_PER_PIXEL_STEP = 0.080 / (512 * 512)
-CPU_THREADS_MEASURED = 2
-# Small dreams cost more than their pixels: each step's fixed work and building the model. Rough figures
-# from tiny renders on the same (busy) machine, where a 64 px step took tens of milliseconds.
-CPU_SECONDS_PER_STEP = 0.02
-CPU_SECONDS_TO_START = 2.0
-TIMED_FRAMES = 3  # frames timed after the first (which also pays for building the model) to refine the estimate
+# Each step's fixed cost (the network's per-call work, the optimiser's small tensors), as pixels: a 64 px
+# step took tens of milliseconds on 2 cores where 512x512 took 80 ms, so a step costs about 65k pixels more
+# than its own. It only weighs octaves and frames against each other; the seconds are always measured.
+FIXED_PIXELS_PER_STEP = 65_000
+RETOLD_CHANGE = 0.25  # a running estimate is said again when it moved this much from the one last said
+RETOLD_AT = (0.25, 0.5, 0.75)  # ...looked at when these shares of the frames are done
 
 
 def duration_text(seconds: float) -> str:
@@ -59,33 +55,11 @@ def wrote(path: str, frames: int, seconds: float, sidecar: str = "") -> None:
            f"({size_text(written_bytes(path))}, {counted}, {duration_text(seconds)}){settings}")
 
 
-def pixel_steps(size: tuple[int, int], octaves: int, octave_scale: float, iterations: int) -> float:
-    """Pixels times ascent steps of one dream (what its time is proportional to), plus each step's fixed cost
-    in the same unit."""
-    fixed = CPU_SECONDS_PER_STEP / CPU_SECONDS_PER_PIXEL_STEP
-    return sum(h * w + fixed for h, w in octave_sizes(size[1], size[0], octaves, octave_scale)) * iterations
-
-
-def render_pixel_steps(mode: str, settings: Resolved, size: tuple[int, int], frames: int) -> float:
-    """All the dreaming a render will do: a zoom dreams each key frame alike; a clip dreams its first frame
-    in full and the others with the lighter follow-up ascent (scene cuts, in full again, are not counted)."""
-    full = pixel_steps(size, settings["octaves"], settings.at("octave_scale"), settings.at("iterations"))
-    dreamed = math.ceil(frames / settings["cadence"])
-    if mode != "video":
-        return full * dreamed
-    follow = pixel_steps(size, min(settings["octaves_next"], settings["octaves"]), settings.at("octave_scale"),
-                         settings.at("iterations_next"))
-    return full + follow * max(0, dreamed - 1)
-
-
-def guess_seconds(device: str, steps: float) -> float | None:
-    """A rough time before anything ran: measured on a CPU only, so None elsewhere."""
-    if device != "cpu":
-        return None
-    import torch
-
-    threads = max(1, torch.get_num_threads())
-    return CPU_SECONDS_TO_START + steps * CPU_SECONDS_PER_PIXEL_STEP * CPU_THREADS_MEASURED / threads
+def octave_pixel_steps(size: tuple[int, int], octaves: int, octave_scale: float, iterations: int) -> list[float]:
+    """Pixels times ascent steps of each octave of one dream (what its time is proportional to), smallest first,
+    each step's fixed cost included."""
+    return [(h * w + FIXED_PIXELS_PER_STEP) * iterations for h, w in octave_sizes(size[1], size[0], octaves,
+                                                                                  octave_scale)]
 
 
 def device_name(settings: Resolved) -> str:
@@ -94,30 +68,62 @@ def device_name(settings: Resolved) -> str:
     return pick_device(settings["device"]).type
 
 
-def announce(what: str, device: str, size: tuple[int, int], guess: float | None) -> None:
-    """The first line: what runs where, at what size, and a first guess at how long."""
-    estimate = (f"about {duration_text(guess)} by a rough guess, refined after the first frames" if guess is not None
-                else "an estimate follows the first frames")
+def announce(what: str, device: str, size: tuple[int, int], timed: str | None) -> None:
+    """The first line: what runs where and at what size; the estimate follows once `timed` is measured (None:
+    too short to need one)."""
+    estimate = f"measuring {timed} for an estimate" if timed else "too short to need an estimate"
     notify(f"{what} at {size[0]}x{size[1]} on {device}: {estimate}")
+
+
+def estimate(elapsed: float, done: float, left: float) -> float:
+    """Seconds left, from the time `elapsed` that work `done` took (`left` in the same unit)."""
+    return elapsed * left / max(done, 1e-9)
+
+
+class StillReport:
+    """A still's first line once the model is built, and its estimate once the first octave (or step) is timed."""
+
+    def __init__(self, size: tuple[int, int], settings: Resolved, device: str):
+        self.octaves = octave_pixel_steps(size, settings["octaves"], settings.at("octave_scale"),
+                                          settings.at("iterations"))
+        steps = settings.at("iterations") * len(self.octaves)
+        timed = None if steps <= 1 else "the first step" if len(self.octaves) == 1 else "the first octave"
+        announce("image", device, size, timed)
+        self.started, self.told = time.monotonic(), False
+
+    def step_done(self, octave: int, octave_done: bool, step: int, total: int) -> None:
+        if self.told or total <= 1:
+            return
+        if len(self.octaves) == 1:
+            done, left = self.octaves[0] * step / total, self.octaves[0] * (total - step) / total
+        elif octave_done and octave == 0:
+            done, left = self.octaves[0], sum(self.octaves[1:])
+        else:
+            return
+        self.told = True
+        notify(f"about {duration_text(estimate(time.monotonic() - self.started, done, left))} left")
 
 
 class FrameReport:
     """The start and the timing of a frame loop: the first line once the model is built (so that a model's
-    error stays the only line), a better estimate after a few frames."""
+    error stays the only line), an estimate from the first frames' own time, said again when it moves."""
 
     def __init__(self, mode: str, settings: Resolved, size: tuple[int, int], frames: int, first: int = 0,
                  workers: int = 1):
         self.mode, self.settings, self.size, self.frames, self.first = mode, settings, size, frames, first
-        self.workers, self.timed_from = workers, None
+        self.workers, self.timed_from, self.told = workers, None, None
+        # frames per timed cycle: one dreamed frame and the frames made between dreamed ones
+        self.cycle = max(1, int(settings["cadence"]))
+        count = frames - first
+        self.retold_after = {round(share * count / self.cycle) * self.cycle for share in RETOLD_AT}
 
     def announce(self) -> None:
         device = device_name(self.settings)
         left = self.frames - self.first
-        steps = render_pixel_steps(self.mode, self.settings, self.size, self.frames) * left / max(1, self.frames)
-        guess = guess_seconds(device, steps)
         where = device if self.workers == 1 else f"{self.workers} workers ({device})"
         resumed = f" (resuming at frame {self.first})" if self.first else ""
-        announce(f"{self.mode}: {left} frames{resumed}", where, self.size, guess and guess / self.workers)
+        timed = "the first frames" if left > self.cycle + 1 else None
+        announce(f"{self.mode}: {left} frames{resumed}", where, self.size, timed)
 
     def announced(self, step_from: Callable[[int], object]) -> Callable[[int], object]:
         """`step_from` that announces the render once it has built its model."""
@@ -129,9 +135,25 @@ class FrameReport:
         return built
 
     def frame_done(self, t: int) -> None:
-        """After frame t: start the clock after the first frame, and refine after TIMED_FRAMES more."""
+        """After frame t: the clock starts after the first frame (which also pays for the model's first calls
+        and, for a clip, a full dream); the estimate comes after one cycle more, then as it moves."""
+        now = time.monotonic()
         if t == self.first:
-            self.timed_from = time.monotonic()
-        elif self.timed_from is not None and t == self.first + TIMED_FRAMES and t + 1 < self.frames:
-            each = (time.monotonic() - self.timed_from) / TIMED_FRAMES
-            notify(f"{duration_text(each)} a frame: about {duration_text(each * (self.frames - t - 1))} left")
+            self.timed_from = now
+            return
+        done, left = t - self.first, self.frames - t - 1
+        if self.timed_from is None or left <= 0 or done % self.cycle:
+            return
+        each = (now - self.timed_from) / done
+        if self.told is None or (done in self.retold_after and self.moved(each * left, now)):
+            self.tell(each, left)
+
+    def tell(self, each: float, left: int) -> None:
+        self.told = (time.monotonic(), each * left)
+        notify(f"{duration_text(each)} a frame: about {duration_text(each * left)} left")
+
+    def moved(self, seconds_left: float, now: float) -> bool:
+        """Whether `seconds_left` differs by more than RETOLD_CHANGE from what the last estimate said is left now."""
+        said_at, said = self.told
+        promised = max(0.0, said - (now - said_at))
+        return abs(seconds_left - promised) > RETOLD_CHANGE * max(promised, 1.0)

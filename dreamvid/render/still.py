@@ -17,7 +17,7 @@ from dreamvid.render.dreaming import frame_dreamer
 from dreamvid.render.lock import output_lock
 from dreamvid.render.masking import still_mask
 from dreamvid.settings import Resolved
-from dreamvid.render.report import announce, guess_seconds, pixel_steps, wrote
+from dreamvid.render.report import StillReport, wrote
 from dreamvid.settings.commands import sidecar_for
 
 
@@ -35,13 +35,14 @@ def dream_frame(frame: np.ndarray, settings: dict, engine: Engine | None = None,
     frame = resize_frame(frame, resolved["size"])
     mask = still_mask(resolved, frame, input_size)  # checked before the model is built
     dreamer = frame_dreamer(resolved, engine)
-    if announced:
-        announce_still(frame, resolved, dreamer.device.type)
+    report = StillReport((frame.shape[1], frame.shape[0]), resolved, dreamer.device.type) if announced else None
     image = frame_to_image(frame, dreamer.device)
     steps = total_steps(image.shape[-2], image.shape[-1], dreamer.params())
     with tqdm(total=steps, unit="step", desc="dreaming", disable=not progress, leave=False) as bar:
         def stepped(step: StepProgress) -> None:
             bar.update()
+            if report:
+                report.step_done(step.octave, step.octave_done, step.step, step.total)
             if on_step:
                 on_step(step)
 
@@ -63,9 +64,3 @@ def render_image(input_path: str, output_path: str, settings: dict, overwrite: b
             sidecar = commit_settings()
     wrote(output_path, 1, time.monotonic() - started, sidecar)
     return output_path
-
-
-def announce_still(frame: np.ndarray, resolved: Resolved, device: str) -> None:
-    size = (frame.shape[1], frame.shape[0])
-    steps = pixel_steps(size, resolved["octaves"], resolved.at("octave_scale"), resolved.at("iterations"))
-    announce("image", device, size, guess_seconds(device, steps))
