@@ -19,9 +19,9 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(REPO, "samples")
 RENDERS = {
-    "still": ["image", os.path.join(SAMPLES, "coffee.jpg"), "--size", "256"],
-    "zoom": ["zoom", os.path.join(SAMPLES, "chelsea.jpg"), "--size", "192", "--frames", "20"],
-    "clip": ["video", os.path.join(SAMPLES, "clip.mp4"), "--size", "192", "--frames", "20"],
+    "still": ["image", os.path.join(SAMPLES, "coffee.jpg"), "--size", "200"],
+    "zoom": ["zoom", os.path.join(SAMPLES, "chelsea.jpg"), "--size", "160", "--frames", "16"],
+    "clip": ["video", os.path.join(SAMPLES, "clip.mp4"), "--size", "160", "--frames", "16"],
 }
 OUTPUTS = {"still": "still.jpg", "zoom": "zoom.mp4", "clip": "clip.mp4"}
 BUSY_LOOP = "while True: pass"
@@ -44,7 +44,7 @@ def timed_render(name: str, folder: str) -> tuple[float, float, str]:
                                bufsize=1)
     promised, said = None, ""
     for line in iter(process.stderr.readline, ""):  # tqdm's bar ends in \r, so a notice may share its line
-        notice = re.search(r"dreamvid: (.* about (.+) left)", line)
+        notice = re.search(r"dreamvid: ((?:.* )?about (.+) left)", line)
         if notice and promised is None:
             promised, said = time.monotonic() - started + seconds_in(notice[2]), notice[1]
     if process.wait() != 0:

@@ -27,3 +27,5 @@ def test_preview_lowers_the_cost_but_keeps_fewer_steps_and_schedules():
     assert preview["size"] == 256 and preview["iterations"] == 3
     assert preview_settings(merge(("t", {"iterations": 1})))["iterations"] == 1
     assert preview_settings(merge(("t", {"iterations": "0: 20, 50: 5"})))["iterations"] == 3
+    assert preview_settings(merge(("t", {})))["cadence"] == 4  # fewer frames dreamed, as well as fewer pixels
+    assert preview_settings(merge(("t", {"flow": "none"})))["cadence"] == 1  # nothing to carry frames along

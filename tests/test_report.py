@@ -6,6 +6,7 @@ import os
 import re
 import time
 
+from conftest import decoded
 from dreamvid.cli import run
 from dreamvid.render import report
 from dreamvid.render.dreaming import FrameDreamer
@@ -50,6 +51,16 @@ def test_a_preview_says_where_it_goes_before_it_starts(cat_path, tmp_path, capsy
     preview = str(tmp_path / "z.preview.mp4")
     assert lines[0].startswith(f"dreamvid: preview: writing {preview} (48 px") and str(out) in lines[0]
     assert lines[-1].startswith(f"dreamvid: wrote {preview} (")
+
+
+def test_a_preview_dreams_fewer_frames_and_says_how_many(cat_path, tmp_path, capsys, dream_calls):
+    calls, _ = dream_calls
+    assert run(["zoom", cat_path, "-o", str(tmp_path / "z.mp4"), *FAST, "--frames", "8", "--preview"]) == 0
+    assert calls == [0, 4, 8]  # every 4th frame dreamed (and the key frame after the last); the others moved
+    lines = notices(capsys)
+    assert "every 4th frame dreamed" in lines[0]
+    assert any(line.startswith("dreamvid: zoom: 8 frames, 3 of them dreamed at 48x32 on cpu") for line in lines)
+    assert len(decoded(tmp_path / "z.preview.mp4")) == 8  # the same motion, every frame of it
 
 
 def test_ctrl_c_before_the_first_checkpoint_leaves_nothing_and_the_rerun_goes_ahead(cat_path, tmp_path, capsys,

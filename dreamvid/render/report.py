@@ -122,8 +122,13 @@ class FrameReport:
         left = self.frames - self.first
         where = device if self.workers == 1 else f"{self.workers} workers ({device})"
         resumed = f" (resuming at frame {self.first})" if self.first else ""
+        dreamed = f", {self.dreamed(left)} of them dreamed" if self.cycle > 1 else ""
         timed = "the first frames" if left > self.cycle + 1 else None
-        announce(f"{self.mode}: {left} frames{resumed}", where, self.size, timed)
+        announce(f"{self.mode}: {left} frames{dreamed}{resumed}", where, self.size, timed)
+
+    def dreamed(self, frames: int) -> int:
+        """Frames dreamed at this cadence: a zoom also dreams the key frame after its last, to blend toward."""
+        return -(-(frames - 1) // self.cycle) + 1 if self.mode == "zoom" else -(-frames // self.cycle)
 
     def announced(self, step_from: Callable[[int], object]) -> Callable[[int], object]:
         """`step_from` that announces the render once it has built its model."""
