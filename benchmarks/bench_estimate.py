@@ -65,10 +65,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--busy", type=int, default=os.cpu_count() or 2, help="busy-loop processes for the loaded runs")
     parser.add_argument("--only", choices=list(RENDERS), nargs="*", default=list(RENDERS))
+    parser.add_argument("--conditions", choices=["idle", "busy"], nargs="*", default=["idle", "busy"],
+                        help="idle: the machine as it is")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for condition in ("as it is", f"{args.busy} busy loops"):
+        for condition in [{"idle": "as it is", "busy": f"{args.busy} busy loops"}[c] for c in args.conditions]:
             loops = busy_processes(args.busy) if condition != "as it is" else []
             try:
                 for name in args.only:

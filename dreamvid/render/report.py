@@ -6,6 +6,7 @@ moves, and a last line naming what was written, its size, frames and time."""
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from typing import Callable
 
@@ -18,6 +19,8 @@ from dreamvid.settings import Resolved
 # step took tens of milliseconds on 2 cores where 512x512 took 80 ms, so a step costs about 65k pixels more
 # than its own. It only weighs octaves and frames against each other; the seconds are always measured.
 FIXED_PIXELS_PER_STEP = 65_000
+TIMED_CYCLES = 3  # cycles timed before the first estimate, their median taken: one frame slowed by a burst
+# of other work (seen: 148 s where its neighbours took 45 s) must not set the estimate
 RETOLD_CHANGE = 0.25  # a running estimate is said again when it moved this much from the one last said
 RETOLD_AT = (0.25, 0.5, 0.75)  # ...looked at when these shares of the frames are done
 
@@ -111,7 +114,7 @@ class FrameReport:
     def __init__(self, mode: str, settings: Resolved, size: tuple[int, int], frames: int, first: int = 0,
                  workers: int = 1):
         self.mode, self.settings, self.size, self.frames, self.first = mode, settings, size, frames, first
-        self.workers, self.timed_from, self.told = workers, None, None
+        self.workers, self.timed_from, self.told, self.cycle_times = workers, None, None, []
         # frames per timed cycle: one dreamed frame and the frames made between dreamed ones
         self.cycle = max(1, int(settings["cadence"]))
         count = frames - first
@@ -141,17 +144,25 @@ class FrameReport:
 
     def frame_done(self, t: int) -> None:
         """After frame t: the clock starts after the first frame (which also pays for the model's first calls
-        and, for a clip, a full dream); the estimate comes after one cycle more, then as it moves."""
+        and, for a clip, a full dream); the estimate comes after TIMED_CYCLES cycles more (fewer in a short
+        render), then again where it moved."""
         now = time.monotonic()
         if t == self.first:
-            self.timed_from = now
+            self.timed_from = self.cycle_started = now
             return
         done, left = t - self.first, self.frames - t - 1
         if self.timed_from is None or left <= 0 or done % self.cycle:
             return
-        each = (now - self.timed_from) / done
-        if self.told is None or (done in self.retold_after and self.moved(each * left, now)):
-            self.tell(each, left)
+        self.cycle_times.append((now - self.cycle_started) / self.cycle)
+        self.cycle_started = now
+        if self.told is None:
+            wanted = TIMED_CYCLES - len(self.cycle_times)
+            if wanted <= 0 or left <= wanted * self.cycle:  # timed enough, or a short render about to end
+                self.tell(statistics.median(self.cycle_times), left)
+        elif done in self.retold_after:
+            each = (now - self.timed_from) / done
+            if self.moved(each * left, now):
+                self.tell(each, left)
 
     def tell(self, each: float, left: int) -> None:
         self.told = (time.monotonic(), each * left)
