@@ -240,7 +240,7 @@ def test_png_sequence_join_interrupted_at_every_step_is_never_short(cat_path, tm
         def finish(*args):
             with monkeypatch.context() as patch:
                 made[:] = stopping_at(patch, step)
-                original_finish(*args)
+                return original_finish(*args)
 
         with monkeypatch.context() as patch:
             patch.setattr(loop, "finish_render", finish)
