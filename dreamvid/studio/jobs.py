@@ -40,8 +40,8 @@ class DreamRequest:
     settings: dict  # explicit settings, by their TOML names
     input_path: Path | None  # None: start from noise (zoom)
     input_name: str  # the client's name for the input: shown in the CLI command only
-    sound_name: str = ""  # the client's name for the sound file, likewise
-    paths: dict = field(default_factory=dict)  # setting -> stored path the render reads (the sound)
+    paths: dict = field(default_factory=dict)  # file setting -> stored path the render reads (mask, sound...)
+    names: dict = field(default_factory=dict)  # file setting -> the client's name for it, likewise shown only
 
     def call_settings(self) -> dict:
         return {**self.settings, **{key: str(path) for key, path in self.paths.items()}}
