@@ -275,7 +275,6 @@ def test_failures_reach_the_job_as_one_line():
 
 
 def test_closing_the_event_stream_cancels_the_job(tmp_path):
-    httpx = pytest.importorskip("httpx")
     from dreamvid.studio.server import ServerThread
 
     server = ServerThread(tmp_path / "work")
@@ -288,11 +287,11 @@ def test_closing_the_event_stream_cancels_the_job(tmp_path):
         stopped.set()
         return {}
 
-    with server as url:
+    with server:
         studio = server.app.state.studio
         job = studio.queue.submit(Job(client="tab", kind="preview", work=endless))
         studio.jobs[job.id] = job
-        with httpx.stream("GET", f"{url}api/jobs/{job.id}/events", timeout=10) as response:
+        with server.session(timeout=10) as client, client.stream("GET", f"/api/jobs/{job.id}/events") as response:
             next(response.iter_lines())
         assert stopped.wait(5)
         assert job.status == "cancelled"

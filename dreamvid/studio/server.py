@@ -3,6 +3,7 @@ print the address with its token, then serve until Ctrl-C."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from pathlib import Path
 import socket
@@ -80,6 +81,20 @@ class ServerThread:
                               port=self.listener.getsockname()[1], token=self.token)
         self.server = uvicorn.Server(server_config(self.app, 2))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.listener]}, daemon=True)
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    @contextlib.contextmanager
+    def session(self, **options):
+        """An httpx client signed in as the page is (the token's cookie, the page's Origin): tests, benchmarks."""
+        import httpx
+
+        with httpx.Client(base_url=self.origin, headers={"origin": self.origin}, **options) as client:
+            if client.get("/", params={"token": self.token}).status_code != 303:
+                raise RuntimeError("the studio refused its own token")
+            yield client
 
     def __enter__(self) -> str:
         self.thread.start()
