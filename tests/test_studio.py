@@ -104,6 +104,27 @@ def test_page_and_options(studio):
     assert studio.get("/api/samples/..%2FREADME.md").status_code == 404
 
 
+def test_presets_are_offered_for_their_modes_and_models_by_their_weights(studio):
+    options = studio.get("/api/options").json()
+    modes = {preset["name"]: preset["modes"] for preset in options["presets"]}
+    assert modes["eyes"] == ["image", "zoom", "video"] and modes["tunnel"] == ["zoom"]
+    assert modes["video-subtle"] == ["video"]
+    assert options["models"][0] == {"name": "efficientnet_lite0", "description": options["models"][0]["description"],
+                                    "missing": ""}
+
+
+def test_the_page_shows_one_eta_not_the_library_s_estimates():
+    from dreamvid.studio.jobs import shown_notice
+
+    job = Job(client="a", kind="render", work=lambda job: {})
+    notice = shown_notice(job)
+    notice("zoom: 12 frames at 96x64 on cpu: about 3 s by a rough guess, refined after the first frames")
+    notice("0.2 s a frame: about 2 s left")
+    assert job.message == ""
+    notice("the mask is smaller than the frames: stretched")
+    assert job.message == "the mask is smaller than the frames: stretched"
+
+
 def test_settings_are_the_cli_merge(studio):
     zoom = studio.get("/api/settings", params={"mode": "zoom"}).json()
     args = build_parser().parse_args(["zoom", "x.jpg", "-o", "x.mp4"])

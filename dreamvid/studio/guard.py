@@ -19,6 +19,8 @@ import secrets
 from typing import Awaitable, Callable
 from urllib.parse import parse_qs
 
+from starlette.requests import ClientDisconnect
+
 LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
 WILDCARDS = ("0.0.0.0", "::", "")
 PAGE = "/"  # the only route a foreign page may navigate to: it shows nothing without the cookie
@@ -79,9 +81,12 @@ class Guard:
         refusal = self.refusal(scope, headers)
         if refusal is not None:
             return await refuse(send, *refusal)
-        if scope["path"] == PAGE and self.query_token(scope) is not None:
+        if scope["path"] == PAGE and scope["method"] in SAFE_METHODS and self.query_token(scope) is not None:
             return await self.exchange(scope, send)
-        await self.app(scope, receive, self.with_page_headers(send))
+        try:
+            await self.app(scope, receive, self.with_page_headers(send))
+        except ClientDisconnect:  # the page went away while sending: nobody to answer, nothing to log
+            return
 
     def refusal(self, scope: dict, headers: dict) -> tuple[int, str] | None:
         """(status, one line) when the request is refused; None when it may pass."""
