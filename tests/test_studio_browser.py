@@ -91,6 +91,9 @@ def test_upload_dream_cancel_render_download(page, tmp_path):
     # 4. a 12-frame zoom, rendered, played in the page and downloaded
     page.check("input[name=mode][value=zoom]")
     page.wait_for_selector("#knobs input[name=frames]", state="visible")
+    presets = page.eval_on_selector_all("#preset option", "options => options.map(option => option.value)")
+    assert "tunnel" in presets and "eyes" in presets and "video-subtle" not in presets  # this mode's only
+    assert page.eval_on_selector("#model", "select => select.value") == "efficientnet_lite0"
     set_knobs(page, frames=12, size=ZOOM_SIDE, iterations=2, octaves=1)
     page.click("#render")
     progress_is(page, "done", 300)

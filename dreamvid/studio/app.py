@@ -33,6 +33,10 @@ EVENT_POLL_S = 0.05  # how often an event stream looks for news: well under a fr
 HEARTBEAT_S = 1.0  # a comment this often, so a closed tab is noticed (and its jobs cancelled) within a second
 
 
+class Stalled(UserError):
+    """An upload that stopped sending (HTTP 408)."""
+
+
 def error_response(error: UserError, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=429 if isinstance(error, Refused) else status)
 
@@ -57,6 +61,12 @@ async def get_settings(request: Request) -> Response:
         return error_response(error)
 
 
+def tab_of(value: object) -> str:
+    """A tab's id as the page sends it: a short token (the queue's fairness and quotas are per tab)."""
+    text = str(value or "")
+    return text if 0 < len(text) <= 64 and text.replace("-", "").isalnum() else "anonymous"
+
+
 async def receive_body(request: Request, sink: UploadSink) -> None:
     """The body into `sink`, chunk by chunk; a client silent for UPLOAD_IDLE_S is dropped."""
     chunks = request.stream().__aiter__()
@@ -66,7 +76,7 @@ async def receive_body(request: Request, sink: UploadSink) -> None:
         except StopAsyncIteration:
             return
         except asyncio.TimeoutError:
-            raise UserError(f"the upload stalled (nothing for {UPLOAD_IDLE_S:g} s): try again") from None
+            raise Stalled(f"the upload stalled (nothing for {UPLOAD_IDLE_S:g} s): try again") from None
         sink.write(chunk)
 
 
@@ -88,7 +98,7 @@ async def post_upload(request: Request) -> Response:
         return error_response(error, 413)
     except UserError as error:
         sink.discard()
-        return error_response(error, 408 if "stalled" in str(error) else 400)
+        return error_response(error, 408 if isinstance(error, Stalled) else 400)
     except ClientDisconnect:
         sink.discard()
         return Response(status_code=400)  # nobody reads it: the page has gone
@@ -104,12 +114,6 @@ async def get_sample(request: Request) -> Response:
         return FileResponse(atlas.sample_path(request.path_params["name"]))
     except UserError as error:
         return error_response(error, 404)
-
-
-def tab_of(value: object) -> str:
-    """A tab's id as the page sends it: a short token (the queue's fairness and quotas are per tab)."""
-    text = str(value or "")
-    return text if 0 < len(text) <= 64 and text.replace("-", "").isalnum() else "anonymous"
 
 
 async def post_job(request: Request) -> Response:
