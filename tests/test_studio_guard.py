@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 from pathlib import Path
 import socket
@@ -316,7 +317,7 @@ def test_three_hundred_streams_are_capped_and_the_studio_answers(tmp_path):
     from dreamvid.studio.server import ServerThread
 
     server = ServerThread(tmp_path / "work")
-    with server, server.session(timeout=10) as client:
+    with server, server.session(timeout=60) as client:
         studio = server.app.state.studio
         gate = threading.Event()
         job = studio.queue.submit(Job(client="tab", kind="render", work=lambda job: gate.wait(30) and {}))
@@ -343,8 +344,12 @@ def test_a_client_gone_mid_upload_leaves_no_part_file(tmp_path, monkeypatch):
     from dreamvid.studio.server import ServerThread
 
     monkeypatch.setattr(studio_app_module, "UPLOAD_IDLE_S", 0.5)
+    errors: list[logging.LogRecord] = []
+    recorder = logging.Handler(logging.ERROR)
+    recorder.emit = errors.append
     server = ServerThread(tmp_path / "work")
-    with server, server.session() as client:
+    logging.getLogger("uvicorn.error").addHandler(recorder)  # where uvicorn logs a handler's traceback
+    with server, server.session(timeout=60) as client:
         cookie = f"dreamvid-studio-{server.listener.getsockname()[1]}={server.token}"
         uploads = server.app.state.studio.folder.uploads
         for stall in (False, True):
@@ -364,3 +369,5 @@ def test_a_client_gone_mid_upload_leaves_no_part_file(tmp_path, monkeypatch):
                 time.sleep(0.05)
             assert list(uploads.iterdir()) == []
         assert client.get("/api/options").status_code == 200
+    logging.getLogger("uvicorn.error").removeHandler(recorder)
+    assert errors == []  # no ClientDisconnect traceback
