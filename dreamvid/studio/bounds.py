@@ -52,9 +52,14 @@ def parse_json(body: bytes) -> dict:
     return value
 
 
+def shown(number: float) -> str:
+    """A number as a person reads it: 4294967295, not 4.29497e+09; 1e+30 stays short."""
+    return str(int(number)) if float(number).is_integer() and abs(number) < 1e15 else f"{number:g}"
+
+
 def at_most(name: str, value: float, bound: float, hint: str = "") -> None:
     if value > bound:
-        raise UserError(f"{name}: the studio takes at most {bound:g}, got {value:g}{hint}")
+        raise UserError(f"{name}: the studio takes at most {shown(bound)}, got {shown(value)}{hint}")
 
 
 def check_work(side: int, short_side: int, frames: int, steps: int, preview: bool) -> None:
