@@ -190,3 +190,36 @@ def test_an_output_of_another_render_is_still_refused(cat_path_module, tmp_path,
     out.write_bytes(b"someone else's video")
     assert run(zoom_argv(cat_path_module, out, "--resume")) == 2
     assert "output exists" in capsys.readouterr().err
+
+
+def changed_in_the_middle(path):
+    """The file's middle bytes changed, its size and modification time (to the nanosecond) kept."""
+    info = os.stat(path)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 16] = bytes(16 * [0xAA])
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert os.stat(path).st_size == info.st_size and os.stat(path).st_mtime_ns == info.st_mtime_ns
+
+
+def test_the_input_is_known_by_its_content_not_its_size_and_time(tmp_path):
+    from dreamvid.render.resume import fingerprint
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(os.urandom(1 << 20))  # the middle is far from the first and last 64 KiB
+    before = fingerprint("video", str(clip), {"seed": 1}, (48, 32))
+    changed_in_the_middle(clip)
+    assert fingerprint("video", str(clip), {"seed": 1}, (48, 32)) != before
+
+
+def test_a_frame_of_a_sequence_is_known_by_its_content(tmp_path):
+    from dreamvid.render.resume import fingerprint
+
+    (tmp_path / "in").mkdir()
+    for index in range(3):
+        (tmp_path / "in" / f"{index:03d}.png").write_bytes(os.urandom(4096))
+    pattern = str(tmp_path / "in" / "%03d.png")
+    before = fingerprint("video", pattern, {}, (48, 32))
+    changed_in_the_middle(tmp_path / "in" / "001.png")
+    assert fingerprint("video", pattern, {}, (48, 32)) != before
