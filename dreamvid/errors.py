@@ -12,6 +12,14 @@ from typing import Iterable, Iterator
 class UserError(Exception):
     """A problem with the user's input or settings; the CLI prints it as one line and exits 2."""
 
+    def __init__(self, message: str = "", *args):
+        super().__init__(one_line(str(message)), *args)
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters (a newline typed into a value) escaped, so a message stays one line."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
 
 # The writes a disk refuses, with what the user can do about each: the commonest failure of a long render.
 FREE_SPACE = "free some space"
