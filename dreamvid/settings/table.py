@@ -72,8 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("frames", 0, "frames to render (0 = zoom: 5 seconds, or as long as --audio; video: the whole clip)", "int", low=0,
             high=10_000_000, group="output"),  # zoom and video both take it; 10M frames: 3.8 days at 30 fps
     Setting("fps", "30", "frames per second of a zoom video (a number or a ratio like 30000/1001)", "fps", group="zoom"),
-    Setting("zoom", 1.2, "zoom factor per second (1 = still, >1 = fly in, <1 = fly out)", "schedule", above=0.0, high=100.0,
-            group="zoom"),
+    Setting("zoom", 1.2, "zoom factor per second (1 = still, >1 = fly in, <1 = fly out)", "schedule", above=0.0, high=100.0, group="zoom"),
     Setting("rotate", 0.0, "rotation in degrees per second (counter-clockwise)", "schedule", low=-3600.0, high=3600.0,
             group="zoom"),  # 10 turns a second: beyond it every frame is a blur
     Setting("translate_x", 0.0, "horizontal move in percent of the width per second", "schedule", low=-1000.0, high=1000.0,
