@@ -18,7 +18,7 @@ import tempfile
 from PIL import Image
 import numpy as np
 
-from dreamvid.errors import UserError
+from dreamvid.errors import UserError, writing
 from dreamvid.media import process
 from dreamvid.media.audio import AudioSource, audio_input_args, audio_output_args
 from dreamvid.media.outputs import check_new_output, is_frame_pattern
@@ -82,7 +82,8 @@ class SegmentedOutput:
         if self._writer is not None:
             writer, self._writer = self._writer, None
             writer.close()
-            self.records[self._name] = seal(writer.path, writer.frames_written)
+            with writing(writer.path):  # fsync reports a full disk where the page cache hid it
+                self.records[self._name] = seal(writer.path, writer.frames_written)
 
     def abort(self) -> None:
         if self._writer is not None:
@@ -134,10 +135,11 @@ def join_png_sequence(files: list[str], final_pattern: str, overwrite: bool) -> 
     output = PartialFolder(final_pattern, overwrite)
     try:
         name = os.path.basename(final_pattern)
-        for number, source in enumerate(files, start=1):
-            link_or_copy(source, os.path.join(output.partial, name % number))
-        for file in os.listdir(output.partial):
-            fsync_file(os.path.join(output.partial, file))
+        with writing(output.partial):
+            for number, source in enumerate(files, start=1):
+                link_or_copy(source, os.path.join(output.partial, name % number))
+            for file in os.listdir(output.partial):
+                fsync_file(os.path.join(output.partial, file))
         fsync_folder(output.partial)
         output.commit()
         fsync_folder(os.path.dirname(os.path.abspath(output.folder)))
@@ -175,7 +177,7 @@ def concat_line(path: str) -> str:
 def concat_list(segments: list[str]) -> str:
     """The concat demuxer's list, beside the segments: inside the state folder, never left elsewhere."""
     path = os.path.join(os.path.dirname(segments[0]), "join.partial.txt")
-    with open(path, "w", encoding="utf-8") as listing:
+    with writing(path), open(path, "w", encoding="utf-8") as listing:
         listing.writelines(concat_line(segment) for segment in segments)
     return path
 
@@ -195,7 +197,8 @@ def join_videos(segments: list[str], final_path: str, fps: Fraction, frames: int
             message = ffmpeg_message(read_log(log)) or f"ffmpeg exited with code {joiner.returncode}"
             raise UserError(f"ffmpeg could not join the segments into {final_path}: {message}")
         check_joined(output.ffmpeg_path, final_path, frames, fps, ffmpeg_message(read_log(log)))
-        fsync_file(output.ffmpeg_path)
+        with writing(final_path):
+            fsync_file(output.ffmpeg_path)
         output.commit()
         fsync_folder(os.path.dirname(os.path.abspath(final_path)))
     finally:
