@@ -5,6 +5,7 @@ one line and HTTP 4xx, and leaves nothing behind."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
@@ -377,3 +378,18 @@ def test_a_client_gone_mid_upload_leaves_no_part_file(tmp_path, monkeypatch):
         assert client.get("/api/options").status_code == 200
     logging.getLogger("uvicorn.error").removeHandler(recorder)
     assert errors == []  # no ClientDisconnect traceback
+
+
+@pytest.mark.parametrize("step", ["open", "replace"])
+def test_a_full_disk_during_an_upload_is_one_line_and_leaves_no_part_file(studio, monkeypatch, step):
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    if step == "open":
+        monkeypatch.setattr("builtins.open", disk_full)
+    else:
+        monkeypatch.setattr(os, "replace", disk_full)
+    answer = upload(studio, SAMPLE.read_bytes())
+    monkeypatch.undo()
+    assert answer.status_code == 507 and "cannot write" in one_line(answer)
+    assert not [name for name in work_files(studio) if name.endswith(".part")]

@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dreamvid.errors import UserError
+from dreamvid.errors import UserError, WriteFailed
 from dreamvid.studio import atlas, jobs
 from dreamvid.studio.bounds import DEFAULT_MAX_STORAGE_MB, Refused, parse_json
 from dreamvid.studio.guard import Guard
@@ -88,7 +88,10 @@ async def post_upload(request: Request) -> Response:
     if purpose not in PURPOSES:
         return error_response(UserError(f"purpose must be one of {', '.join(PURPOSES)}"))
     declared = request.headers.get("content-length") or "0"
-    sink = UploadSink(studio.folder, studio.max_upload_bytes)
+    try:
+        sink = UploadSink(studio.folder, studio.max_upload_bytes)
+    except WriteFailed as error:
+        return error_response(error, 507)
     try:
         if not declared.isdigit() or int(declared) > studio.max_upload_bytes:
             sink.write(b"\0" * (studio.max_upload_bytes + 1))  # refuse before reading a byte of the body
@@ -98,7 +101,7 @@ async def post_upload(request: Request) -> Response:
         return error_response(error, 413)
     except UserError as error:
         sink.discard()
-        return error_response(error, 408 if isinstance(error, Stalled) else 400)
+        return error_response(error, 408 if isinstance(error, Stalled) else 507 if isinstance(error, WriteFailed) else 400)
     except ClientDisconnect:
         sink.discard()
         return Response(status_code=400)  # nobody reads it: the page has gone

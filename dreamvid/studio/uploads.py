@@ -13,7 +13,7 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
-from dreamvid.errors import UserError
+from dreamvid.errors import UserError, writing
 from dreamvid.studio.workfolder import WorkFolder, display_name, new_id
 
 MAX_PIXELS = 64_000_000  # 8000 x 8000: far beyond what a dream needs, and bounded memory to decode
@@ -50,7 +50,8 @@ class UploadSink:
         self.path = folder.uploads / f"{self.id}.part"
         self.limit = limit
         self.size = 0
-        self._file = open(self.path, "xb")
+        with writing(str(self.path)):
+            self._file = open(self.path, "xb")
 
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -58,7 +59,8 @@ class UploadSink:
             self.discard()
             raise TooBig(f"the file is larger than the upload limit of {self.limit / 1e6:g} MB "
                          f"(dreamvid studio --max-upload-mb raises it)")
-        self._file.write(chunk)
+        with writing(str(self.path)):
+            self._file.write(chunk)
 
     def discard(self) -> None:
         self._file.close()
@@ -75,7 +77,8 @@ class UploadSink:
             self.path.unlink(missing_ok=True)
             raise
         final = self.path.with_name(self.id + extension)
-        os.replace(self.path, final)
+        with writing(str(final)):
+            os.replace(self.path, final)
         return Upload(self.id, kind, display_name(client_name), final.name, *details)
 
 
