@@ -117,10 +117,12 @@ def report(rows: list[dict]) -> None:
 
 def _summary(rows: list[dict], who: str) -> str:
     right = sum(r[who + "verdict"] == "ok" for r in rows)
+    text = f"tempo right {right}/{len(rows)} ({right / len(rows):.0%})"
     fs = np.array([r[who + "f"] for r in rows])
+    if np.isnan(fs).any():  # songs with a tempo only
+        return text
     good = int(np.sum(fs >= 0.9))
-    return (f"tempo right {right}/{len(rows)} ({right / len(rows):.0%}), beat F >= 0.9 {good}/{len(rows)} "
-            f"({good / len(rows):.0%}), median F {np.median(fs):.2f}")
+    return text + f", beat F >= 0.9 {good}/{len(rows)} ({good / len(rows):.0%}), median F {np.median(fs):.2f}"
 
 
 def main() -> None:

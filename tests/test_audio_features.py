@@ -299,7 +299,7 @@ def accented_eighths(bpm: float, seconds: float = 20.0) -> tuple[np.ndarray, np.
 
 
 def test_a_given_bpm_picks_that_octave_and_its_beats():
-    # At 60 BPM the eighths' pulse (120) is read (at 95 it read 190 before the grid's choice of family).
+    # At 60 BPM the search reads the eighths' pulse (120): the hint picks the octave.
     pcm, beats = accented_eighths(60.0)
     assert analyse(pcm, RATE).tempo == pytest.approx(120.0, abs=2.0)  # the double-time reading the hint fixes
     for hint, expected in ((60.0, 60.0), (63.0, 60.0), (120.0, 120.0)):

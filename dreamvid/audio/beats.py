@@ -4,7 +4,7 @@ The tempo is chosen in two steps. First its family, up to octaves: the strongest
 3 times or a third of it (the 3:2 and 3:4 relations a beat can have with the pulse), whichever a beat grid
 explains best over the whole song: onsets folded on the grid's period fall on one phase, at the beat, at
 its half (the beat is subdivided) and at two or three beats (the bar). Then the octave: the family's
-member with the strongest autocorrelation, weighted by a mild log-Gaussian preference for ~120 BPM.
+member with the strongest autocorrelation, weighted by a mild log-Gaussian preference for ~135 BPM.
 Beats are then the onset peaks that best keep that tempo, chosen by dynamic programming over the whole
 track. A tempo the user knows replaces the search by the candidate nearest to it.
 """
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 # The tempo most music sits near; it settles 60-vs-120-vs-240 ambiguities within the chosen family.
-# Measured on the scored songs' tune split (benchmarks/tempo_songs.csv): see DESIGN.md "Music".
-PRIOR_BPM = 120.0
+# Measured on the tune split of the scored songs and the 8 Frets on Fire songs: see DESIGN.md "Music".
+PRIOR_BPM = 135.0
 PRIOR_OCTAVES = 1.0  # the prior's width: a tempo one octave away still keeps 61% of its score
 FAMILIES = (1.0, 3.0, 1.0 / 3.0)  # the pulse's period times these, up to octaves: the candidate families
-FAMILY_BPM = 90.0  # a family is judged at its member within half an octave of this tempo
+FAMILY_BPM = 95.0  # a family is judged at its member within half an octave of this tempo
 GRID_SECONDS = 10.0  # onsets are folded on a grid per stretch this long: a tempo may drift between them
 TEMPO_RANGE = (30.0, 300.0)  # BPM searched
 HINT_WINDOW = 0.1  # a tempo the user gives picks the strongest candidate within +-10% of it
