@@ -85,6 +85,8 @@ def _candidates(onset: np.ndarray, acf: np.ndarray, lags: np.ndarray, pulse: flo
             continue
         family = _family_score(onset, period, window) * members[0][0]
         ranked += [(family * score / members[0][0], member) for score, member in members[:2]]
+    if not ranked:  # no octave of any family repeats once refined: the strongest peak as it is
+        return [(pulse, 1.0), (pulse, 0.0)]
     ranked.sort(reverse=True)
     best = ranked[0][1]
     rest = [c for c in ranked[1:] if abs(c[1] / best - 1.0) > 0.02] or [(0.0, best)]
