@@ -7,6 +7,8 @@ function runs, so that listing settings or presets does not pay for it.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 from typing import TYPE_CHECKING
 
 from dreamvid.errors import UserError
@@ -23,6 +25,64 @@ CUDA_TILE = 4096  # a GPU has the memory for a whole 1080p or 4K octave; tiles w
 # range (below 6e-5) and lose their precision, then flush to 0. 2**10 lifts them clear without
 # overflow even on a tiny 64 px probe (the step divides by mean |gradient|: a scale changes nothing).
 FP16_LOSS_SCALE = 1024.0
+
+
+# Waiting OpenMP threads sleep at once instead of spinning (libgomp, torch's bundled runtime, spins ~300k
+# rounds by default; KMP_BLOCKTIME is Intel's OpenMP's name for the same). Beside other busy processes a
+# spinning thread burns the time slices its own busy sibling needed: a 512 px still beside two single-threaded
+# competitors took 3.7x its idle time (issue 32); benchmarks/bench_peer.py measures what sleeping costs idle.
+WAIT_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"  # cgroup v2: "QUOTA PERIOD" or "max PERIOD"
+CGROUP_V1_QUOTA = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
+def cgroup_cpu_limit(cpu_max: str = CGROUP_CPU_MAX, v1: tuple[str, str] = CGROUP_V1_QUOTA) -> float | None:
+    """The cores this process's cgroup may use (a quota of 150000 per 100000 is 1.5), or None for no quota."""
+    try:
+        quota, period = read_text(cpu_max).split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota, period = (read_text(path).strip() for path in v1)
+        except (OSError, ValueError):
+            return None
+    if quota in ("max", "-1") or not quota.lstrip("-").isdigit() or int(quota) <= 0 or int(period) <= 0:
+        return None
+    return int(quota) / int(period)
+
+
+def read_text(path: str) -> str:
+    with open(path) as file:
+        return file.read()
+
+
+def usable_cores(affinity: set[int] | None = None, quota: float | None = None) -> int:
+    """The cores this process may run on: its CPU affinity, capped by its cgroup's CPU quota (rounded up)."""
+    if affinity is None:
+        affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    cores = max(1, len(affinity))
+    quota = cgroup_cpu_limit() if quota is None else quota
+    return max(1, min(cores, math.ceil(quota))) if quota else cores
+
+
+def calm_threads_environment(environ: "os._Environ | dict" = os.environ) -> None:
+    """Before torch loads its OpenMP runtime: waiting threads sleep, and there are as many as usable cores.
+
+    Only defaults: a value the user set stays. OpenMP reads these once, when torch is first imported;
+    `fit_threads` covers a torch imported before dreamvid.
+    """
+    for name, value in WAIT_ENVIRONMENT.items():
+        environ.setdefault(name, value)
+    environ.setdefault("OMP_NUM_THREADS", str(usable_cores()))
+
+
+def fit_threads() -> int:
+    """Lower torch's CPU threads to the usable cores (never raise a count the user chose); returns the count."""
+    import torch
+
+    cores = usable_cores()
+    if torch.get_num_threads() > cores:
+        torch.set_num_threads(cores)
+    return torch.get_num_threads()
 
 
 def mps_available() -> bool:
