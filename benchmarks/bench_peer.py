@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 
+import dreamvid  # noqa: F401  (first: it sets OpenMP's wait policy and threads before torch loads)
 import numpy as np
 import torch
 
@@ -44,6 +45,7 @@ from dreamvid.settings import Resolved, merge  # noqa: E402
 
 PICTURE = os.path.join(ROOT, "samples", "coffee.jpg")
 PEER_PYRAMID = ["--octaves", "4", "--octave-scale", "1.8", "--iterations", "10"]  # the peer's defaults
+SAME_THREADS = {name: os.environ[name] for name in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "OMP_NUM_THREADS")}
 SPINNING = {"GOMP_SPINCOUNT": "300000", "KMP_BLOCKTIME": "200"}  # OpenMP's own defaults: waiting threads spin
 
 
@@ -59,15 +61,16 @@ def synchronise(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def timed(function) -> float:
-    start = time.perf_counter()
+def timed(function) -> tuple[float, float]:
+    """Wall and CPU seconds (all this process's threads) that `function()` took."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     function()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - start_cpu
 
 
 def step_times(size: tuple[int, int], device: torch.device, model: str, weights: str | None,
-               repeats: int) -> dict[str, float]:
-    """Median ms of one ascent step: dreamvid's (default settings) and the plain loop's, interleaved."""
+               repeats: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU ms of one ascent step: dreamvid's (default settings) and the plain loop's, interleaved."""
     settings = Resolved(merge(("bench", {"device": device.type, "model": model, "weights": weights or ""})))
     engine = build_engine(settings)
     net, layer = plain_net(model, weights)
@@ -84,17 +87,19 @@ def step_times(size: tuple[int, int], device: torch.device, model: str, weights:
         for name, step in steps.items():
             seconds = timed(lambda: (step(), synchronise(device)))
             if round_index:
-                times[name].append(seconds * 1000)
-    return {name: statistics.median(values) for name, values in times.items()}
+                times[name].append(seconds)
+    return {name: tuple(statistics.median(value[i] * 1000 for value in values) for i in (0, 1))
+            for name, values in times.items()}
 
 
 def report_steps(args, device: torch.device, weights: str | None) -> None:
-    print(f"\n1. one ascent step, ms (median of {args.repeats}, interleaved)")
+    print(f"\n1. one ascent step, ms wall (CPU ms of all threads), median of {args.repeats}, interleaved")
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.split("x"))
-        times = step_times((width, height), device, args.model, weights, args.repeats)
-        print(f"  {size:>9}: dreamvid {times['dreamvid']:8.1f}   plain loop {times['plain loop']:8.1f}   "
-              f"-> {times['plain loop'] / times['dreamvid']:.2f}x", flush=True)
+        (ours, ours_cpu), (plain, plain_cpu) = step_times((width, height), device, args.model, weights,
+                                                          args.repeats).values()
+        print(f"  {size:>9}: dreamvid {ours:8.1f} ({ours_cpu:.0f})   plain loop {plain:8.1f} ({plain_cpu:.0f})   "
+              f"-> {plain / ours:.2f}x wall, {plain_cpu / ours_cpu:.2f}x CPU", flush=True)
 
 
 def dreamvid_command(mode: str, picture: str, output: str, args, weights: str | None, size: int) -> list[str]:
@@ -104,9 +109,9 @@ def dreamvid_command(mode: str, picture: str, output: str, args, weights: str | 
     return command + (["--frames", str(args.frames)] if mode == "zoom" else [])
 
 
-def plain_command(mode: str, picture: str, output: str, args, weights: str | None) -> list[str]:
+def plain_command(mode: str, picture: str, output: str, args, weights: str | None, size: int) -> list[str]:
     command = [sys.executable, os.path.join(HERE, "plain_loop.py"), "still" if mode == "image" else "zoom",
-               picture, output, "--size", "600", "--model", args.model, "--frames", str(args.frames)]
+               picture, output, "--size", str(size), "--model", args.model, "--frames", str(args.frames)]
     return command + (["--weights", weights] if weights else [])
 
 
@@ -118,16 +123,18 @@ def run_seconds(command: list[str], environment: dict | None = None) -> float:
 
 
 def report_processes(args, weights: str | None, folder: str) -> None:
-    print(f"\n2. whole process, s (median of {args.rounds}, interleaved): 600 px wide, 4 octaves x 1.8, 10 steps")
-    for mode, label in (("image", "still"), ("zoom", f"zoom, {args.frames} frames")):
+    print(f"\n2. whole process, s (median of {args.rounds}, interleaved): 4 octaves x 1.8, 10 steps; still 600 px "
+          f"wide, zoom {args.zoom_size} px")
+    for mode, label, size in (("image", "still", 600), ("zoom", f"zoom, {args.frames} frames", args.zoom_size)):
         extension = "png" if mode == "image" else "mp4"
         commands = {"dreamvid": dreamvid_command(mode, PICTURE, os.path.join(folder, f"d.{extension}"), args,
-                                                 weights, 600) + PEER_PYRAMID,
-                    "plain loop": plain_command(mode, PICTURE, os.path.join(folder, f"p.{extension}"), args, weights)}
+                                                 weights, size) + PEER_PYRAMID,
+                    "plain loop": plain_command(mode, PICTURE, os.path.join(folder, f"p.{extension}"), args, weights,
+                                                size)}
         times = {name: [] for name in commands}
         for _ in range(args.rounds):
-            for name, command in commands.items():
-                times[name].append(run_seconds(command))
+            for name, command in commands.items():  # the same OpenMP settings for both: part 3 measures those
+                times[name].append(run_seconds(command, SAME_THREADS))
         medians = {name: statistics.median(values) for name, values in times.items()}
         print(f"  {label:>16}: dreamvid {medians['dreamvid']:7.1f}   plain loop {medians['plain loop']:7.1f}   "
               f"-> {medians['plain loop'] / medians['dreamvid']:.2f}x", flush=True)
@@ -155,11 +162,13 @@ def report_load(args, weights: str | None, folder: str) -> None:
     cores, threads = usable_cores(), torch.get_num_threads()
     print(f"\n3. beside CPU-bound single-threaded processes (median of {args.rounds}; {threads} threads on "
           f"{cores} cores; fair share: all busy threads alike)")
-    renders = {"still 512 px": dreamvid_command("image", PICTURE, os.path.join(folder, "l.png"), args, weights, 512),
-               f"zoom {args.frames} frames 256 px": dreamvid_command("zoom", PICTURE, os.path.join(folder, "l.mp4"),
-                                                                    args, weights, 256)}
-    policies = {"sleeping waits (dreamvid)": {}, "spinning waits (before)": SPINNING}
-    for label, command in renders.items():
+    renders = {"still 512 px": ("image", dreamvid_command("image", PICTURE, os.path.join(folder, "l.png"), args,
+                                                          weights, 512)),
+               f"zoom {args.frames} frames 256 px": ("zoom", dreamvid_command("zoom", PICTURE, os.path.join(
+                   folder, "l.mp4"), args, weights, 256))}
+    for label, (mode, command) in renders.items():
+        policies = {"sleeping waits (dreamvid)": {}}
+        policies.update({"spinning waits (before)": SPINNING} if mode in args.spin_modes.split(",") else {})
         times = {(policy, others): [] for policy in policies for others in (0, 1, 2)}
         for _ in range(args.rounds):
             for others in (0, 1, 2):
@@ -195,6 +204,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="ascent steps timed per side and size")
     parser.add_argument("--rounds", type=int, default=3, help="timed runs per process measurement")
     parser.add_argument("--frames", type=int, default=12, help="zoom frames")
+    parser.add_argument("--zoom-size", type=int, default=600, help="px wide, for the zoom of part 2")
+    parser.add_argument("--spin-modes", default="image", help="renders also timed with spinning waits in part 3")
     parser.add_argument("--model", default="efficientnet_lite0")
     parser.add_argument("--only", default="step,process,load", help="which parts, comma-separated")
     args = parser.parse_args()

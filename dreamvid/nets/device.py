@@ -85,6 +85,30 @@ def fit_threads() -> int:
     return torch.get_num_threads()
 
 
+# glibc hands blocks over 128 KB-32 MB straight back to the kernel when freed, so every ascent step's
+# activations (up to 25 MB each at 512 px, 100 MB in a 1024 px tile) came back as fresh pages: tens of
+# thousands of page faults per step, each zero-filled, serialised between threads. Kept in the heap, a 512 px
+# step took 0.27 s of CPU against 0.51 s (bench_peer.py). The cost: up to KEEP_FREED bytes stay with the process.
+MMAP_THRESHOLD = 1 << 30  # blocks below this come from the heap (reused), above it from mmap
+KEEP_FREED = (1 << 31) - 1  # freed heap memory the process keeps before returning it to the kernel (mallopt's most)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc reuse the memory of freed tensors instead of returning it to the kernel; False where
+    the C library is not glibc (macOS, musl), which is left as it is."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD, KEEP_FREED))
+
+
 def mps_available() -> bool:
     """Apple silicon's Metal GPU (MPS) is usable; False on other machines and older torch builds."""
     import torch
