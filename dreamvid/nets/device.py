@@ -30,7 +30,8 @@ FP16_LOSS_SCALE = 1024.0
 # Waiting OpenMP threads sleep at once instead of spinning (libgomp, torch's bundled runtime, spins ~300k
 # rounds by default; KMP_BLOCKTIME is Intel's OpenMP's name for the same). Beside other busy processes a
 # spinning thread burns the time slices its own busy sibling needed: a 512 px still beside two single-threaded
-# competitors took 3.7x its idle time (issue 32); benchmarks/bench_peer.py measures what sleeping costs idle.
+# competitors took 3.7x its idle time (issue 32). At a load of 25 on 2 cores, a 256 px step took 0.74 s sleeping
+# against 12.7 s spinning (docs/BENCHMARKS.md); what sleeping costs on an idle machine is not measured yet.
 WAIT_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
 CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"  # cgroup v2: "QUOTA PERIOD" or "max PERIOD"
 CGROUP_V1_QUOTA = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
@@ -45,8 +46,8 @@ def cgroup_cpu_limit(cpu_max: str = CGROUP_CPU_MAX, v1: tuple[str, str] = CGROUP
             quota, period = (read_text(path).strip() for path in v1)
         except (OSError, ValueError):
             return None
-    if quota in ("max", "-1") or not quota.lstrip("-").isdigit() or int(quota) <= 0 or int(period) <= 0:
-        return None
+    if not (quota.isdigit() and period.isdigit()) or int(quota) == 0 or int(period) == 0:
+        return None  # "max" (v2) or -1 (v1): no quota
     return int(quota) / int(period)
 
 
