@@ -212,7 +212,7 @@ def main() -> None:
     parser.add_argument("--naive-from", help="take the naive renders from an earlier run's --keep folder "
                         "(same preset and frames)")
     args = parser.parse_args()
-    args.extra = dict(item.split("=", 1) for item in args.set)
+    args.extra = {key: BOOLEANS.get(value, value) for key, value in (item.split("=", 1) for item in args.set)}
     modes = {"naive": {"flow": "none"}, "flow": {}, **dict(map(parse_variant, args.variant))}
     print(f"preset {args.preset} {' '.join(args.set)}, CPU, clips from {args.folder}; targets: {TARGETS}; "
           f"flow at least 1.5x naive's speed")

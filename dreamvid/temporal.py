@@ -10,8 +10,8 @@ also goes by maturity (0..1: how long the pixel's dream has grown), which is car
 the residual and starts again at 0 in a mover's wake (what it uncovers) and where content enters the
 frame: the wake then starts from the clean source instead of a smear of the mover's dream, and grows
 (with `wake_boost`, in longer steps) before it is held in full. With `noise_hold`, where the flow fails its
-check on content that hardly changed in place (sensor noise: night footage), the dream moves with the camera
-and is held there.
+check on content that hardly changed in place (sensor noise: night footage), the carried dream is held as if
+the check had passed.
 """
 
 from __future__ import annotations
@@ -67,17 +67,14 @@ class SourceFrame:
     uncertainty: np.ndarray | None = None  # px: how far the flows' round trip misses
     steady: np.ndarray | None = None  # bool: the check failed on content that kept still in place (noise, not motion)
 
-    def carry(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(flow, hold weights, uncertainty) for carrying the dream: where the flow followed the noise (`steady`),
-        the camera's motion, held as reliable and known exactly."""
+    def held(self) -> np.ndarray:
+        """The hold's weights: the reliability, and full where the flow only followed the noise (`steady`)."""
         if self.steady is None or not self.steady.any():
-            return self.backward, self.weights, self.uncertainty
+            return self.weights
         import cv2
 
-        held = cv2.GaussianBlur(self.steady.astype(np.float32), (0, 0), RELIABILITY_BLUR_SIGMA)
-        uncertainty = None if self.uncertainty is None else np.where(self.steady, 0.0, self.uncertainty)
-        return (np.where(self.steady[..., None], self.camera, self.backward), np.maximum(self.weights, held),
-                uncertainty)
+        return np.maximum(self.weights, cv2.GaussianBlur(self.steady.astype(np.float32), (0, 0),
+                                                         RELIABILITY_BLUR_SIGMA))
 
 
 def analyse(estimator: FlowEstimator, previous: np.ndarray, frame: np.ndarray, noise_hold: bool = False) -> SourceFrame:
@@ -98,7 +95,8 @@ def analyse(estimator: FlowEstimator, previous: np.ndarray, frame: np.ndarray, n
 
 def noise_not_motion(round_trip: RoundTrip, backward: np.ndarray, change: np.ndarray, camera: np.ndarray) -> np.ndarray:
     """Bool: where the flow fails the check (the round trip or the boundary test) on content that changed in place
-    by no more than NOISE_CHANGE (`change`: blurred, 0..1): sensor noise or compression, not motion."""
+    by no more than NOISE_CHANGE (`change`: blurred, 0..1): sensor noise or compression, not motion; `camera`: where
+    the camera's motion lands inside the frame counts."""
     failed = round_trip.disoccluded() | motion_boundary(backward)
     return failed & (change <= NOISE_CHANGE) & lands_inside(camera)
 
@@ -150,10 +148,9 @@ def carried_start(current: np.ndarray, source: SourceFrame, state: dict, strengt
     it, or only where reliable without `carry_unreliable`; with `wake_memory`, the background's remembered dream
     in a mover's wake), the source where content enters (and, with `wake_frames`, in a mover's wake)."""
     previous = state["output"] - frame_to_float(state["source"])
-    flow, held, uncertainty = source.carry()
-    residual = carried_residual(previous, flow, settings["local_gain"])
-    if uncertainty is not None:  # a fine pattern carried along a flow that is off by pixels boils
-        residual = as_sharp_as_known(residual, uncertainty)
+    residual = carried_residual(previous, source.backward, settings["local_gain"])
+    if source.uncertainty is not None:  # a fine pattern carried along a flow that is off by pixels boils
+        residual = as_sharp_as_known(residual, source.uncertainty)
     background = remembered_background(state, source) if settings["wake_memory"] else None
     if background is not None:  # the wake takes the background's own dream back, not the mover's smeared into it
         residual = np.where(source.wake[..., None], background, residual)
@@ -162,6 +159,7 @@ def carried_start(current: np.ndarray, source: SourceFrame, state: dict, strengt
     gain = min(MAX_GAIN, float(state["strength"]) / max(float(np.abs(residual).mean()), 1e-6))
     target = np.clip(current + residual * (strength_share * gain), 0.0, 1.0)
     maturity = grown(state.get("maturity"), source, settings["wake_frames"])
+    held = source.held()
     carry = source.inside if settings["carry_unreliable"] else held
     if settings["wake_frames"] > 0:  # the wake starts from the source, not from the mover's dream smeared into it
         carry = carry * ~source.wake
