@@ -38,7 +38,8 @@ WAKE_CHANGE = 6 / 255
 # `noise_hold`: a pixel whose flow fails the check while the picture changed in place by no more than this (0..1,
 # after a 5x5 blur) is taken to show noise, not motion. Sensor noise after H.264 reaches 10/255 there (99th
 # percentile on still content of the night clip, bench_real's bikes-night); 6/255 (WAKE_CHANGE) kept less of it
-# (flicker reduction 0.898 against 0.905 at 10/255; docs/DESIGN.md, "Night footage").
+# (measured with an earlier carry along the camera's motion: flicker reduction 0.898 at 6/255, 0.905 at 10/255;
+# docs/DESIGN.md, "Approaching, receding, night").
 NOISE_CHANGE = 10 / 255
 # A reliably tracked pixel that moves with the camera to within this (px per frame) shows the background: its dream
 # is remembered, and given back where a mover uncovers the background again (`wake_memory`).
