@@ -99,7 +99,8 @@ def analysed_frames(path: str, size: tuple[int, int], settings: Resolved, plan: 
     previous = None
     for index, frame in enumerate(dreamed_source_frames(path, size, settings, plan)):
         if index >= first:
-            yield SourceFrame(frame) if estimator is None or previous is None else analyse(estimator, previous, frame)
+            yield SourceFrame(frame) if estimator is None or previous is None else \
+                analyse(estimator, previous, frame, settings["noise_hold"])
         previous = frame
 
 
