@@ -127,11 +127,12 @@ def discard_state(folder: str) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def trusted_checkpoint(output: SegmentedOutput, state: RenderState,
-                       arrays: dict[str, np.ndarray]) -> tuple[RenderState, dict[str, np.ndarray]]:
+def trusted_checkpoint(output: SegmentedOutput, state: RenderState, arrays: dict[str, np.ndarray],
+                       lead: int = 0) -> tuple[RenderState, dict[str, np.ndarray]]:
     """The checkpoint to continue from: as saved when every segment it names is whole; else frame 0,
-    the one earlier point whose loop state is known (a checkpoint keeps the state at its own frame only)."""
-    found = output.first_flaw(state.next_frame // output.segment_frames)
+    the one earlier point whose loop state is known (a checkpoint keeps the state at its own frame only).
+    `lead`: frames dreamed before the first one written (a zoom loop's)."""
+    found = output.first_flaw(max(0, state.next_frame - lead) // output.segment_frames)
     if found is None:
         return state, arrays
     name, problem = found

@@ -1,0 +1,103 @@
+"""Loops: how far the last frame is from the first (the wrap) against a normal frame-to-frame change,
+and how sharp the frames that close the loop are against the median frame (a cross-fade ghosts: softer).
+
+    python benchmarks/bench_loop.py [--size 128] [--seconds 3] [--only NAME]
+
+For a zoom with the default preset, the tunnel preset, a music-driven zoom (samples/song.mp3) and a
+looping clip (a synthetic one whose last frame leads into its first), with and without --loop.
+Targets (issue 29): wrap / median step <= 1.2; closing sharpness / median >= 0.9.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads yield: the CPU is shared
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+import torch  # noqa: E402
+
+import dreamvid.api as api  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SAMPLES = os.path.join(HERE, "..", "samples")
+
+
+def step_sizes(frames: list[np.ndarray]) -> np.ndarray:
+    """Mean absolute difference between consecutive frames (0..255)."""
+    return np.array([np.abs(a.astype(np.float32) - b.astype(np.float32)).mean() for a, b in zip(frames, frames[1:])])
+
+
+def sharpness(frame: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey frame."""
+    return float(cv2.Laplacian(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+
+
+def wrap_ratio(frames: list[np.ndarray]) -> float:
+    """The jump from the last frame to the first over the median frame-to-frame change."""
+    return float(step_sizes([frames[-1], frames[0]])[0] / np.median(step_sizes(frames)))
+
+
+def closing_sharpness(frames: list[np.ndarray], closing: int) -> float:
+    """The softest of the last `closing` frames (a ghost shows there) over the median frame's sharpness."""
+    values = [sharpness(frame) for frame in frames]
+    return float(min(values[-closing:]) / np.median(values))
+
+
+def zoom_loop_frames(preset: str | None, size: int, loop: bool, **settings) -> list[np.ndarray]:
+    picture = os.path.join(SAMPLES, "chelsea.jpg")
+    return [frame.image for frame in api.zoom_frames(picture, preset=preset, size=size, loop=loop, **settings)]
+
+
+def looping_clip(path: str, size: int, frames: int) -> str:
+    """A clip that loops: a picture panned along a circle, so its last frame leads into its first."""
+    from dreamvid.media.writer import VideoWriter
+    picture = cv2.cvtColor(cv2.imread(os.path.join(SAMPLES, "coffee.jpg")), cv2.COLOR_BGR2RGB)
+    picture = cv2.resize(picture, (size * 2, size * 2), interpolation=cv2.INTER_AREA)
+    with VideoWriter(path, (size, size), 30, crf=12, overwrite=True) as writer:
+        for index in range(frames):
+            angle = 2 * np.pi * index / frames
+            x, y = round(size / 2 + size / 3 * np.cos(angle)), round(size / 2 + size / 3 * np.sin(angle))
+            writer.write(np.ascontiguousarray(picture[y:y + size, x:x + size]))
+    return path
+
+
+def cases(size: int, seconds: float, clip: str):
+    fps = 30
+    frames = round(seconds * fps)
+    yield "zoom, default preset", lambda loop: zoom_loop_frames(None, size, loop, frames=frames)
+    yield "zoom, tunnel preset", lambda loop: zoom_loop_frames("tunnel", size, loop, frames=frames)
+    yield "zoom, music-tunnel + song.mp3", lambda loop: zoom_loop_frames(
+        "music-tunnel", size, loop, frames=frames, audio=os.path.join(SAMPLES, "song.mp3"))
+    yield "looping clip, video-subtle", lambda loop: [f.image for f in api.clip_frames(clip, size=size, loop=loop)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs("/tmp/bench_loop", exist_ok=True)
+    clip = looping_clip("/tmp/bench_loop/circle.mp4", args.size, round(args.seconds * 30))
+    print(f"load: {open('/proc/loadavg').read().split()[:3]}; {args.size} px, {args.seconds:g} s at 30 fps")
+    print("| case | --loop | frames | wrap / median step | closing sharpness / median | seconds |")
+    print("|---|---|---|---|---|---|")
+    for name, render in cases(args.size, args.seconds, clip):
+        if args.only and args.only not in name:
+            continue
+        for loop in (False, True):
+            started = time.monotonic()
+            frames = render(loop)
+            print(f"| {name} | {'yes' if loop else 'no'} | {len(frames)} | {wrap_ratio(frames):.2f} | "
+                  f"{closing_sharpness(frames, 30):.2f} | {time.monotonic() - started:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Loops (`--loop`) and boomerangs (`--boomerang`): the wrap of a zoom loop is a normal step, a resumed
+loop is the one left alone, a boomerang comes back without its end frames twice."""
+
+import os
+
+from PIL import Image
+import numpy as np
+
+from dreamvid.cli import run
+from conftest import decoded
+
+FAST = ["--size", "48", "--octaves", "1", "--iterations", "2", "--device", "cpu", "--fps", "12"]
+
+
+def zoom(source, out, *extra):
+    return run(["zoom", str(source), "-o", str(out), *FAST, *extra])
+
+
+def pngs(folder) -> np.ndarray:
+    return np.stack([np.asarray(Image.open(folder / name)) for name in sorted(os.listdir(folder))])
+
+
+def steps(frames: np.ndarray) -> np.ndarray:
+    """Mean absolute change between consecutive frames, the wrap (last -> first) last."""
+    following = np.roll(frames, -1, axis=0).astype(np.float32)
+    return np.abs(following - frames.astype(np.float32)).mean(axis=(1, 2, 3))
+
+
+def test_a_zoom_loop_wraps_with_a_normal_step(cat_path, tmp_path, capsys):
+    plain, looped = tmp_path / "plain", tmp_path / "loop"
+    assert zoom(cat_path, plain / "%03d.png", "--frames", "18", "--zoom", "1.5") == 0
+    assert zoom(cat_path, looped / "%03d.png", "--frames", "18", "--zoom", "1.5", "--loop") == 0, \
+        capsys.readouterr().err
+    plain_steps, loop_steps = steps(pngs(plain)), steps(pngs(looped))
+    assert len(loop_steps) == 18  # the lead is dreamed, not written
+    assert plain_steps[-1] > 1.5 * np.median(plain_steps[:-1])  # without --loop the wrap jumps
+    assert loop_steps[-1] <= 1.2 * np.median(loop_steps[:-1]), loop_steps.round(2)
+
+
+def test_a_loops_schedule_that_does_not_meet_its_start_is_said(cat_path, tmp_path, capsys):
+    assert zoom(cat_path, tmp_path / "z.gif", "--frames", "6", "--iterations", "0", "--loop",
+                "--zoom", "0: 1.1, 20: 1.6") == 0
+    err = capsys.readouterr().err
+    assert "loop: zoom is" in err and "at its end" in err, err
+
+
+def test_a_resumed_loop_is_the_loop_left_alone(cat_path, tmp_path, capsys, dream_calls):
+    calls, stop_at = dream_calls
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    argv = ["--frames", "10", "--checkpoint-frames", "4", "--loop", "--zoom", "1.5"]
+    assert zoom(cat_path, whole / "%03d.png", *argv) == 0
+    stop_at.add(20)  # the lead is 12 frames: frames 12-19 are written, the head is in the checkpoint
+    assert zoom(cat_path, resumed / "%03d.png", *argv) == 130
+    assert "continues from frame 20" in capsys.readouterr().err
+    calls.clear()
+    assert zoom(cat_path, resumed / "%03d.png", *argv, "--resume") == 0
+    assert calls == list(range(20, 22))
+    assert np.array_equal(pngs(whole), pngs(resumed))
+
+
+def test_boomerang_goes_forward_then_back_without_its_end_frames_twice(cat_path, tmp_path, capsys):
+    forward, boomerang = tmp_path / "forward", tmp_path / "boomerang"
+    assert zoom(cat_path, forward / "%03d.png", "--frames", "5", "--checkpoint-frames", "2") == 0
+    assert zoom(cat_path, boomerang / "%03d.png", "--frames", "5", "--checkpoint-frames", "2", "--boomerang") == 0
+    there = pngs(forward)
+    assert np.array_equal(pngs(boomerang), there[[0, 1, 2, 3, 4, 3, 2, 1]])
+
+    assert zoom(cat_path, tmp_path / "b.mp4", "--frames", "5", "--checkpoint-frames", "2", "--boomerang",
+                "--audio", os.path.join(os.path.dirname(cat_path), "song.mp3")) == 0
+    assert "no sound" in capsys.readouterr().err
+    video = decoded(tmp_path / "b.mp4").astype(np.float32)
+    assert len(video) == 8
+    errors = np.abs(video[:, None] - there[None].astype(np.float32)).mean(axis=(2, 3, 4))
+    assert list(errors.argmin(axis=1)) == [0, 1, 2, 3, 4, 3, 2, 1], errors.round(1)
