@@ -22,6 +22,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import dreamvid.api as api  # noqa: E402
+from dreamvid.media.pictures import load_picture  # noqa: E402
+from dreamvid.media.synthetic import circle_clip, write_clip  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLES = os.path.join(HERE, "..", "samples")
@@ -54,15 +56,10 @@ def zoom_loop_frames(preset: str | None, size: int, loop: bool, **settings) -> l
 
 
 def looping_clip(path: str, size: int, frames: int) -> str:
-    """A clip that loops: a picture panned along a circle, so its last frame leads into its first."""
-    from dreamvid.media.writer import VideoWriter
-    picture = cv2.cvtColor(cv2.imread(os.path.join(SAMPLES, "coffee.jpg")), cv2.COLOR_BGR2RGB)
+    """A clip that loops: a window going once around a circle on a picture."""
+    picture = load_picture(os.path.join(SAMPLES, "coffee.jpg"))
     picture = cv2.resize(picture, (size * 2, size * 2), interpolation=cv2.INTER_AREA)
-    with VideoWriter(path, (size, size), 30, crf=12, overwrite=True) as writer:
-        for index in range(frames):
-            angle = 2 * np.pi * index / frames
-            x, y = round(size / 2 + size / 3 * np.cos(angle)), round(size / 2 + size / 3 * np.sin(angle))
-            writer.write(np.ascontiguousarray(picture[y:y + size, x:x + size]))
+    write_clip(circle_clip(picture, frames, (size, size), radius=size / 8), path, fps=30, tone_hz=None)
     return path
 
 

@@ -7,7 +7,8 @@ from PIL import Image
 import numpy as np
 
 from dreamvid.cli import run
-from conftest import decoded
+from dreamvid.media.synthetic import circle_clip, pan_clip, write_clip
+from conftest import CLIP_SIZE, NO_DREAM, SAMPLES, decoded, video
 
 FAST = ["--size", "48", "--octaves", "1", "--iterations", "2", "--device", "cpu", "--fps", "12"]
 
@@ -72,3 +73,40 @@ def test_boomerang_goes_forward_then_back_without_its_end_frames_twice(cat_path,
     assert len(video) == 8
     errors = np.abs(video[:, None] - there[None].astype(np.float32)).mean(axis=(2, 3, 4))
     assert list(errors.argmin(axis=1)) == [0, 1, 2, 3, 4, 3, 2, 1], errors.round(1)
+
+
+def circle_source(tmp_path, frames=12):
+    picture = np.asarray(Image.open(os.path.join(SAMPLES, "coffee.jpg")).convert("RGB").resize((128, 96)))
+    path = str(tmp_path / "circle.mp4")
+    write_clip(circle_clip(picture, frames, CLIP_SIZE, radius=0.5), path, fps=12, tone_hz=None)
+    return path
+
+
+def test_a_looping_clip_wraps_with_a_normal_step(tmp_path, capsys):
+    source = circle_source(tmp_path)
+    plain, looped = tmp_path / "plain", tmp_path / "loop"
+    dreams = ["--iterations", "8", "--iterations-next", "2", "--octaves", "2"]
+    assert video(source, plain / "%03d.png", *dreams) == 0
+    assert video(source, looped / "%03d.png", *dreams, "--loop") == 0, capsys.readouterr().err
+    plain_steps, loop_steps = steps(pngs(plain)), steps(pngs(looped))
+    assert len(loop_steps) == 12  # the first pass's frames are dreamed, not written
+    assert plain_steps[-1] > 1.3 * np.median(plain_steps[:-1]), plain_steps.round(2)
+    assert loop_steps[-1] <= 1.2 * np.median(loop_steps[:-1]), loop_steps.round(2)
+
+
+def test_a_clip_that_does_not_loop_is_refused_with_the_boomerang_offered(tmp_path, capsys):
+    picture = np.asarray(Image.open(os.path.join(SAMPLES, "coffee.jpg")).convert("RGB").resize((160, 120)))
+    source = str(tmp_path / "pan.mp4")
+    write_clip(pan_clip(picture, 12, CLIP_SIZE, speed=3), source, fps=12, tone_hz=None)
+    assert video(source, tmp_path / "out.mp4", "--loop") == 2
+    err = capsys.readouterr().err
+    assert "does not loop" in err and "--boomerang" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_clip_boomerang_comes_back(tmp_path, capsys):
+    source = circle_source(tmp_path, frames=6)
+    assert video(source, tmp_path / "f" / "%03d.png", *NO_DREAM) == 0
+    assert video(source, tmp_path / "b" / "%03d.png", *NO_DREAM, "--boomerang") == 0
+    there = pngs(tmp_path / "f")
+    assert np.array_equal(pngs(tmp_path / "b"), there[[0, 1, 2, 3, 4, 5, 4, 3, 2, 1]])

@@ -23,6 +23,7 @@ CLOSING_SECONDS = 1.0  # the first pass and the closing: a second of the source,
 # A source loops when its last frame is no farther from its first than this many times the median
 # change between its frames (a cut back to the start is tens of times farther).
 LOOP_TOLERANCE = 3.0
+SOFTEN_SHARE = 32  # the frames are compared blurred by 1/32 of their longer side
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,21 @@ class ClipLoop:
         return x * x * (3.0 - 2.0 * x)
 
 
+def softened(frame: np.ndarray) -> np.ndarray:
+    """The frame's broad shapes: a far move then changes it far more than a small one (fine texture is
+    changed by both alike)."""
+    import cv2
+
+    return cv2.GaussianBlur(frame_to_float(frame), (0, 0), max(1.0, max(frame.shape[:2]) / SOFTEN_SHARE))
+
+
 def plan_clip_loop(frames: list[np.ndarray], fps: float, path: str) -> ClipLoop:
     """The loop of a clip's frames (at the dream size), or one line saying it does not loop."""
     if len(frames) < 3:
         raise UserError(f"{path} has {len(frames)} frames: too few to loop")
-    steps = [np.abs(frame_to_float(a) - frame_to_float(b)).mean() for a, b in zip(frames, frames[1:])]
-    wrap = np.abs(frame_to_float(frames[-1]) - frame_to_float(frames[0])).mean()
+    soft = [softened(frame) for frame in frames]
+    steps = [np.abs(a - b).mean() for a, b in zip(soft, soft[1:])]
+    wrap = np.abs(soft[-1] - soft[0]).mean()
     if wrap > LOOP_TOLERANCE * max(float(np.median(steps)), 1e-3):
         raise UserError(f"{path} does not loop: its last frame differs from its first by {255 * wrap:.1f} "
                         f"(mean of 0..255), {wrap / max(float(np.median(steps)), 1e-6):.0f}x the median change "

@@ -9,7 +9,6 @@ from functools import partial
 import cv2
 import numpy as np
 
-from dreamvid.ascent.dream import Anchor
 from dreamvid.ascent.engine import Engine
 from dreamvid.audio.features import Features
 from dreamvid.audio.schedules import Soundtrack, music_frames, zoom_music, zoom_soundtrack
@@ -76,12 +75,11 @@ def array_stats(values: np.ndarray) -> ColourStats:
 
 
 def dream_and_match(dreamer: FrameDreamer, settings: Resolved, image: np.ndarray, t: int, reference: np.ndarray | None,
-                    fixed_reference: ColourStats | None, step_scale: float = 1.0,
-                    anchor: Anchor | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Dream a float frame as frame `t` (held near `anchor`'s target, a loop's closing), then colour coherence
-    toward the reference (a given picture's, else the first dreamed frame's). Returns (dreamed, reference)."""
+                    fixed_reference: ColourStats | None, step_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Dream a float frame as frame `t`, then colour coherence toward the reference (a given picture's,
+    else the first dreamed frame's). Returns (dreamed, reference)."""
     dreamed = image_to_float_frame(dreamer.dream(frame_to_image(image, dreamer.device), frame=t,
-                                                 step_scale=step_scale, anchor=anchor))
+                                                 step_scale=step_scale))
     if reference is None:
         reference = stats_array(fixed_reference or colour_stats(dreamed))
     strength = settings.at("colour_coherence", t)
@@ -97,15 +95,14 @@ def zoom_step(dreamer: FrameDreamer, settings: Resolved, fixed_reference: Colour
     fps = float(settings.fps)
 
     def step(t: int, state: LoopState) -> tuple[np.ndarray, LoopState]:
-        image, anchor = state["image"], None
-        # 1. move the camera (frame 0 is the picture itself); a loop's closing frame toward the moved head
+        image = state["image"]
+        # 1. move the camera (frame 0 is the picture itself); a loop's closing frame starts from its moved head
         if t > 0:
             image = move_frame(image, camera_at(settings, t), fps, settings["interpolation"])
         if closing:
-            image, anchor = closing.pull(image, t, state, dreamer.device)
+            image = closing.pull(image, t, state)
         # 2. dream, 3. colour coherence
-        dreamed, reference = dream_and_match(dreamer, settings, image, t, state.get("reference"), fixed_reference,
-                                             anchor=anchor)
+        dreamed, reference = dream_and_match(dreamer, settings, image, t, state.get("reference"), fixed_reference)
         head = closing.kept(t, dreamed, state) if closing else {}
         return float_to_frame(dreamed), {"image": dreamed, "reference": reference, **head}
 
@@ -136,11 +133,11 @@ def cadence_step(dreamer: FrameDreamer, settings: Resolved, fixed_reference: Col
             # 2. dream the next key now: the frames until then fade toward it. One warp for the whole path
             # (fewer resamples than frame by frame); a larger step, not more iterations, keeps the speed-up
             head = closing.kept(t, key, state) if closing else {}
-            moved, anchor = move_image(key, path(t + 1, t + cadence, key), interpolation), None
+            moved = move_image(key, path(t + 1, t + cadence, key), interpolation)
             if closing:
-                moved, anchor = closing.pull(moved, t + cadence, head, dreamer.device)
+                moved = closing.pull(moved, t + cadence, head)
             after, _ = dream_and_match(dreamer, settings, moved, t + cadence, reference, fixed_reference,
-                                       step_scale=key_step_scale(cadence), anchor=anchor)
+                                       step_scale=key_step_scale(cadence))
             return float_to_frame(key), {"image": key, "next": after, "reference": reference, **head}
         # 3. an in-between frame: the key before moved forward to t, the key after moved back to t
         before, after = state["image"], state["next"]
@@ -194,7 +191,8 @@ class ZoomWork:
         if self.loop is None:
             return None
         width, height = self.size
-        return Closing(self.loop, partial(camera_path, self.settings, width=width, height=height),
+        centre = lambda t: (self.settings.at("center_x", t), self.settings.at("center_y", t))  # noqa: E731
+        return Closing(self.loop, partial(camera_path, self.settings, width=width, height=height), centre,
                        self.settings["interpolation"])
 
     def step_from(self, first: int) -> Step:

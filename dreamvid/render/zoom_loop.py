@@ -3,10 +3,10 @@
 The render dreams `lead` frames before the loop's first one (the picture's own, lightly dreamed frames
 would jump back from the deep dream at the wrap), then the loop's `frames`. Frame `end = lead + frames`
 would be the loop's first frame (the head) again: its camera is the head's up to the loop's total zoom.
-So the last `closing` frames are pulled, more and more, toward the head moved back along the camera
-path to their own time, where it covers the frame: the start of each ascent and a hold after each step,
-as a clip's temporal term. The tail flies into the head instead of cross-fading onto it, which would
-show two pictures at once (docs/DESIGN.md, "Loops").
+So each of the last `closing` frames starts its dream from the head moved back along the camera path
+to its own time, inside a disc that grows from the zoom's centre until it fills the frame (the tunnel's
+own picture outside it): the tail flies into the head instead of cross-fading onto it, which would show
+two pictures at once (docs/DESIGN.md, "Loops").
 """
 
 from __future__ import annotations
@@ -17,13 +17,10 @@ import math
 from typing import Callable
 
 import numpy as np
-import torch
 
-from dreamvid.ascent.dream import Anchor
 from dreamvid.audio.features import Features, at_frames
 from dreamvid.audio.schedules import Soundtrack
 from dreamvid.media.audio import AudioSource
-from dreamvid.media.frames import frame_to_image
 from dreamvid.notices import notify
 from dreamvid.render.cadence import coverage, move_image
 from dreamvid.settings import Resolved
@@ -34,8 +31,10 @@ LEAD_SECONDS = 1.0
 # The tail's flight into the head: long enough that each frame moves toward it by a share of a normal
 # frame-to-frame change, short enough that the dream of the loop's last second is mostly its own.
 CLOSING_SECONDS = 1.0
-# Share of the gap to the moved head closed after each ascent step at full pull (a clip's temporal_weight).
-HOLD = 0.5
+# Only the start is drawn toward the moved head, the ascent is free: holding it there too (a clip's temporal
+# term) made the closing frames softer (tunnel, 96 px: the softest at 0.80 / 0.86 of the median frame with a
+# hold of 0.5 / 0.1 per step, 0.95 without), since the moved head is resampled and the hold keeps the blur.
+RIM = 0.25  # the soft rim of the head's disc, a share of the distance from the centre to the farthest corner
 BEATS_PER_BAR = 4
 
 
@@ -52,10 +51,19 @@ class ZoomLoop:
         """The frame that would be the head again (never written)."""
         return self.lead + self.frames
 
-    def share(self, t: int) -> float:
-        """How far frame t is pulled toward the moved head: 0 before the closing, smoothly up to 1 at `end`."""
-        x = min(max((t - (self.end - self.closing)) / self.closing, 0.0), 1.0)
-        return x * x * (3.0 - 2.0 * x)
+    def progress(self, t: int) -> float:
+        """How far frame t is through the closing: 0 before it, 1 at the loop's last frame and after."""
+        return min(max((t - (self.end - self.closing)) / max(self.closing - 1, 1), 0.0), 1.0)
+
+    def share(self, t: int, radius: np.ndarray) -> np.ndarray:
+        """How far each pixel of frame t is pulled toward the moved head: a disc that grows from the zoom's
+        centre (`radius`: each pixel's distance from it, 0..1 from the centre to the farthest corner) with a
+        soft rim, so the head shows beside the tunnel, never through it (a ghost)."""
+        if t <= self.end - self.closing:
+            return np.zeros_like(radius)
+        edge = self.progress(t) * (1.0 + RIM) - radius
+        x = np.clip(edge / RIM, 0.0, 1.0)
+        return (x * x * (3.0 - 2.0 * x)).astype(np.float32)
 
 
 def plan_loop(frames: int, fps: Fraction, cadence: int) -> ZoomLoop:
@@ -69,8 +77,10 @@ def plan_loop(frames: int, fps: Fraction, cadence: int) -> ZoomLoop:
 class Closing:
     """The pull of a loop's last frames toward its head, moved along the camera to their time."""
 
-    def __init__(self, loop: ZoomLoop, path: Callable[[int, int], np.ndarray], interpolation: str):
+    def __init__(self, loop: ZoomLoop, path: Callable[[int, int], np.ndarray], centre: Callable[[int], tuple],
+                 interpolation: str):
         self.loop, self.path, self.interpolation = loop, path, interpolation  # path(first, last): 3x3 camera
+        self.centre = centre  # the zoom's centre at frame t, as fractions of the width and height
 
     def target(self, head: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
         """The head moved from the loop's end to frame t, and where it really covers the frame (H x W)."""
@@ -78,22 +88,28 @@ class Closing:
         matrix = np.linalg.inv(self.path(t + 1, end)) if t <= end else self.path(end + 1, t)
         return move_image(head, matrix, self.interpolation), coverage(matrix, head.shape[1], head.shape[0])
 
-    def pull(self, image: np.ndarray, t: int, state: dict, device: torch.device) -> tuple[np.ndarray, Anchor | None]:
-        """Frame t's start image drawn toward the moved head, and the hold that keeps its ascent near it."""
-        share = self.loop.share(t)
-        if share <= 0 or "head" not in state:
-            return image, None
+    def pull(self, image: np.ndarray, t: int, state: dict) -> np.ndarray:
+        """Frame t's start image: the moved head inside the closing's disc (where it covers the frame)."""
+        if self.loop.progress(t) <= 0 or "head" not in state:
+            return image
         target, covered = self.target(state["head"], t)
-        weight = (share * covered).astype(np.float32)
-        start = (image + weight[..., None] * (target - image)).astype(np.float32)
-        hold = torch.from_numpy(np.ascontiguousarray(weight))[None, None].to(device)
-        return start, Anchor(frame_to_image(target, device), hold, HOLD)
+        weight = self.loop.share(t, centre_distance(image.shape[:2], self.centre(t))) * covered
+        return (image + weight[..., None] * (target - image)).astype(np.float32)
 
     def kept(self, t: int, image: np.ndarray, state: dict) -> dict:
         """The head joins the loop state at its frame, and stays (a checkpoint keeps it: resume is exact)."""
         if t == self.loop.lead:
             return {"head": image}
         return {"head": state["head"]} if "head" in state else {}
+
+
+def centre_distance(shape: tuple[int, int], centre: tuple[float, float]) -> np.ndarray:
+    """Each pixel's distance from `centre` (fractions of the width and height), 1 at the farthest corner."""
+    height, width = shape
+    x = (np.arange(width, dtype=np.float32) + 0.5) / width - centre[0]
+    y = (np.arange(height, dtype=np.float32) + 0.5) / height - centre[1]
+    distance = np.hypot(x[None, :], y[:, None])
+    return distance / max(float(distance.max()), 1e-6)
 
 
 def bar_frames(tempo: float, fps: Fraction) -> float:
