@@ -2,6 +2,7 @@
 loop is the one left alone, a boomerang comes back without its end frames twice."""
 
 import os
+import re
 
 from PIL import Image
 import numpy as np
@@ -110,3 +111,19 @@ def test_a_clip_boomerang_comes_back(tmp_path, capsys):
     assert video(source, tmp_path / "b" / "%03d.png", *NO_DREAM, "--boomerang") == 0
     there = pngs(tmp_path / "f")
     assert np.array_equal(pngs(tmp_path / "b"), there[[0, 1, 2, 3, 4, 5, 4, 3, 2, 1]])
+
+
+def test_a_music_loop_lasts_whole_bars_and_loop_with_boomerang_is_refused(cat_path, tmp_path, capsys):
+    song = os.path.join(SAMPLES, "song.mp3")
+    assert zoom(cat_path, tmp_path / "m" / "%03d.png", "--iterations", "0", "--frames", "20", "--loop",
+                "--audio", song) == 0
+    err = capsys.readouterr().err
+    assert "whole bar" in err, err
+    said = re.search(r"loop: (\d+) frames = (\d+) whole bars? at ([\d.]+) BPM", err)
+    frames, bars, tempo = int(said[1]), int(said[2]), float(said[3])
+    assert abs(frames - bars * 4 * 60 / tempo * 12) <= 1  # at 12 fps
+    assert len(os.listdir(tmp_path / "m")) == frames
+
+    assert zoom(cat_path, tmp_path / "b.gif", "--loop", "--boomerang") == 2
+    err = capsys.readouterr().err
+    assert "not both" in err and err.count("\n") == 1, err

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from dreamvid.errors import Cancelled, Interrupted
+from dreamvid.errors import Cancelled, Interrupted, UserError
 from dreamvid.media.audio import AudioSource
 from dreamvid.media.segments import SegmentedOutput, check_video_output, join_segments, segment_count
 from dreamvid.notices import notify
@@ -74,6 +74,8 @@ class FrameJob:
 
 def prepare_output(output_path: str, settings: dict, overwrite: bool, preview: bool) -> tuple[str, dict]:
     """The prologue of every frame loop: a preview's own path and settings, then the output check."""
+    if settings["loop"] and settings["boomerang"]:
+        raise UserError("give --loop or --boomerang, not both (a boomerang already plays on repeat without a jump)")
     if preview:
         final_path, output_path, settings = output_path, preview_path(output_path), preview_settings(settings)
         notify(f"preview: writing {output_path} ({settings['size']} px, at most {settings['octaves']} octaves "
