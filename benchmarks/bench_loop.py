@@ -24,6 +24,7 @@ import torch  # noqa: E402
 
 import dreamvid.api as api  # noqa: E402
 from dreamvid.media.pictures import load_picture  # noqa: E402
+from dreamvid.render.zoom_loop import CLOSING_SECONDS  # noqa: E402  (a clip's closing is shorter)
 from dreamvid.settings import BY_NAME  # noqa: E402
 from dreamvid.media.synthetic import circle_clip, write_clip  # noqa: E402
 
@@ -111,7 +112,7 @@ def main() -> None:
             frames = render(loop)
             print(f"| {name} | {'yes' if loop else 'no'} | {len(frames)} | {wrap_ratio(frames):.2f} | "
                   f"{largest_step(frames):.2f} | "
-                  f"{closing_sharpness(frames, args.fps):.2f} | {time.monotonic() - started:.0f} |", flush=True)
+                  f"{closing_sharpness(frames, round(CLOSING_SECONDS * args.fps)):.2f} | {time.monotonic() - started:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("audio_beat_offset", 0.0, "seconds to move every beat by (later when > 0), for a beat heard off the "
             "drums", "float", low=-5.0, high=5.0, group="audio"),
     # loops (docs/DESIGN.md, "Loops"): zoom and video
-    Setting("loop", False, "end where it began, so it plays on repeat without a jump (zoom: the last second flies "
+    Setting("loop", False, "end where it began, so it plays on repeat without a jump (zoom: the last 1.5 s fly "
             "into the first frame; video: a looping source's seam is dreamed over)", "bool", group="output"),
     Setting("boomerang", False, "play forward, then backward (the end frames once each); the sound is dropped",
             "bool", group="output"),
