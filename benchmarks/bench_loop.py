@@ -112,7 +112,8 @@ def main() -> None:
             frames = render(loop)
             print(f"| {name} | {'yes' if loop else 'no'} | {len(frames)} | {wrap_ratio(frames):.2f} | "
                   f"{largest_step(frames):.2f} | "
-                  f"{closing_sharpness(frames, round(CLOSING_SECONDS * args.fps)):.2f} | {time.monotonic() - started:.0f} |", flush=True)
+                  f"{closing_sharpness(frames, round(CLOSING_SECONDS * args.fps)):.2f} | "
+                  f"{time.monotonic() - started:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

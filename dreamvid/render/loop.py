@@ -49,7 +49,7 @@ class FrameJob:
     audio: AudioSource | None = None
     repeats: tuple[int, ...] | None = None  # output frames per dreamed frame (a variable-rate clip's held frames)
     audio_digest: str = ""  # the analysed features the schedules read (resume fingerprint), "" when none
-    lead: int = 0  # frames dreamed before the first one written (a zoom loop's, render/zoom_loop.py)
+    lead: int = 0  # frames dreamed before the first one written (a loop's: render/zoom_loop.py, clip_loop.py)
     started: float = field(default_factory=time.monotonic, compare=False)  # for the time in the last line
 
     @property
@@ -145,12 +145,13 @@ def render_frames(job: FrameJob, step_from: Callable[[int], Step], start: Callab
                 for t, frame, loop_state in frames:
                     bar.update()
                     report.frame_done(t)
-                    if t < job.lead:  # a loop's lead is dreamed, not written
+                    written = t - job.lead  # a loop's lead is dreamed, not written
+                    if written < 0:
                         continue
-                    if output.write(frame, t - job.lead, job.copies(t - job.lead)):  # 1. write; 2. checkpoint at a segment's end
+                    if output.write(frame, written, job.copies(written)):  # 1. write; 2. checkpoint at a segment's end
                         state.next_frame = t + 1
                         save_state(folder, state, loop_state)
-                    if callback and callback(t - job.lead, frame, job.written_frames) is False:  # 3. the caller may stop
+                    if callback and callback(written, frame, job.written_frames) is False:  # 3. the caller may stop
                         raise Cancelled(job.output_path, state.next_frame, job.frames)
             output.close()
         except BaseException as error:

@@ -131,7 +131,7 @@ def trusted_checkpoint(output: SegmentedOutput, state: RenderState, arrays: dict
                        lead: int = 0) -> tuple[RenderState, dict[str, np.ndarray]]:
     """The checkpoint to continue from: as saved when every segment it names is whole; else frame 0,
     the one earlier point whose loop state is known (a checkpoint keeps the state at its own frame only).
-    `lead`: frames dreamed before the first one written (a zoom loop's)."""
+    `lead`: frames dreamed before the first one written (a loop's)."""
     found = output.first_flaw(max(0, state.next_frame - lead) // output.segment_frames)
     if found is None:
         return state, arrays
