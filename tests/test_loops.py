@@ -127,3 +127,13 @@ def test_a_music_loop_lasts_whole_bars_and_loop_with_boomerang_is_refused(cat_pa
     assert zoom(cat_path, tmp_path / "b.gif", "--loop", "--boomerang") == 2
     err = capsys.readouterr().err
     assert "not both" in err and err.count("\n") == 1, err
+
+
+def test_the_studio_page_has_the_switches_and_they_reach_the_command():
+    from dreamvid.studio.jobs import DreamRequest
+    from dreamvid.studio.reproduce import cli_command
+
+    page = open(os.path.join(os.path.dirname(SAMPLES), "dreamvid", "studio", "static", "index.html")).read()
+    assert 'name="loop" type="checkbox"' in page and 'name="boomerang" type="checkbox"' in page
+    request = DreamRequest("zoom", "tunnel", {"loop": True}, os.path.join(SAMPLES, "chelsea.jpg"), "samples/chelsea.jpg")
+    assert request.resolved()["loop"] is True and "--loop" in cli_command(request).split()
