@@ -137,3 +137,27 @@ def test_the_studio_page_has_the_switches_and_they_reach_the_command():
     assert 'name="loop" type="checkbox"' in page and 'name="boomerang" type="checkbox"' in page
     request = DreamRequest("zoom", "tunnel", {"loop": True}, os.path.join(SAMPLES, "chelsea.jpg"), "samples/chelsea.jpg")
     assert request.resolved()["loop"] is True and "--loop" in cli_command(request).split()
+
+
+def test_a_resumed_looping_clip_is_the_one_left_alone(tmp_path, capsys, monkeypatch):
+    from dreamvid.render.dreaming import FrameDreamer
+
+    source = circle_source(tmp_path)
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    argv = ["--loop", "--checkpoint-frames", "4"]
+    assert video(source, whole / "%03d.png", *argv) == 0
+    original, calls = FrameDreamer.dream, []
+
+    def dream(self, *args, **kwargs):  # the 21st dream (loop frame 20: the pre-roll is 11 frames) is stopped
+        calls.append(len(calls))
+        if len(calls) == 21:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FrameDreamer, "dream", dream)
+    assert video(source, resumed / "%03d.png", *argv) == 130
+    assert "continues from frame 19" in capsys.readouterr().err  # the checkpoint holds the pre-roll's dreams
+    calls.clear()
+    assert video(source, resumed / "%03d.png", *argv, "--resume") == 0
+    assert len(calls) == 4  # loop frames 19-22 (source frames 8-11, the closing)
+    assert np.array_equal(pngs(whole), pngs(resumed))
