@@ -256,8 +256,9 @@ def clip_loop(path: str, size: tuple[int, int], settings: Resolved, plan: ClipPl
         return None
     if settings["mask"] or settings["workers"] > 1 or settings["ray"]:
         raise UserError("--loop on a clip dreams it in one process without --mask (drop --workers, --ray, --mask)")
-    frames = list(dreamed_source_frames(path, size, settings, plan))
-    return plan_clip_loop(frames, float(plan.fps), path)
+    loop = plan_clip_loop(list(dreamed_source_frames(path, size, settings, plan)), float(plan.fps), path)
+    notify(f"loop: the clip's last {loop.lead} frames are dreamed first (not written) and carried into its first")
+    return loop
 
 
 def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False, resume: bool = False,

@@ -230,6 +230,8 @@ def prepare_zoom(picture: Picture | None, settings: dict, engine: Engine | None 
     resolved = Resolved(settings, audio=sound.table)
     check_schedules(resolved, frames)
     if loop:
+        notify(f"loop: {loop.lead} frames dreamed ahead of the loop's {loop.frames} (not written), so that it "
+               f"starts on a settled dream; its last {loop.closing} fly into its first")
         check_loop_schedules(resolved, loop)
     reference_path = resolved["colour_reference"]
     fixed_reference = colour_stats(load_picture(reference_path)) if reference_path else None
