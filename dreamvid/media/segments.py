@@ -10,10 +10,12 @@ GIFs and PNG sequences are kept as lossless PNG segments until the end.
 from __future__ import annotations
 
 from fractions import Fraction
+from itertools import islice
 import os
 import shutil
 import subprocess
 import tempfile
+from typing import Iterator
 
 from PIL import Image
 import numpy as np
@@ -23,6 +25,7 @@ from dreamvid.media import process
 from dreamvid.media.audio import AudioSource, audio_input_args, audio_output_args
 from dreamvid.media.outputs import check_new_output, is_frame_pattern
 from dreamvid.media.join_check import check_joined
+from dreamvid.media.reader import read_frames
 from dreamvid.media.process import ffmpeg_command, ffmpeg_message, file_url, read_log
 from dreamvid.media.sealing import flaw, fsync_file, fsync_folder, seal
 from dreamvid.media.writer import PartialFile, PartialFolder, VideoWriter, output_format
@@ -90,6 +93,20 @@ class SegmentedOutput:
             writer, self._writer = self._writer, None
             writer.abort()
 
+    def way_back(self, count: int, frames: int) -> str | None:
+        """A boomerang's way back as segment `count`: the `frames` frames of the first `count` segments from
+        the last but one to the second, decoded and written like them (lossless for picture outputs)."""
+        if frames <= 2:
+            return None
+        backward = (frame for path in reversed(self.segment_paths(count))
+                    for frame in reversed(list(segment_frames(path, self.final_path))))
+        self._writer = self._open(count * self.segment_frames)
+        for frame in islice(backward, 1, frames - 1):
+            self._writer.write(frame)
+        path = self._writer.path
+        self.close()
+        return path
+
     def segment_paths(self, count: int) -> list[str]:
         return [os.path.join(self.folder, segment_name(i, self.final_path)) for i in range(count)]
 
@@ -101,6 +118,13 @@ class SegmentedOutput:
             if problem:
                 return name, problem
         return None
+
+
+def segment_frames(path: str, final_path: str) -> Iterator[np.ndarray]:
+    """The frames of one finished segment, in order."""
+    if not is_picture_output(final_path):
+        return read_frames(path)
+    return (np.asarray(Image.open(file).convert("RGB")) for file in png_files([path]))
 
 
 def segment_count(frames: int, segment_frames: int) -> int:

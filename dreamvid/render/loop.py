@@ -50,11 +50,24 @@ class FrameJob:
     audio: AudioSource | None = None
     repeats: tuple[int, ...] | None = None  # output frames per dreamed frame (a variable-rate clip's held frames)
     audio_digest: str = ""  # the analysed features the schedules read (resume fingerprint), "" when none
+    lead: int = 0  # frames dreamed before the first one written (a loop's: render/zoom_loop.py, clip_loop.py)
     started: float = field(default_factory=time.monotonic, compare=False)  # for the time in the last line
 
     @property
+    def written_frames(self) -> int:
+        """Frames the loop writes (each once), into segments."""
+        return self.frames - self.lead
+
+    @property
+    def forward_frames(self) -> int:
+        """The output's frames forward: each written frame as many times as it is held."""
+        return self.written_frames if self.repeats is None else sum(self.repeats[:self.written_frames])
+
+    @property
     def output_frames(self) -> int:
-        return self.frames if self.repeats is None else sum(self.repeats[:self.frames])
+        """A boomerang comes back without its end frames twice."""
+        forward = self.forward_frames
+        return forward + max(0, forward - 2) if self.settings["boomerang"] else forward
 
     def copies(self, t: int) -> int:
         return 1 if self.repeats is None else self.repeats[t]
@@ -62,6 +75,8 @@ class FrameJob:
 
 def prepare_output(output_path: str, settings: dict, overwrite: bool, preview: bool) -> tuple[str, dict]:
     """The prologue of every frame loop: a preview's own path and settings, then the output check."""
+    if settings["loop"] and settings["boomerang"]:
+        raise UserError("give --loop or --boomerang, not both (a boomerang already plays on repeat without a jump)")
     if preview:
         final_path, output_path, settings = output_path, preview_path(output_path), preview_settings(settings)
         notify(f"preview: writing {output_path} ({settings['size']} px, at most {settings['octaves']} octaves "
@@ -119,10 +134,12 @@ def render_frames(job: FrameJob, step_from: Callable[[int], Step], start: Callab
     (`Cancelled`) with its last checkpoint kept, as Ctrl-C does (`Interrupted`)."""
     with output_lock(job.output_path):
         identity = render_identity(job.mode, job.input_path, job.settings.values, job.size, job.audio_digest)
-        check = layout_problem(job.output_path, job.settings["checkpoint_frames"], job.frames)
+        check = layout_problem(job.output_path, job.settings["checkpoint_frames"], job.frames, job.lead)
         folder, state, loop_state = prepare_state(job.output_path, identity, resume, overwrite, check)
         output = segmented_output(job, folder, state.segments)
         state, loop_state = trusted_checkpoint(output, state, loop_state)
+        if job.audio and job.settings["boomerang"]:
+            notify(f"boomerang: {job.output_path} has no sound (played backward it would not match the picture)")
         try:
             if state.next_frame < job.frames:
                 render_missing(job, step_from, start, folder, output, state, loop_state, progress, callback)
@@ -155,12 +172,15 @@ def render_missing(job: FrameJob, step_from: Callable[[int], Step], start: Calla
     frames = dreamed_frames(report.announced(step_from), state.next_frame, job.frames, loop_state or start())
     with closing(frames), progress_bar(job, state.next_frame, progress) as bar:
         for t, frame, loop_state in frames:
-            if output.write(frame, t, job.copies(t)):  # 1. write; 2. checkpoint at a segment's end
-                save_state(folder, replace(state, next_frame=t + 1), loop_state)
-                state.next_frame = t + 1  # once it is on the disk: a failed save leaves the one before
             bar.update()
             report.frame_done(t)
-            if callback and callback(t, frame, job.frames) is False:  # 3. the caller may stop here
+            written = t - job.lead  # a loop's lead is dreamed, not written
+            if written < 0:
+                continue
+            if output.write(frame, written, job.copies(written)):  # 1. write; 2. checkpoint at a segment's end
+                save_state(folder, replace(state, next_frame=t + 1), loop_state)
+                state.next_frame = t + 1  # once it is on the disk: a failed save leaves the one before
+            if callback and callback(written, frame, job.written_frames) is False:  # 3. the caller may stop here
                 raise Cancelled(job.output_path, state.next_frame, job.frames)
     output.close()
     save_state(folder, replace(state, next_frame=job.frames, joining=True), {})
@@ -174,11 +194,14 @@ def progress_bar(job: FrameJob, done: int, shown: bool) -> tqdm:
 def finish_render(job: FrameJob, folder: str, output: SegmentedOutput, replace: bool) -> str:
     """Check the segments, join them (with the sound) into exactly the frames planned, put the settings
     beside the output, drop the state. Interrupted, the state is kept and --resume joins again."""
-    count = segment_count(job.frames, job.settings["checkpoint_frames"])
+    count = segment_count(job.written_frames, job.settings["checkpoint_frames"])
     try:
         check_segments(output, count)
+        segments, audio = output.segment_paths(count), job.audio
+        if job.settings["boomerang"]:  # the way back, one more segment; no sound under it
+            segments, audio = segments + [output.way_back(count, job.forward_frames)], None
         with sidecar_for(job.mode, job.input_path, job.output_path, job.settings.values) as commit_settings:
-            join_segments(output.segment_paths(count), job.output_path, job.size, job.fps, job.audio, replace,
+            join_segments([path for path in segments if path], job.output_path, job.size, job.fps, audio, replace,
                           frames=job.output_frames)
             sidecar = commit_settings()
     except KeyboardInterrupt:

@@ -77,14 +77,17 @@ def checked_checkpoint(folder: str, check: Check | None, overwrite: bool):
     return loaded
 
 
-def layout_problem(final_path: str, size: int, frames: int) -> Check:
+def layout_problem(final_path: str, size: int, frames: int, lead: int = 0) -> Check:
     """The check of a one-process render's checkpoint (`size` frames a segment): it was saved at a segment's
-    end (or once every frame was in), names exactly the segments before its next frame, holds the loop's state."""
+    end (or once every frame was in), names exactly the segments before its next frame, holds the loop's state.
+    `lead`: frames dreamed before the first one written (a loop's), counted in `frames` and the next frame."""
     def problem(state: RenderState, arrays: dict) -> str | None:
-        done = state.next_frame == frames if state.joining else state.next_frame % size == 0
+        written = state.next_frame - lead
+        at_end = state.next_frame == 0 or (written >= 0 and written % size == 0)
+        done = state.next_frame == frames if state.joining else at_end
         if not done or state.next_frame > frames:
             return f"its next frame {state.next_frame} is not the end of a segment of this {frames}-frame render"
-        names = {segment_name(index, final_path) for index in range(segment_count(state.next_frame, size))}
+        names = {segment_name(index, final_path) for index in range(segment_count(max(written, 0), size))}
         if set(state.segments) != names:
             return f"its next frame {state.next_frame} does not match its {len(state.segments)} sealed segments"
         if state.next_frame and not state.joining and not arrays:

@@ -152,6 +152,11 @@ SETTINGS: tuple[Setting, ...] = (
             nonzero_low=30.0, group="audio"),
     Setting("audio_beat_offset", 0.0, "seconds to move every beat by (later when > 0), for a beat heard off the "
             "drums", "float", low=-5.0, high=5.0, group="audio"),
+    # loops (docs/DESIGN.md, "Loops"): zoom and video
+    Setting("loop", False, "end where it began, so it plays on repeat without a jump (zoom: the last 1.5 s fly "
+            "into the first frame; video: a looping source's seam is dreamed over)", "bool", group="output"),
+    Setting("boomerang", False, "play forward, then backward (the end frames once each); the sound is dropped",
+            "bool", group="output"),
     # output
     Setting("crf", -1, "encoder quality, lower = better (-1 = the format's default: 18 for mp4)", "int", low=-1, high=63, group="output"),
     Setting("codec", "", "ffmpeg encoder, e.g. libx265 or h264_nvenc (default: by extension)", "str", group="output"),

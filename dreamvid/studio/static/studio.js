@@ -116,14 +116,21 @@ async function presetChanged() {
     state.baseline = await api(`/api/settings?${new URLSearchParams({ mode: mode(), preset })}`);
   } catch (error) { say(error.message); return; }
   for (const input of $$("#knobs input[name]")) {
-    if (!input.classList.contains("changed")) input.value = state.baseline[input.name];
+    if (input.classList.contains("changed")) continue;
+    if (input.type === "checkbox") input.checked = Boolean(state.baseline[input.name]);
+    else input.value = state.baseline[input.name];
   }
+}
+
+function knobValue(input) {
+  return input.type === "checkbox" ? input.checked : input.value;  // a switch (loop, boomerang) is true or false
 }
 
 function changedSettings() {
   const settings = {};
   for (const input of $$("#knobs input[name]")) {
     if (input.closest("[data-modes]").hidden || !input.classList.contains("changed")) continue;
+    if (input.type === "checkbox") { settings[input.name] = input.checked; continue; }
     const number = Number(input.value);
     settings[input.name] = input.value.trim() !== "" && !Number.isNaN(number) ? number : input.value;
   }
@@ -136,7 +143,7 @@ function setUpKnobs() {
   for (const input of $$("#knobs input[name]")) {
     input.title = state.options.help[input.name] || "";
     input.addEventListener("input", () => {
-      input.classList.toggle("changed", String(state.baseline[input.name]) !== input.value);
+      input.classList.toggle("changed", String(state.baseline[input.name]) !== String(knobValue(input)));
     });
   }
   $$("input[name=mode]").forEach((radio) => radio.addEventListener("change", modeChanged));
