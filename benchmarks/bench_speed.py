@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 
+import dreamvid  # noqa: F401  (first, as the CLI: it sets OpenMP's wait policy and threads before torch loads)
 import numpy as np
 import torch
 

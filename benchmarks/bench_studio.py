@@ -20,12 +20,12 @@ STILL = {"mode": "image", "settings": {"size": 256}, "input": {"source": "sample
 ZOOM = {"mode": "zoom", "settings": {"size": 192, "frames": 48}, "input": {"source": "sample", "name": "chelsea.jpg"}}
 
 
-def timed_job(client: httpx.Client, url: str, body: dict) -> dict:
+def timed_job(client: httpx.Client, body: dict) -> dict:
     """Seconds from the POST to the first frame event, and to the end; frames seen."""
     start = time.perf_counter()
-    job = client.post(f"{url}api/jobs", json={"client": "bench", "action": "dream", **body}).json()
+    job = client.post("/api/jobs", json={"client": "bench", "action": "dream", **body}).json()
     first, frames, event = None, 0, None
-    with client.stream("GET", f"{url}api/jobs/{job['id']}/events", timeout=None) as response:
+    with client.stream("GET", f"/api/jobs/{job['id']}/events", timeout=None) as response:
         for line in response.iter_lines():
             if line.startswith("event: "):
                 event = line[7:]
@@ -43,10 +43,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
-    with tempfile.TemporaryDirectory() as folder, ServerThread(folder) as url, httpx.Client(timeout=60) as client:
-        timed_job(client, url, STILL)  # loads the model: the figures below are with it loaded
-        stills = [timed_job(client, url, STILL) for _ in range(args.runs)]
-        zooms = [timed_job(client, url, ZOOM) for _ in range(args.runs)]
+    with tempfile.TemporaryDirectory() as folder:
+        server = ServerThread(folder)
+        with server, server.session(timeout=60) as client:
+            timed_job(client, STILL)  # loads the model: the figures below are with it loaded
+            stills = [timed_job(client, STILL) for _ in range(args.runs)]
+            zooms = [timed_job(client, ZOOM) for _ in range(args.runs)]
     firsts = [run["first"] for run in stills if run["first"] is not None]
     print(f"256 px still: first preview after {statistics.median(firsts):.2f} s (median of {len(firsts)}; "
           f"all: {', '.join(f'{value:.2f}' for value in firsts)}), whole dream {statistics.median(r['end'] for r in stills):.2f} s"

@@ -14,6 +14,11 @@ with `resume=True` completes it exactly. docs/API.md has the whole API.
 
 from typing import TYPE_CHECKING
 
+from dreamvid.nets.device import calm_threads_environment
+
+# Here, before anything imports torch: OpenMP reads its thread count and wait policy once, when it loads.
+calm_threads_environment()
+
 __version__ = "0.1.0"
 
 # Each public name and the module it lives in: `import dreamvid` stays light (no torch) until one is used.

@@ -149,10 +149,17 @@ class Frame:
 
 
 def frames_of(work, time_of: Callable[[int], float], cleanup: Callable[[], None] | None = None) -> Iterator[Frame]:
+    """The frames a render writes (not a loop's lead); a boomerang's way back follows, mirrored in time."""
+    written, boomerang = work.frames - work.lead, work.settings["boomerang"]
+    total, forward = written + max(0, written - 2) * boomerang, []
     try:
         with closing(dreamed_frames(work.step_from, 0, work.frames, work.start())) as frames:
             for t, image, _ in frames:
-                yield Frame(t, time_of(t), image, work.frames)
+                if t >= work.lead:
+                    forward += [image] if boomerang else []
+                    yield Frame(t - work.lead, time_of(t - work.lead), image, total)
+        for index, back in enumerate(range(written - 2, 0, -1) if boomerang else (), start=written):
+            yield Frame(index, 2 * time_of(written - 1) - time_of(back), forward[back], total)
     finally:
         if cleanup:
             cleanup()

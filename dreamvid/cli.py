@@ -9,7 +9,7 @@ import re
 import sys
 
 from dreamvid import __version__
-from dreamvid.errors import Interrupted, UserError, did_you_mean
+from dreamvid.errors import Interrupted, UserError, did_you_mean, write_failure
 from dreamvid.interrupts import exit_status, signals_interrupt
 from dreamvid.settings import SETTINGS, Setting, merge
 from dreamvid.settings.commands import COMMAND_GROUPS, check_applies, preset_commands
@@ -297,7 +297,11 @@ def run(argv: list[str] | None = None) -> int:
         set_verbosity(getattr(args, "verbose", False))
         with signals_interrupt():
             return args.handler(args)
-    except UserError as error:
+    except (UserError, OSError) as error:
+        if isinstance(error, OSError):  # a write the disk refused that no writer worded: still one line
+            error = write_failure(error)
+            if error is None:
+                raise
         prog = getattr(error, "prog", None) or (f"dreamvid {args.command}" if args else "dreamvid")
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2

@@ -2,12 +2,66 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 import difflib
-from typing import Iterable
+import errno
+import os
+from typing import Iterable, Iterator
 
 
 class UserError(Exception):
     """A problem with the user's input or settings; the CLI prints it as one line and exits 2."""
+
+    def __init__(self, message: str = "", *args):
+        super().__init__(one_line(str(message)), *args)
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters (a newline typed into a value) escaped, so a message stays one line."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+# The writes a disk refuses, with what the user can do about each: the commonest failure of a long render.
+FREE_SPACE = "free some space"
+ANOTHER_FOLDER = "write to a folder you may write in, or change its permissions"
+FIXES = {errno.ENOSPC: FREE_SPACE, errno.EDQUOT: FREE_SPACE, errno.EROFS: "write to a folder on another disk",
+         errno.EACCES: ANOTHER_FOLDER, errno.EPERM: ANOTHER_FOLDER}
+AGAIN = "then run the same command again"
+
+
+class WriteFailed(UserError):
+    """A write the disk refused (full, read-only, not allowed), as one line naming the file and what to do."""
+
+    def __init__(self, path: str, reason: str, fix: str, then: str = AGAIN):
+        self.path, self.reason, self.fix, self.then = path, reason, fix, then
+        super().__init__(f"cannot write {path}: {reason}; {fix}, {then}")
+
+    def continued(self, then: str) -> WriteFailed:
+        """The same failure with what follows the fix said otherwise (e.g. how --resume continues)."""
+        return WriteFailed(self.path, self.reason, self.fix, then)
+
+
+def write_failure(error: BaseException, path: str = "") -> WriteFailed | None:
+    """`error` as a WriteFailed when it is a disk refusing a write of `path` (else its own file name);
+    None for any other error. The one place that words full and read-only disks, for every writer."""
+    if isinstance(error, WriteFailed):
+        return error
+    if not isinstance(error, OSError) or error.errno not in FIXES:
+        return None
+    return WriteFailed(path or error.filename or "a file", os.strerror(error.errno), FIXES[error.errno])
+
+
+@contextmanager
+def writing(path: str) -> Iterator[None]:
+    """Around any write of `path` (a still, a sidecar, a lock, a checkpoint, a join, an upload): a full,
+    read-only or forbidden disk becomes one line naming the file; other errors pass through."""
+    try:
+        yield
+    except OSError as error:
+        failure = write_failure(error, path)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

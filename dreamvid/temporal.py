@@ -9,7 +9,9 @@ moved along with the camera) instead of the mover's dream smeared into it. With 
 also goes by maturity (0..1: how long the pixel's dream has grown), which is carried along the flow like
 the residual and starts again at 0 in a mover's wake (what it uncovers) and where content enters the
 frame: the wake then starts from the clean source instead of a smear of the mover's dream, and grows
-(with `wake_boost`, in longer steps) before it is held in full.
+(with `wake_boost`, in longer steps) before it is held in full. With `noise_hold`, where the flow fails its
+check on content that hardly changed in place (sensor noise: night footage), the carried dream is held as if
+the check had passed.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dreamvid.flow import (FlowEstimator, RoundTrip, backward_forward, camera_motion, lands_inside, reliability,
-                           warp_with_flow)
+from dreamvid.flow import (RELIABILITY_BLUR_SIGMA, FlowEstimator, RoundTrip, backward_forward, camera_motion,
+                           lands_inside, motion_boundary, reliability, warp_with_flow)
 from dreamvid.media.frames import frame_to_float
 
 MAX_GAIN = 1.5  # the most the carried residual is amplified to hold the dream's strength
@@ -33,6 +35,12 @@ LOCAL_STRENGTH_SIGMA = 3.0
 # A mover's wake: the round trip fails there AND the picture changed in place by more than this (0..1, after
 # a 5x5 blur), which sensor noise and compression do not (they fail the check in place, on static content).
 WAKE_CHANGE = 6 / 255
+# `noise_hold`: a pixel whose flow fails the check while the picture changed in place by no more than this (0..1,
+# after a 5x5 blur) is taken to show noise, not motion. Sensor noise after H.264 reaches 10/255 there (99th
+# percentile on still content of the night clip, bench_real's bikes-night); 6/255 (WAKE_CHANGE) kept less of it
+# (measured with an earlier carry along the camera's motion: flicker reduction 0.898 at 6/255, 0.905 at 10/255;
+# docs/DESIGN.md, "Approaching, receding, night").
+NOISE_CHANGE = 10 / 255
 # A reliably tracked pixel that moves with the camera to within this (px per frame) shows the background: its dream
 # is remembered, and given back where a mover uncovers the background again (`wake_memory`).
 BACKGROUND_PX = 1.0
@@ -58,20 +66,40 @@ class SourceFrame:
     mask: np.ndarray | None = None  # its raw mask (render/masking.py), where the render has one
     camera: np.ndarray | None = None  # the camera's motion t -> t-1: the affine flow that fits most of `backward`
     uncertainty: np.ndarray | None = None  # px: how far the flows' round trip misses
+    steady: np.ndarray | None = None  # bool: the check failed on content that kept still in place (noise, not motion)
+
+    def held(self) -> np.ndarray:
+        """The hold's weights: the reliability, and full where the flow only followed the noise (`steady`)."""
+        if self.steady is None or not self.steady.any():
+            return self.weights
+        import cv2
+
+        return np.maximum(self.weights, cv2.GaussianBlur(self.steady.astype(np.float32), (0, 0),
+                                                         RELIABILITY_BLUR_SIGMA))
 
 
-def analyse(estimator: FlowEstimator, previous: np.ndarray, frame: np.ndarray) -> SourceFrame:
-    """Frame t with its flow to t-1, reliability, where the flow lands inside and a mover's wake."""
+def analyse(estimator: FlowEstimator, previous: np.ndarray, frame: np.ndarray, noise_hold: bool = False) -> SourceFrame:
+    """Frame t with its flow to t-1, reliability, where the flow lands inside and a mover's wake; with `noise_hold`,
+    where the check failed on sensor noise rather than motion."""
     import cv2
 
     backward, forward = backward_forward(estimator, previous, frame)
-    change = np.abs(frame_to_float(frame) - frame_to_float(previous)).mean(axis=2)
-    changed = cv2.GaussianBlur(change, (5, 5), 0) > WAKE_CHANGE
+    change = cv2.GaussianBlur(np.abs(frame_to_float(frame) - frame_to_float(previous)).mean(axis=2), (5, 5), 0)
     inside = lands_inside(backward)
     round_trip = RoundTrip.of(backward, forward)
+    camera = camera_motion(backward)
+    steady = noise_not_motion(round_trip, backward, change, camera) if noise_hold else None
     return SourceFrame(frame, backward, reliability(backward, forward, round_trip), inside,
-                       round_trip.disoccluded() & inside & changed, camera=camera_motion(backward),
-                       uncertainty=round_trip.error())
+                       round_trip.disoccluded() & inside & (change > WAKE_CHANGE), camera=camera,
+                       uncertainty=round_trip.error(), steady=steady)
+
+
+def noise_not_motion(round_trip: RoundTrip, backward: np.ndarray, change: np.ndarray, camera: np.ndarray) -> np.ndarray:
+    """Bool: where the flow fails the check (the round trip or the boundary test) on content that changed in place
+    by no more than NOISE_CHANGE (`change`: blurred, 0..1): sensor noise or compression, not motion; `camera`: where
+    the camera's motion lands inside the frame counts."""
+    failed = round_trip.disoccluded() | motion_boundary(backward)
+    return failed & (change <= NOISE_CHANGE) & lands_inside(camera)
 
 
 @dataclass(frozen=True)
@@ -132,10 +160,11 @@ def carried_start(current: np.ndarray, source: SourceFrame, state: dict, strengt
     gain = min(MAX_GAIN, float(state["strength"]) / max(float(np.abs(residual).mean()), 1e-6))
     target = np.clip(current + residual * (strength_share * gain), 0.0, 1.0)
     maturity = grown(state.get("maturity"), source, settings["wake_frames"])
-    carry = source.inside if settings["carry_unreliable"] else source.weights
+    held = source.held()
+    carry = source.inside if settings["carry_unreliable"] else held
     if settings["wake_frames"] > 0:  # the wake starts from the source, not from the mover's dream smeared into it
         carry = carry * ~source.wake
-    weights = source.weights if maturity is None else source.weights * maturity
+    weights = held if maturity is None else held * maturity
     age = None if background is None else still_age(state.get("still_age"), source)
     return Start(current + (target - current) * carry[..., None], False, target, weights, maturity, background, age)
 

@@ -12,7 +12,8 @@ from dreamvid.media.frames import frame_to_image
 from dreamvid.media.pictures import resize_frame
 from dreamvid.nets.device import auto_tile, autocast, autocast_dtype
 from dreamvid.nets.features import FeatureNet
-from dreamvid.nets.prepare import fold_batch_norms, prepare_network
+from dreamvid.nets.prepare import CPU_COMPILE_NOTICE, fold_batch_norms, prepare_network
+from dreamvid.notices import notices_to
 from dreamvid.settings import Resolved, merge
 from dreamvid.render.dreaming import default_params
 
@@ -189,3 +190,10 @@ def test_the_cuda_ascent_never_waits_for_the_gpu(small_cat):
 def test_automatic_tile_size_depends_on_the_device():
     assert auto_tile(CPU, 0) == 1024 and auto_tile(CUDA, 0) == 4096
     assert auto_tile(CPU, 300) == 300 and auto_tile(CUDA, 16384) == 16384
+
+
+def test_compiling_for_the_cpu_says_its_cost_first(tiny_net):
+    said = []
+    with notices_to(said.append):
+        prepare_network(tiny_net, CPU, compile=True, backend="eager")
+    assert said == [CPU_COMPILE_NOTICE]

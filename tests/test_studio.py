@@ -41,11 +41,24 @@ def cli_resolve(args) -> dict:
     """The settings the CLI renders with for parsed arguments (its own merge, through the API)."""
     return dreamvid.resolve_settings(args.command, args.preset, args.config, **given_settings(args))
 TINY = {"size": 64, "octaves": 1, "iterations": 1}
+PORT, TOKEN = 8765, "the-printed-token"
+ORIGIN = f"http://127.0.0.1:{PORT}"
+
+
+def studio_app(folder: Path, **options):
+    return create_app(WorkFolder(folder), 1_000_000, port=PORT, token=TOKEN, **options)
+
+
+def signed_in(app) -> TestClient:
+    """A client as the studio's own page is: at its address, with the session cookie from the printed URL."""
+    client = TestClient(app, base_url=ORIGIN, headers={"origin": ORIGIN})
+    assert client.get("/", params={"token": TOKEN}).status_code == 200
+    return client
 
 
 @pytest.fixture
 def studio(tmp_path):
-    with TestClient(create_app(WorkFolder(tmp_path / "work"), 1_000_000)) as client:
+    with signed_in(studio_app(tmp_path / "work")) as client:
         yield client
 
 
@@ -53,8 +66,9 @@ def uploads_folder(client: TestClient) -> Path:
     return client.app.state.studio.folder.uploads
 
 
-def upload(client: TestClient, data: bytes, name: str = "x.jpg", purpose: str = "input"):
-    return client.post("/api/uploads", params={"name": name, "purpose": purpose}, content=data)
+def upload(client: TestClient, data: bytes, name: str = "x.jpg", purpose: str = "input", tab: str = "tab"):
+    return client.post("/api/uploads", params={"name": name, "purpose": purpose, "tab": tab}, content=data,
+                       headers={"content-type": "application/octet-stream"})
 
 
 def events(client: TestClient, job_id: str) -> list[tuple[str, dict]]:
@@ -88,6 +102,27 @@ def test_page_and_options(studio):
     assert [entry["layer"] for entry in options["layers"]][:2] == ["blocks.0", "blocks.1"]
     assert studio.get("/api/samples/chelsea.jpg").content == SAMPLE.read_bytes()
     assert studio.get("/api/samples/..%2FREADME.md").status_code == 404
+
+
+def test_presets_are_offered_for_their_modes_and_models_by_their_weights(studio):
+    options = studio.get("/api/options").json()
+    modes = {preset["name"]: preset["modes"] for preset in options["presets"]}
+    assert modes["eyes"] == ["image", "zoom", "video"] and modes["tunnel"] == ["zoom"]
+    assert modes["video-subtle"] == ["video"]
+    assert options["models"][0] == {"name": "efficientnet_lite0", "description": options["models"][0]["description"],
+                                    "missing": ""}
+
+
+def test_the_page_shows_one_eta_not_the_library_s_estimates():
+    from dreamvid.studio.jobs import shown_notice
+
+    job = Job(client="a", kind="render", work=lambda job: {})
+    notice = shown_notice(job)
+    notice("zoom: 12 frames at 96x64 on cpu: about 3 s by a rough guess, refined after the first frames")
+    notice("0.2 s a frame: about 2 s left")
+    assert job.message == ""
+    notice("the mask is smaller than the frames: stretched")
+    assert job.message == "the mask is smaller than the frames: stretched"
 
 
 def test_settings_are_the_cli_merge(studio):
@@ -132,7 +167,8 @@ def test_too_big_upload_is_refused_declared_or_streamed(studio):
     data = SAMPLE.read_bytes() * 30  # 1.2 MB against the fixture's 1 MB limit
     assert upload(studio, data).status_code == 413
     chunks = (data[i:i + 65536] for i in range(0, len(data), 65536))  # no Content-Length: counted as it comes
-    answer = studio.post("/api/uploads", params={"name": "x.jpg"}, content=chunks)
+    answer = studio.post("/api/uploads", params={"name": "x.jpg"}, content=chunks,
+                         headers={"content-type": "application/octet-stream"})
     assert answer.status_code == 413 and "--max-upload-mb" in answer.json()["error"]
     assert list(uploads_folder(studio).iterdir()) == []
 
@@ -178,7 +214,7 @@ def test_command_and_toml_reproduce_the_merge(studio):
 
     settings = {**TINY, "zoom": "0: 1.1, 6: 1.3", "rotate": 5, "layers": {"blocks.3": 1}}
     answer = dream(studio, mode="zoom", action="render", settings={**settings, "frames": 4}).json()
-    studio.post(f"/api/jobs/{answer['id']}/cancel")
+    studio.post(f"/api/jobs/{answer['id']}/cancel", json={})
     args = build_parser().parse_args(shlex.split(answer["command"])[1:])
     from_command = cli_resolve(args)
     from_toml = tomllib.loads(answer["toml"])
@@ -197,13 +233,13 @@ def test_new_dream_replaces_the_tab_s_previous_one(studio):
 
 
 def test_cancel_stops_a_running_still(studio):
-    answer = dream(studio, settings={"size": 96, "octaves": 1, "iterations": 300}).json()
+    answer = dream(studio, settings={"size": 96, "octaves": 1, "iterations": 200}).json()
     with studio.stream("GET", f"/api/jobs/{answer['id']}/events") as response:
         for line in response.iter_lines():
             if line.startswith("data: ") and json.loads(line[6:]).get("done", 0) > 0:
                 break
     started = time.monotonic()
-    studio.post(f"/api/jobs/{answer['id']}/cancel")
+    studio.post(f"/api/jobs/{answer['id']}/cancel", json={})
     assert events(studio, answer["id"])[-1][1]["status"] == "cancelled"
     assert time.monotonic() - started < 10
 
@@ -230,8 +266,8 @@ def test_queue_is_round_robin_between_tabs():
         thumb = queue.submit(waiting_job("atlas", ran, background=True))
         a = [queue.submit(waiting_job("a", ran)) for _ in range(3)]
         b = queue.submit(waiting_job("b", ran))
-        assert queue.order() == [b, a[0], a[1], a[2], thumb]  # a was just served: b goes first
-        assert queue.position(b) == 1 and queue.position(a[0]) == 2
+        assert queue.order("render") == [b, a[0], a[1], a[2]]  # a was just served: b goes first
+        assert queue.position(b) == 1 and queue.position(a[0]) == 2 and queue.position(a[2]) == 4
         gate.set()
         while not thumb.finished:
             time.sleep(0.01)
@@ -260,7 +296,6 @@ def test_failures_reach_the_job_as_one_line():
 
 
 def test_closing_the_event_stream_cancels_the_job(tmp_path):
-    httpx = pytest.importorskip("httpx")
     from dreamvid.studio.server import ServerThread
 
     server = ServerThread(tmp_path / "work")
@@ -273,11 +308,11 @@ def test_closing_the_event_stream_cancels_the_job(tmp_path):
         stopped.set()
         return {}
 
-    with server as url:
+    with server:
         studio = server.app.state.studio
         job = studio.queue.submit(Job(client="tab", kind="preview", work=endless))
         studio.jobs[job.id] = job
-        with httpx.stream("GET", f"{url}api/jobs/{job.id}/events", timeout=10) as response:
+        with server.session(timeout=10) as client, client.stream("GET", f"/api/jobs/{job.id}/events") as response:
             next(response.iter_lines())
         assert stopped.wait(5)
         assert job.status == "cancelled"

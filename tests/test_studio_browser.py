@@ -34,8 +34,9 @@ def page(tmp_path):
     with ServerThread(tmp_path / "work") as url, playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        page.goto(url)
+        page.goto(url)  # the printed address: its token becomes the session's cookie
         page.wait_for_selector("body[data-ready=true]")
+        assert "token" not in page.url
         yield page
         browser.close()
 
@@ -81,7 +82,7 @@ def test_upload_dream_cancel_render_download(page, tmp_path):
                            timeout=120_000)  # every layer's thumbnail dreamed (background work) and shown
     screenshot(page, tmp_path, "studio_still.png")
     # 3. a long dream, cancelled while it runs
-    set_knobs(page, iterations=400)
+    set_knobs(page, iterations=200)
     page.click("#dream")
     page.wait_for_function("/\\d+ \\/ \\d+ steps/.test(document.querySelector('#progress-text').textContent)",
                            timeout=120_000)
@@ -90,6 +91,9 @@ def test_upload_dream_cancel_render_download(page, tmp_path):
     # 4. a 12-frame zoom, rendered, played in the page and downloaded
     page.check("input[name=mode][value=zoom]")
     page.wait_for_selector("#knobs input[name=frames]", state="visible")
+    presets = page.eval_on_selector_all("#preset option", "options => options.map(option => option.value)")
+    assert "tunnel" in presets and "eyes" in presets and "video-subtle" not in presets  # this mode's only
+    assert page.eval_on_selector("#model", "select => select.value") == "efficientnet_lite0"
     set_knobs(page, frames=12, size=ZOOM_SIDE, iterations=2, octaves=1)
     page.click("#render")
     progress_is(page, "done", 300)
@@ -107,3 +111,78 @@ def test_upload_dream_cancel_render_download(page, tmp_path):
 
     frames = list(read_frames(str(saved)))
     assert len(frames) == 12 and frames[0].shape[1] == ZOOM_SIDE
+
+
+def test_each_tab_has_its_own_id(page):
+    with page.expect_popup() as opened:
+        page.evaluate("window.open(location.href)")
+    other = opened.value
+    other.wait_for_selector("body[data-ready=true]")
+    assert page.evaluate("client") != other.evaluate("client")
+
+
+ATTACK = """<!doctype html><html><body>
+<iframe name="sink"></iframe>
+<form id="form" method="post" enctype="text/plain" target="sink" action="STUDIO/api/jobs">
+<input name='{"client": "evil", "mode": "image", "action": "render", "input": {"source": "sample", "name": "chelsea.jpg"}, "x": "' value='"}'>
+</form>
+<form id="upload" method="post" enctype="multipart/form-data" target="sink" action="STUDIO/api/uploads?name=x.jpg">
+<input name="file" value="not a picture"></form>
+<script>
+window.done = [];
+document.querySelector("iframe").addEventListener("load", () => window.done.push("form"));
+const job = '{"client": "evil", "mode": "image", "action": "render", "input": {"source": "sample", "name": "chelsea.jpg"}}';
+fetch("STUDIO/api/jobs", {method: "POST", mode: "no-cors", credentials: "include", body: job,
+                         headers: {"Content-Type": "text/plain"}}).finally(() => window.done.push("fetch"));
+fetch("STUDIO/api/uploads?name=x.jpg", {method: "POST", mode: "no-cors", credentials: "include",
+                                        body: "GIF89a"}).finally(() => window.done.push("upload"));
+const img = new Image();
+img.onerror = img.onload = () => window.done.push("img");
+img.src = "STUDIO/api/atlas?model=efficientnet_lite0";
+document.querySelector("#form").submit();
+</script></body></html>"""
+
+
+def test_a_page_from_another_local_port_cannot_use_the_studio(tmp_path, monkeypatch):
+    """The attacker: a page on another port of 127.0.0.1 (same-site, not same-origin) in a browser that holds
+    the studio's cookie tries a form post, a no-cors fetch, an upload and an <img>; nothing new is stored."""
+    import http.server
+    import threading
+
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (apt-get install chromium-headless-shell, or set DREAMVID_CHROMIUM)")
+    from dreamvid.studio import guard
+    from dreamvid.studio.server import ServerThread
+
+    refused, refuse = [], guard.refuse
+
+    async def recorded(send, status: int, line: str) -> None:
+        refused.append(line)
+        await refuse(send, status, line)
+
+    monkeypatch.setattr(guard, "refuse", recorded)
+    server = ServerThread(tmp_path / "work")
+    with server as url, playwright_api.sync_playwright() as playwright:
+        site = tmp_path / "attacker"
+        site.mkdir()
+        (site / "index.html").write_text(ATTACK.replace("STUDIO", server.origin))
+        handler = lambda *args: http.server.SimpleHTTPRequestHandler(*args, directory=str(site))  # noqa: E731
+        attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=attacker.serve_forever, daemon=True).start()
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        context = browser.new_context()
+        assert context.request.get(url, max_redirects=0).status == 303  # the user's session: the cookie is set
+        assert any(cookie["name"].startswith("dreamvid-studio-") for cookie in context.cookies())
+        before = sorted(path for path in (tmp_path / "work").rglob("*"))
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{attacker.server_address[1]}/index.html")
+        page.wait_for_function("['form', 'fetch', 'upload', 'img'].every(name => window.done.includes(name))",
+                               timeout=30_000)
+        page.wait_for_timeout(500)
+        assert sorted(path for path in (tmp_path / "work").rglob("*")) == before
+        assert server.app.state.studio.jobs == {} and server.app.state.studio.uploads == {}
+        assert server.app.state.studio.thumbnails == {}
+        assert len(refused) == 4, refused  # the requests reached the studio, and the guard refused each
+        browser.close()
+        attacker.shutdown()

@@ -359,3 +359,19 @@ def test_the_flows_round_trip_error_is_how_far_they_miss():
     forward = -backward
     forward[..., 0] += 3.0  # the forward flow is 3 px off horizontally
     assert np.allclose(RoundTrip.of(backward, forward).error()[5:-5, 5:-5], 3.0)
+
+
+def test_noise_hold_holds_the_carried_dream_where_the_check_fails_on_noise_not_motion():
+    previous, current = square_pair(noise=3.0)
+    plain = temporal.analyse(FlowEstimator(), previous, current)
+    source = temporal.analyse(FlowEstimator(), previous, current, noise_hold=True)
+    assert plain.steady is None and plain.held() is plain.weights  # off: the hold is the reliability
+    away = np.ones_like(source.wake)
+    away[26:64, 34:82] = False  # the square and the strip its motion spreads over
+    failed_on_noise = (source.weights < 0.5) & away
+    assert source.steady[failed_on_noise].mean() > 0.5, source.steady[failed_on_noise].mean()
+    # what the mover uncovers changed in place: motion, not noise (but for a few pixels between 6/255 and 10/255)
+    assert (source.steady & source.wake).sum() < 0.1 * source.wake.sum()
+    held, steady = source.held(), source.steady
+    assert held[steady].mean() > source.weights[steady].mean() + 0.2 and (held >= source.weights).all()
+    assert np.array_equal(held[source.weights == 1], source.weights[source.weights == 1])

@@ -15,7 +15,7 @@ from dreamvid.ascent import objectives as objectives
 from dreamvid.ascent.dream import Anchor, DreamParams, StepProgress, dream
 from dreamvid.errors import UserError
 from dreamvid.media.frames import frame_to_image
-from dreamvid.nets.device import unsupported_op_error
+from dreamvid.nets.device import fit_threads, keep_freed_memory, unsupported_op_error
 from dreamvid.nets.features import FeatureNet
 
 
@@ -26,6 +26,9 @@ class Engine:
                  guide: np.ndarray | None = None, autocast: torch.dtype | None = None):
         """`guide`: an RGB uint8 picture whose features each position grows toward (None: plain L2)."""
         self.net, self.device, self.layers, self.autocast = net, device, list(layers), autocast
+        if device.type == "cpu":
+            fit_threads()  # no more threads than the cores this process may use: extra ones only wait
+            keep_freed_memory()  # each step's activations reuse the last step's memory (no page faults)
         self.channels = self._checked_channels(list(channels))
         self.guides = self._guide_features(guide) if guide is not None else {}
 

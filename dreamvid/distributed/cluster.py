@@ -6,12 +6,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 import logging
-import os
 import socket
 from typing import Iterator
 
 from dreamvid import interrupts
 from dreamvid.errors import UserError
+from dreamvid.nets.device import usable_cores
 
 INSTALL_HINT = 'pip install "dreamvid[ray]"'
 
@@ -43,7 +43,7 @@ def local_gpus(device: str) -> int:
 def start_local(ray, workers: int, device: str) -> None:
     """N workers on this machine: one per GPU (at most N), else the CPU cores split between N processes."""
     gpus = min(workers, local_gpus(device))
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, usable_cores() // workers)  # this process's cores (affinity, cgroup quota), not the machine's
     ray.init(num_cpus=threads * workers, num_gpus=gpus, include_dashboard=False, **log_options())
 
 

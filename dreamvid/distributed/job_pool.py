@@ -15,6 +15,7 @@ from dreamvid.distributed.cluster import connected, finished_tasks, import_ray, 
 from dreamvid.errors import UserError
 from dreamvid.media.pictures import check_picture_output
 from dreamvid.media.segments import check_video_output
+from dreamvid.nets.device import usable_cores
 from dreamvid.render.jobs import job_settings, render_job_here
 from dreamvid.render.resume import check_no_state
 
@@ -25,7 +26,7 @@ def job_task(path: str, overwrite: bool, resume: bool, threads: int) -> None:
     """One whole job, in a Ray worker process, in that process only (no progress bar: many would interleave)."""
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(min(threads, usable_cores()))  # its share, within what this machine lets it use
     render_job_here(path, overwrite, resume, progress=False)
 
 

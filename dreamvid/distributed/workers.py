@@ -21,6 +21,7 @@ from dreamvid.distributed.faults import Faults
 from dreamvid.distributed.shot_render import assemble_shared_segments, is_shot_done, render_shot
 from dreamvid.distributed.shots import Shot, fade_weights, fresh_starts, piece_frames, plan_shots, remembered_starts
 from dreamvid.errors import Interrupted, UserError
+from dreamvid.nets.device import usable_cores
 from dreamvid.notices import notify
 from dreamvid.render.clip import ClipWork
 from dreamvid.render.identity import render_identity
@@ -64,7 +65,7 @@ def shot_task(job: FrameJob, work: ClipWork, folder: str, shot: Shot, threads: i
     """One shot, in a Ray worker process."""
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(min(threads, usable_cores()))  # its share, within what this machine lets it use
     check_visible(job.input_path, folder)
     step_from = fault_hooks.with_faults(work.step_from, faults)
     render_shot(job, work, folder, shot, lambda done: progress.report.remote(shot.name, done), step_from)

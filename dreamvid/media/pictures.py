@@ -11,7 +11,7 @@ import warnings
 from PIL import Image, ImageOps, UnidentifiedImageError
 import numpy as np
 
-from dreamvid.errors import UserError
+from dreamvid.errors import UserError, writing
 from dreamvid.media.outputs import check_new_output, check_output_folder
 
 PICTURE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -112,16 +112,17 @@ def save_picture(frame: np.ndarray, path: str) -> None:
     check_output_folder(path)
     extension = os.path.splitext(path)[1].lower()
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(suffix=extension, prefix=".dreamvid-", dir=folder)
-    os.close(handle)
-    try:
-        options = {"quality": 95} if extension in (".jpg", ".jpeg", ".webp") else {}
-        Image.fromarray(frame).save(temporary, **options)
-        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes it private; a picture is not
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with writing(path):
+        handle, temporary = tempfile.mkstemp(suffix=extension, prefix=".dreamvid-", dir=folder)
+        os.close(handle)
+        try:
+            options = {"quality": 95} if extension in (".jpg", ".jpeg", ".webp") else {}
+            Image.fromarray(frame).save(temporary, **options)
+            os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes it private; a picture is not
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
 
 
 def check_dream_shape(width: int, height: int, source: str) -> None:

@@ -10,19 +10,22 @@ GIFs and PNG sequences are kept as lossless PNG segments until the end.
 from __future__ import annotations
 
 from fractions import Fraction
+from itertools import islice
 import os
 import shutil
 import subprocess
 import tempfile
+from typing import Iterator
 
 from PIL import Image
 import numpy as np
 
-from dreamvid.errors import UserError
+from dreamvid.errors import UserError, writing
 from dreamvid.media import process
 from dreamvid.media.audio import AudioSource, audio_input_args, audio_output_args
 from dreamvid.media.outputs import check_new_output, is_frame_pattern
 from dreamvid.media.join_check import check_joined
+from dreamvid.media.reader import read_frames
 from dreamvid.media.process import ffmpeg_command, ffmpeg_message, file_url, read_log
 from dreamvid.media.sealing import flaw, fsync_file, fsync_folder, seal
 from dreamvid.media.writer import PartialFile, PartialFolder, VideoWriter, output_format
@@ -82,12 +85,27 @@ class SegmentedOutput:
         if self._writer is not None:
             writer, self._writer = self._writer, None
             writer.close()
-            self.records[self._name] = seal(writer.path, writer.frames_written)
+            with writing(writer.path):  # fsync reports a full disk where the page cache hid it
+                self.records[self._name] = seal(writer.path, writer.frames_written)
 
     def abort(self) -> None:
         if self._writer is not None:
             writer, self._writer = self._writer, None
             writer.abort()
+
+    def way_back(self, count: int, frames: int) -> str | None:
+        """A boomerang's way back as segment `count`: the `frames` frames of the first `count` segments from
+        the last but one to the second, decoded and written like them (lossless for picture outputs)."""
+        if frames <= 2:
+            return None
+        backward = (frame for path in reversed(self.segment_paths(count))
+                    for frame in reversed(list(segment_frames(path, self.final_path))))
+        self._writer = self._open(count * self.segment_frames)
+        for frame in islice(backward, 1, frames - 1):
+            self._writer.write(frame)
+        path = self._writer.path
+        self.close()
+        return path
 
     def segment_paths(self, count: int) -> list[str]:
         return [os.path.join(self.folder, segment_name(i, self.final_path)) for i in range(count)]
@@ -100,6 +118,13 @@ class SegmentedOutput:
             if problem:
                 return name, problem
         return None
+
+
+def segment_frames(path: str, final_path: str) -> Iterator[np.ndarray]:
+    """The frames of one finished segment, in order."""
+    if not is_picture_output(final_path):
+        return read_frames(path)
+    return (np.asarray(Image.open(file).convert("RGB")) for file in png_files([path]))
 
 
 def segment_count(frames: int, segment_frames: int) -> int:
@@ -134,10 +159,11 @@ def join_png_sequence(files: list[str], final_pattern: str, overwrite: bool) -> 
     output = PartialFolder(final_pattern, overwrite)
     try:
         name = os.path.basename(final_pattern)
-        for number, source in enumerate(files, start=1):
-            link_or_copy(source, os.path.join(output.partial, name % number))
-        for file in os.listdir(output.partial):
-            fsync_file(os.path.join(output.partial, file))
+        with writing(output.partial):
+            for number, source in enumerate(files, start=1):
+                link_or_copy(source, os.path.join(output.partial, name % number))
+            for file in os.listdir(output.partial):
+                fsync_file(os.path.join(output.partial, file))
         fsync_folder(output.partial)
         output.commit()
         fsync_folder(os.path.dirname(os.path.abspath(output.folder)))
@@ -175,7 +201,7 @@ def concat_line(path: str) -> str:
 def concat_list(segments: list[str]) -> str:
     """The concat demuxer's list, beside the segments: inside the state folder, never left elsewhere."""
     path = os.path.join(os.path.dirname(segments[0]), "join.partial.txt")
-    with open(path, "w", encoding="utf-8") as listing:
+    with writing(path), open(path, "w", encoding="utf-8") as listing:
         listing.writelines(concat_line(segment) for segment in segments)
     return path
 
@@ -195,7 +221,8 @@ def join_videos(segments: list[str], final_path: str, fps: Fraction, frames: int
             message = ffmpeg_message(read_log(log)) or f"ffmpeg exited with code {joiner.returncode}"
             raise UserError(f"ffmpeg could not join the segments into {final_path}: {message}")
         check_joined(output.ffmpeg_path, final_path, frames, fps, ffmpeg_message(read_log(log)))
-        fsync_file(output.ffmpeg_path)
+        with writing(final_path):
+            fsync_file(output.ffmpeg_path)
         output.commit()
         fsync_folder(os.path.dirname(os.path.abspath(final_path)))
     finally:

@@ -28,6 +28,14 @@ def pan_clip(picture: np.ndarray, frames: int, size: tuple[int, int], speed: flo
     return [crop_window(picture, 10 + speed * t, 10 + 0.5 * speed * t, width, height) for t in range(frames)]
 
 
+def circle_clip(picture: np.ndarray, frames: int, size: tuple[int, int], radius: float = 8.0) -> list[np.ndarray]:
+    """A window going once around a circle: a clip that loops (its frame `frames` would be its first)."""
+    width, height = size
+    angles = 2 * np.pi * np.arange(frames) / frames
+    return [crop_window(picture, 20 + radius * (1 + np.cos(a)), 20 + radius * (1 + np.sin(a)), width, height)
+            for a in angles]
+
+
 def zoom_clip(picture: np.ndarray, frames: int, size: tuple[int, int], rate: float = 1.01) -> list[np.ndarray]:
     width, height = size
     return [crop_window(picture, 20, 20, width, height, rate**t) for t in range(frames)]

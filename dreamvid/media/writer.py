@@ -12,7 +12,7 @@ import tempfile
 
 import numpy as np
 
-from dreamvid.errors import UserError
+from dreamvid.errors import UserError, writing
 from dreamvid.media import process
 from dreamvid.media.outputs import check_new_output, is_frame_pattern
 from dreamvid.media.process import ffmpeg_command, ffmpeg_message, file_url, fps_fraction, pattern_url, read_log, stop
@@ -182,7 +182,8 @@ class PartialFile:
         self.path, self.ffmpeg_path = path, os.path.join(folder, f".{root}.partial{ext}")
 
     def commit(self) -> None:
-        os.replace(self.ffmpeg_path, self.path)
+        with writing(self.path):
+            os.replace(self.ffmpeg_path, self.path)
 
     def discard(self) -> None:
         if os.path.exists(self.ffmpeg_path):
@@ -199,14 +200,16 @@ class PartialFolder:
         self.partial = os.path.join(parent, f".{base}.partial")
         self.replaced = os.path.join(parent, f".{base}.replaced")
         self.discard()  # left over from an interrupted run
-        os.mkdir(self.partial)
+        with writing(self.partial):
+            os.mkdir(self.partial)
         self.ffmpeg_path = os.path.join(self.partial, name)
 
     def commit(self) -> None:
         shutil.rmtree(self.replaced, ignore_errors=True)
-        if os.path.isdir(self.folder):
-            os.replace(self.folder, self.replaced)
-        os.replace(self.partial, self.folder)
+        with writing(self.folder):
+            if os.path.isdir(self.folder):
+                os.replace(self.folder, self.replaced)
+            os.replace(self.partial, self.folder)
         shutil.rmtree(self.replaced, ignore_errors=True)
 
     def discard(self) -> None:

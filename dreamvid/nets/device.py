@@ -7,6 +7,8 @@ function runs, so that listing settings or presets does not pay for it.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 from typing import TYPE_CHECKING
 
 from dreamvid.errors import UserError
@@ -23,6 +25,89 @@ CUDA_TILE = 4096  # a GPU has the memory for a whole 1080p or 4K octave; tiles w
 # range (below 6e-5) and lose their precision, then flush to 0. 2**10 lifts them clear without
 # overflow even on a tiny 64 px probe (the step divides by mean |gradient|: a scale changes nothing).
 FP16_LOSS_SCALE = 1024.0
+
+
+# Waiting OpenMP threads sleep at once instead of spinning (libgomp, torch's bundled runtime, spins ~300k
+# rounds by default; KMP_BLOCKTIME is Intel's OpenMP's name for the same). Beside other busy processes a
+# spinning thread burns the time slices its own busy sibling needed: a 512 px still beside two single-threaded
+# competitors took 3.7x its idle time (issue 32). At a load of 25 on 2 cores, a 256 px step took 0.74 s sleeping
+# against 12.7 s spinning (docs/BENCHMARKS.md); what sleeping costs on an idle machine is not measured yet.
+WAIT_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"  # cgroup v2: "QUOTA PERIOD" or "max PERIOD"
+CGROUP_V1_QUOTA = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
+def cgroup_cpu_limit(cpu_max: str = CGROUP_CPU_MAX, v1: tuple[str, str] = CGROUP_V1_QUOTA) -> float | None:
+    """The cores this process's cgroup may use (a quota of 150000 per 100000 is 1.5), or None for no quota."""
+    try:
+        quota, period = read_text(cpu_max).split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota, period = (read_text(path).strip() for path in v1)
+        except (OSError, ValueError):
+            return None
+    if not (quota.isdigit() and period.isdigit()) or int(quota) == 0 or int(period) == 0:
+        return None  # "max" (v2) or -1 (v1): no quota
+    return int(quota) / int(period)
+
+
+def read_text(path: str) -> str:
+    with open(path) as file:
+        return file.read()
+
+
+def usable_cores(affinity: set[int] | None = None, quota: float | None = None) -> int:
+    """The cores this process may run on: its CPU affinity, capped by its cgroup's CPU quota (rounded up)."""
+    if affinity is None:
+        affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    cores = max(1, len(affinity))
+    quota = cgroup_cpu_limit() if quota is None else quota
+    return max(1, min(cores, math.ceil(quota))) if quota else cores
+
+
+def calm_threads_environment(environ: "os._Environ | dict" = os.environ) -> None:
+    """Before torch loads its OpenMP runtime: waiting threads sleep, and there are as many as usable cores.
+
+    Only defaults: a value the user set stays. OpenMP reads these once, when torch is first imported;
+    `fit_threads` covers a torch imported before dreamvid.
+    """
+    for name, value in WAIT_ENVIRONMENT.items():
+        environ.setdefault(name, value)
+    environ.setdefault("OMP_NUM_THREADS", str(usable_cores()))
+
+
+def fit_threads() -> int:
+    """Lower torch's CPU threads to the usable cores (never raise a count the user chose); returns the count."""
+    import torch
+
+    cores = usable_cores()
+    if torch.get_num_threads() > cores:
+        torch.set_num_threads(cores)
+    return torch.get_num_threads()
+
+
+# glibc hands blocks over 128 KB-32 MB straight back to the kernel when freed, so every ascent step's
+# activations (up to 25 MB each at 512 px, 100 MB in a 1024 px tile) came back as fresh pages: tens of
+# thousands of page faults per step, each zero-filled, serialised between threads. Kept in the heap, a 512 px
+# step took 0.27 s of CPU against 0.51 s (bench_peer.py). The cost: up to KEEP_FREED bytes stay with the process.
+MMAP_THRESHOLD = 1 << 30  # blocks below this come from the heap (reused), above it from mmap
+KEEP_FREED = (1 << 31) - 1  # freed heap memory the process keeps before returning it to the kernel (mallopt's most)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc reuse the memory of freed tensors instead of returning it to the kernel; False where
+    the C library is not glibc (macOS, musl), which is left as it is."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD, KEEP_FREED))
 
 
 def mps_available() -> bool:

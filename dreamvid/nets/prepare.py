@@ -13,8 +13,12 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from dreamvid.errors import UserError
 from dreamvid.nets.device import autocast
 from dreamvid.nets.features import FeatureNet
+from dreamvid.notices import notify
 
 PROBE_SIDE = 64  # px of the image that a freshly compiled network is tried on
+# docs/BENCHMARKS.md, "CPU: beside the peer's plain loop": measured on 2 cores at a load of ~25.
+CPU_COMPILE_NOTICE = ("--compile on the CPU: each new octave or tile size compiles first (about 6 minutes each "
+                      "on 2 cores), and the steps after ran no faster than without it; it pays on CUDA GPUs")
 
 
 def prepare_network(net: FeatureNet, device: torch.device, compile: bool = False,
@@ -28,6 +32,8 @@ def prepare_network(net: FeatureNet, device: torch.device, compile: bool = False
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # tile and octave sizes repeat: tune each shape once
     if compile:
+        if device.type == "cpu":
+            notify(CPU_COMPILE_NOTICE)
         compile_network(net, backend)
         probe_compiled(net, device, autocast_to)
     return net

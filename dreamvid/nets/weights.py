@@ -33,12 +33,20 @@ def read_weights_file(path: str) -> dict[str, torch.Tensor]:
     return state
 
 
+def cached_weights(spec: ModelSpec) -> tuple[str, str]:
+    """(download address, torch hub cache path) of a torchvision model's ImageNet weights."""
+    import torchvision
+
+    url = getattr(torchvision.models, spec.torchvision_weights).IMAGENET1K_V1.url
+    return url, os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(url))
+
+
 def torchvision_weights(spec: ModelSpec) -> dict[str, torch.Tensor]:
     """Weights from the torch hub cache; download them only when allowed (never in tests)."""
     import torchvision
 
     weights = getattr(torchvision.models, spec.torchvision_weights).IMAGENET1K_V1
-    cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
+    _, cached = cached_weights(spec)
     if os.path.isfile(cached):
         return read_weights_file(cached)
     if os.environ.get("DREAMVID_OFFLINE") != "1":

@@ -25,6 +25,7 @@ from dreamvid.media.reader import VideoInfo, probe_video, read_frames
 from dreamvid.media.timing import ClipPlan, plan_clip, read_frame_times
 from dreamvid.media.writer import even_size
 from dreamvid.notices import notify
+from dreamvid.render.clip_loop import ClipLoop, looped_sources, looping_step, plan_clip_loop, toward_loop
 from dreamvid.render.dreaming import FrameDreamer, frame_dreamer
 from dreamvid.masks.sources import MaskSource
 from dreamvid.render.masking import ClipMasks, check_clip_mask
@@ -99,7 +100,8 @@ def analysed_frames(path: str, size: tuple[int, int], settings: Resolved, plan: 
     previous = None
     for index, frame in enumerate(dreamed_source_frames(path, size, settings, plan)):
         if index >= first:
-            yield SourceFrame(frame) if estimator is None or previous is None else analyse(estimator, previous, frame)
+            yield SourceFrame(frame) if estimator is None or previous is None else \
+                analyse(estimator, previous, frame, settings["noise_hold"])
         previous = frame
 
 
@@ -148,7 +150,7 @@ def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: R
         start = start_image(method, t, source, masks.for_carry(state), settings)
         mask, mask_state = masks.frame_mask(t, source, state, start.fresh)  # and only inside the mask
         current = frame_to_float(source.frame)
-        start = masks.restrict(start, current, mask)
+        start = toward_loop(masks.restrict(start, current, mask), state)  # a looping clip's closing frames
         if start.target is not None and t % settings["cadence"]:  # an in-between frame: carried, not dreamed
             return float_to_frame(start.target), kept(start, {**state, "source": source.frame, "output": start.target,
                                                               **mask_state}, settings, current)
@@ -185,10 +187,16 @@ class ClipWork:
     baseline: bool = False
     engine: Engine | None = field(default=None, compare=False)  # None: built when the loop starts
     mask: MaskSource | None = None  # where to dream
+    loop: ClipLoop | None = None  # `--loop`: the source's last frames dreamed first (render/clip_loop.py)
 
     @property
     def frames(self) -> int:
-        return len(self.plan.kept)
+        return len(self.plan.kept) + self.lead
+
+    @property
+    def lead(self) -> int:
+        """Frames dreamed before the first one written."""
+        return self.loop.lead if self.loop else 0
 
     def start(self) -> LoopState:
         return {}  # an empty state starts a fresh dream
@@ -202,9 +210,17 @@ class ClipWork:
         fresh dream starts where the state is empty (so `{}` at any frame starts a shot there)."""
         dreamer = frame_dreamer(self.settings, self.engine, self.baseline)
         masks = ClipMasks(self.mask, self.settings, self.size)
-        sources = masks.attach(analysed_frames(self.input_path, self.size, self.settings, self.plan, first), first)
+        sources = masks.attach(self.sources(first), first)
         sources = sources if self.baseline else prefetch(sources)
-        return ClosingStep(clip_step(dreamer, sources, self.settings, masks), sources.close)
+        step = clip_step(dreamer, sources, self.settings, masks)
+        return ClosingStep(looping_step(step, self.loop) if self.loop else step, sources.close)
+
+    def sources(self, first: int) -> Iterator[SourceFrame]:
+        if self.loop is None:
+            return analysed_frames(self.input_path, self.size, self.settings, self.plan, first)
+        estimator = FLOW_METHODS[self.settings["flow"]].estimator
+        frames = list(dreamed_source_frames(self.input_path, self.size, self.settings, self.plan))
+        return looped_sources(frames, self.loop, estimator and FlowEstimator(estimator), first)
 
 
 def prepare_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False, preview: bool = False,
@@ -214,7 +230,7 @@ def prepare_clip(input_path: str, output_path: str, settings: dict, overwrite: b
     work, sound = prepare_clip_work(input_path, settings, baseline, engine)
     repeats = None if work.plan.is_constant_rate else work.plan.repeats
     job = FrameJob("video", input_path, output_path, work.settings, work.size, work.plan.fps, work.frames,
-                   audio=sound.source, repeats=repeats, audio_digest=sound.digest)
+                   audio=sound.source, repeats=repeats, audio_digest=sound.digest, lead=work.lead)
     return job, work
 
 
@@ -231,7 +247,19 @@ def prepare_clip_work(input_path: str, settings: dict, baseline: bool = False,
     check_cadence(resolved)
     mask = check_clip_mask(resolved, size, info.size, len(plan.kept),
                            FLOW_METHODS[resolved["flow"]].estimator is not None)
-    return ClipWork(input_path, size, resolved, plan, baseline, engine, mask), sound
+    loop = clip_loop(input_path, size, resolved, plan)
+    return ClipWork(input_path, size, resolved, plan, baseline, engine, mask, loop), sound
+
+
+def clip_loop(path: str, size: tuple[int, int], settings: Resolved, plan: ClipPlan) -> ClipLoop | None:
+    """`--loop`: the plan of a source that loops, or one line saying it does not (it is decoded once more)."""
+    if not settings["loop"]:
+        return None
+    if settings["mask"] or settings["workers"] > 1 or settings["ray"]:
+        raise UserError("--loop on a clip dreams it in one process without --mask (drop --workers, --ray, --mask)")
+    loop = plan_clip_loop(list(dreamed_source_frames(path, size, settings, plan)), float(plan.fps), path)
+    notify(f"loop: the clip's last {loop.lead} frames are dreamed first (not written) and carried into its first")
+    return loop
 
 
 def render_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False, resume: bool = False,

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import os
 from typing import Iterator
 
-from dreamvid.errors import UserError
+from dreamvid.errors import UserError, writing
 from dreamvid.media.outputs import output_target
 
 try:
@@ -34,7 +34,8 @@ def _owner(handle) -> str:
 def _take(path: str):
     """An open handle holding the lock on `path`, or a UserError naming its holder."""
     while True:
-        handle = open(path, "a+", encoding="utf-8")
+        with writing(path):  # a read-only or full disk: one line, before anything else is touched
+            handle = open(path, "a+", encoding="utf-8")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -57,10 +58,11 @@ def output_lock(output_path: str) -> Iterator[None]:
     path = lock_path(output_path)
     handle = _take(path)
     try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        with writing(path):
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
         yield
     finally:
         os.remove(path)  # removed while still held, so nobody locks the old file in between

@@ -10,7 +10,7 @@ A step that holds resources (a decoder, a prefetch thread) has a `close()`, call
 from __future__ import annotations
 
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 import os
 import time
@@ -19,14 +19,15 @@ from typing import Callable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from dreamvid.errors import Cancelled, Interrupted
+from dreamvid.errors import Cancelled, Interrupted, UserError, write_failure
 from dreamvid.media.audio import AudioSource
 from dreamvid.media.segments import SegmentedOutput, check_video_output, join_segments, segment_count
 from dreamvid.notices import notify
 from dreamvid.render.identity import render_identity
 from dreamvid.render.lock import output_lock
 from dreamvid.render.report import FrameReport, wrote
-from dreamvid.render.resume import check_segments, discard_state, prepare_state, save_state, trusted_checkpoint
+from dreamvid.render.resume import (RenderState, check_segments, discard_state, join_begun, layout_problem,
+                                    prepare_state, save_state, trusted_checkpoint)
 from dreamvid.settings import Resolved
 from dreamvid.settings.commands import sidecar_for
 
@@ -49,11 +50,24 @@ class FrameJob:
     audio: AudioSource | None = None
     repeats: tuple[int, ...] | None = None  # output frames per dreamed frame (a variable-rate clip's held frames)
     audio_digest: str = ""  # the analysed features the schedules read (resume fingerprint), "" when none
+    lead: int = 0  # frames dreamed before the first one written (a loop's: render/zoom_loop.py, clip_loop.py)
     started: float = field(default_factory=time.monotonic, compare=False)  # for the time in the last line
 
     @property
+    def written_frames(self) -> int:
+        """Frames the loop writes (each once), into segments."""
+        return self.frames - self.lead
+
+    @property
+    def forward_frames(self) -> int:
+        """The output's frames forward: each written frame as many times as it is held."""
+        return self.written_frames if self.repeats is None else sum(self.repeats[:self.written_frames])
+
+    @property
     def output_frames(self) -> int:
-        return self.frames if self.repeats is None else sum(self.repeats[:self.frames])
+        """A boomerang comes back without its end frames twice."""
+        forward = self.forward_frames
+        return forward + max(0, forward - 2) if self.settings["boomerang"] else forward
 
     def copies(self, t: int) -> int:
         return 1 if self.repeats is None else self.repeats[t]
@@ -61,12 +75,14 @@ class FrameJob:
 
 def prepare_output(output_path: str, settings: dict, overwrite: bool, preview: bool) -> tuple[str, dict]:
     """The prologue of every frame loop: a preview's own path and settings, then the output check."""
+    if settings["loop"] and settings["boomerang"]:
+        raise UserError("give --loop or --boomerang, not both (a boomerang already plays on repeat without a jump)")
     if preview:
         final_path, output_path, settings = output_path, preview_path(output_path), preview_settings(settings)
         dreamed = "" if settings["cadence"] == 1 else f", every {settings['cadence']}th frame dreamed"
         notify(f"preview: writing {output_path} ({settings['size']} px, at most {settings['octaves']} octaves "
                f"of 3 steps{dreamed}); without --preview the render goes to {final_path}")
-    check_video_output(output_path, overwrite)
+    check_video_output(output_path, overwrite or join_begun(output_path))  # that join's output: --resume ends it
     return output_path, settings
 
 
@@ -119,31 +135,58 @@ def render_frames(job: FrameJob, step_from: Callable[[int], Step], start: Callab
     (`Cancelled`) with its last checkpoint kept, as Ctrl-C does (`Interrupted`)."""
     with output_lock(job.output_path):
         identity = render_identity(job.mode, job.input_path, job.settings.values, job.size, job.audio_digest)
-        folder, state, loop_state = prepare_state(job.output_path, identity, resume, overwrite)
+        check = layout_problem(job.output_path, job.settings["checkpoint_frames"], job.frames, job.lead)
+        folder, state, loop_state = prepare_state(job.output_path, identity, resume, overwrite, check)
         output = segmented_output(job, folder, state.segments)
         state, loop_state = trusted_checkpoint(output, state, loop_state)
+        if job.audio and job.settings["boomerang"]:
+            notify(f"boomerang: {job.output_path} has no sound (played backward it would not match the picture)")
         try:
-            report = FrameReport(job.mode, job.settings, job.size, job.frames, state.next_frame)
-            frames = dreamed_frames(report.announced(step_from), state.next_frame, job.frames, loop_state or start())
-            with closing(frames), progress_bar(job, state.next_frame, progress) as bar:
-                for t, frame, loop_state in frames:
-                    if output.write(frame, t, job.copies(t)):  # 1. write; 2. checkpoint at a segment's end
-                        state.next_frame = t + 1
-                        save_state(folder, state, loop_state)
-                    bar.update()
-                    report.frame_done(t)
-                    if callback and callback(t, frame, job.frames) is False:  # 3. the caller may stop here
-                        raise Cancelled(job.output_path, state.next_frame, job.frames,
-                                        f"the callback returned False after frame {t} of {job.frames}")
-            output.close()
+            if state.next_frame < job.frames:
+                render_missing(job, step_from, start, folder, output, state, loop_state, progress, callback)
         except BaseException as error:
             output.abort()
             if state.next_frame == 0:  # stopped before any checkpoint: nothing to resume, so leave nothing
                 discard_state(folder)
             if isinstance(error, KeyboardInterrupt):
                 raise Interrupted(job.output_path, state.next_frame, job.frames, "Ctrl-C") from None
+            failure = write_failure(error)
+            if failure is not None and state.next_frame:  # a full disk: the checkpoint is kept for --resume
+                raise failure.continued(resume_hint(state.next_frame, job.frames)) from None
             raise
         return finish_render(job, folder, output, overwrite or resume)
+
+
+def resume_hint(next_frame: int, frames: int) -> str:
+    if next_frame >= frames:
+        return "then the same command with --resume joins the finished frames"
+    return f"then the same command with --resume continues from frame {next_frame} of {frames}"
+
+
+def render_missing(job: FrameJob, step_from: Callable[[int], Step], start: Callable[[], LoopState], folder: str,
+                   output: SegmentedOutput, state: RenderState, loop_state: LoopState, progress: bool,
+                   callback: Callback | None) -> None:
+    """Frames `state.next_frame`.. of the job into the output's segments, checkpointing after each; once
+    every frame is in, a last checkpoint says so (a kill during the join or before the sidecar: --resume
+    finishes)."""
+    report = FrameReport(job.mode, job.settings, job.size, job.frames, state.next_frame)
+    frames = dreamed_frames(report.announced(step_from), state.next_frame, job.frames, loop_state or start())
+    with closing(frames), progress_bar(job, state.next_frame, progress) as bar:
+        for t, frame, loop_state in frames:
+            bar.update()
+            report.frame_done(t)
+            written = t - job.lead  # a loop's lead is dreamed, not written
+            if written < 0:
+                continue
+            if output.write(frame, written, job.copies(written)):  # 1. write; 2. checkpoint at a segment's end
+                save_state(folder, replace(state, next_frame=t + 1), loop_state)
+                state.next_frame = t + 1  # once it is on the disk: a failed save leaves the one before
+            if callback and callback(written, frame, job.written_frames) is False:  # 3. the caller may stop here
+                raise Cancelled(job.output_path, state.next_frame, job.frames,
+                                f"the callback returned False after frame {written} of {job.written_frames}")
+    output.close()
+    save_state(folder, replace(state, next_frame=job.frames, joining=True), {})
+    state.next_frame, state.joining = job.frames, True
 
 
 def progress_bar(job: FrameJob, done: int, shown: bool) -> tqdm:
@@ -153,15 +196,23 @@ def progress_bar(job: FrameJob, done: int, shown: bool) -> tqdm:
 def finish_render(job: FrameJob, folder: str, output: SegmentedOutput, replace: bool) -> str:
     """Check the segments, join them (with the sound) into exactly the frames planned, put the settings
     beside the output, drop the state. Interrupted, the state is kept and --resume joins again."""
-    count = segment_count(job.frames, job.settings["checkpoint_frames"])
+    count = segment_count(job.written_frames, job.settings["checkpoint_frames"])
     try:
         check_segments(output, count)
+        segments, audio = output.segment_paths(count), job.audio
+        if job.settings["boomerang"]:  # the way back, one more segment; no sound under it
+            segments, audio = segments + [output.way_back(count, job.forward_frames)], None
         with sidecar_for(job.mode, job.input_path, job.output_path, job.settings.values) as commit_settings:
-            join_segments(output.segment_paths(count), job.output_path, job.size, job.fps, job.audio, replace,
+            join_segments([path for path in segments if path], job.output_path, job.size, job.fps, audio, replace,
                           frames=job.output_frames)
             sidecar = commit_settings()
     except KeyboardInterrupt:
         raise Interrupted(job.output_path, job.frames, job.frames) from None  # the join is done again
+    except (OSError, UserError) as error:
+        failure = write_failure(error)
+        if failure is None:
+            raise
+        raise failure.continued(resume_hint(job.frames, job.frames)) from None
     discard_state(folder)
     wrote(job.output_path, job.output_frames, time.monotonic() - job.started, sidecar)
     return job.output_path

@@ -9,20 +9,20 @@ whole, and a segment damaged later is found before it is used.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-import json
 import os
 import shutil
-import zipfile
+from typing import Callable
 
 import numpy as np
 
-from dreamvid.errors import UserError
+from dreamvid.errors import UserError, writing
 from dreamvid.media.outputs import output_target
-from dreamvid.media.sealing import fsync_file, fsync_folder
-from dreamvid.media.segments import SegmentedOutput
+from dreamvid.media.segments import SegmentedOutput, segment_count, segment_name
 from dreamvid.notices import notify
+from dreamvid.render.checkpoint import CheckpointDamaged, RenderState, load_state, save_state  # noqa: F401
 from dreamvid.render.identity import changes, identity_digest, render_identity
+
+Check = Callable[[RenderState, dict], "str | None"]  # what is wrong with a loaded checkpoint, or None
 
 
 def state_folder(output_path: str) -> str:
@@ -35,66 +35,23 @@ def fingerprint(mode: str, input_path: str, settings: dict, frame_size: tuple[in
     return identity_digest(render_identity(mode, input_path, settings, frame_size, audio_digest))
 
 
-@dataclass
-class RenderState:
-    fingerprint: str
-    next_frame: int = 0  # frames before it are in finished segments (segment_NNNNN.* in the state folder)
-    segments: dict = field(default_factory=dict)  # segment name -> its seal (media/sealing.py)
-    identity: dict = field(default_factory=dict)  # what the fingerprint hashes, to say what changed
-
-
-def write_durably(path: str, write) -> None:
-    """`write(temporary)`, fsync, then rename over `path`: after a crash, the old file or the new one."""
-    temporary = path + ".partial" + os.path.splitext(path)[1]
-    write(temporary)
-    fsync_file(temporary)
-    os.replace(temporary, path)
-
-
-def save_state(folder: str, state: RenderState, arrays: dict[str, np.ndarray]) -> None:
-    """Arrays first, then the JSON that points at them and at the sealed segments: each on the disk
-    before it is renamed, and the folder's names synced last."""
-    write_durably(os.path.join(folder, "loop.npz"), lambda path: np.savez(path, **arrays))
-    write_durably(os.path.join(folder, "state.json"), lambda path: write_json(path, asdict(state)))
-    fsync_folder(folder)
-
-
-def write_json(path: str, values: dict) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(values, handle)
-
-
-DAMAGED = (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile)  # what np.load and json raise
-
-
-def load_state(folder: str) -> tuple[RenderState, dict[str, np.ndarray]] | None:
-    path = os.path.join(folder, "state.json")
-    if not os.path.isfile(path):
-        return None
-    try:
-        with open(path, encoding="utf-8") as handle:
-            state = RenderState(**json.load(handle))
-        with np.load(os.path.join(folder, "loop.npz")) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except DAMAGED as error:
-        raise UserError(f"the checkpoint in {folder} is damaged ({type(error).__name__}: {error}); it is kept "
-                        f"as it is: pass --overwrite to start again") from None
-    return state, arrays
-
-
-def prepare_state(output_path: str, identity: dict, resume: bool, overwrite: bool):
-    """Decide how a render starts: fresh, or from its checkpoint. Returns (folder, state, arrays)."""
+def prepare_state(output_path: str, identity: dict, resume: bool, overwrite: bool, check: Check | None = None):
+    """Decide how a render starts: fresh, or from its checkpoint. Returns (folder, state, arrays).
+    `check(state, arrays)`: what else is wrong with the checkpoint for this render (None: nothing). A damaged
+    checkpoint is refused; with --overwrite too, it is said in one line and the render starts again."""
     folder = state_folder(output_path)
     discard_state(discarded_folder(folder))  # left by a clean-up that was cut short
     expected = identity_digest(identity)
     if os.path.isdir(folder) and not resume:
         check_no_state(output_path, overwrite)
         discard_state(folder)
-    loaded = load_state(folder) if resume else None
+    loaded = checked_checkpoint(folder, check, overwrite) if resume else None
     if loaded is None:
-        if resume:
+        if resume and not os.path.isfile(os.path.join(folder, "state.json")):
             notify(f"nothing to resume for {output_path}; starting from frame 0")
-        os.makedirs(folder, exist_ok=True)
+        discard_state(folder)  # started again: nothing it held is trusted
+        with writing(folder):
+            os.makedirs(folder, exist_ok=True)
         return folder, RenderState(expected, identity=identity), {}
     state, arrays = loaded
     if state.fingerprint != expected:
@@ -102,6 +59,51 @@ def prepare_state(output_path: str, identity: dict, resume: bool, overwrite: boo
                         f"({changes(state.identity, identity) if state.identity else 'by an older dreamvid'}); "
                         f"pass --overwrite to start again with these")
     return folder, state, arrays
+
+
+def checked_checkpoint(folder: str, check: Check | None, overwrite: bool):
+    """The checkpoint in `folder` if it is whole and fits (None: there is none, or it is damaged and
+    --overwrite starts again); otherwise CheckpointDamaged."""
+    try:
+        loaded = load_state(folder)
+        problem = check(*loaded) if loaded and check else None
+        if problem:
+            raise CheckpointDamaged(folder, problem)
+    except CheckpointDamaged as damage:
+        if not overwrite:
+            raise
+        notify(f"{damage.what}: --overwrite starts the render again")
+        return None
+    return loaded
+
+
+def layout_problem(final_path: str, size: int, frames: int, lead: int = 0) -> Check:
+    """The check of a one-process render's checkpoint (`size` frames a segment): it was saved at a segment's
+    end (or once every frame was in), names exactly the segments before its next frame, holds the loop's state.
+    `lead`: frames dreamed before the first one written (a loop's), counted in `frames` and the next frame."""
+    def problem(state: RenderState, arrays: dict) -> str | None:
+        written = state.next_frame - lead
+        at_end = state.next_frame == 0 or (written >= 0 and written % size == 0)
+        done = state.next_frame == frames if state.joining else at_end
+        if not done or state.next_frame > frames:
+            return f"its next frame {state.next_frame} is not the end of a segment of this {frames}-frame render"
+        names = {segment_name(index, final_path) for index in range(segment_count(max(written, 0), size))}
+        if set(state.segments) != names:
+            return f"its next frame {state.next_frame} does not match its {len(state.segments)} sealed segments"
+        if state.next_frame and not state.joining and not arrays:
+            return "loop.npz holds no loop state"
+        return None
+    return problem
+
+
+def join_begun(output_path: str) -> bool:
+    """True when the output's state says every frame was in and the join began: an output in place is then
+    that join's (a kill came before the sidecar), and --resume joins again and finishes."""
+    try:
+        loaded = load_state(state_folder(output_path))
+    except UserError:
+        return False
+    return loaded is not None and loaded[0].joining
 
 
 def discarded_folder(folder: str) -> str:
@@ -131,7 +133,7 @@ def trusted_checkpoint(output: SegmentedOutput, state: RenderState,
                        arrays: dict[str, np.ndarray]) -> tuple[RenderState, dict[str, np.ndarray]]:
     """The checkpoint to continue from: as saved when every segment it names is whole; else frame 0,
     the one earlier point whose loop state is known (a checkpoint keeps the state at its own frame only)."""
-    found = output.first_flaw(state.next_frame // output.segment_frames)
+    found = output.first_flaw(len(state.segments))
     if found is None:
         return state, arrays
     name, problem = found

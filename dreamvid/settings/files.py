@@ -11,7 +11,7 @@ from pathlib import Path
 import sys
 from typing import Callable, Iterator
 
-from dreamvid.errors import UserError, did_you_mean
+from dreamvid.errors import UserError, did_you_mean, writing
 from dreamvid.media.outputs import output_target
 from dreamvid.settings.values import merge
 
@@ -170,17 +170,19 @@ def sidecar(mode: str, input_path: str, output_path: str, settings: dict) -> Ite
     path = settings_path(output_path)
     temporary = path + ".partial"
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
+        with writing(path), open(temporary, "w", encoding="utf-8") as handle:
             handle.write(job_text(mode, input_path, output_path, settings, os.path.dirname(os.path.abspath(path))))
             handle.flush()
             os.fsync(handle.fileno())
-    except OSError as error:
-        remove_quietly(temporary)
-        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
-    try:
-        yield lambda: (os.replace(temporary, path), path)[1]
+        yield lambda: commit_sidecar(temporary, path)
     finally:
         remove_quietly(temporary)
+
+
+def commit_sidecar(temporary: str, path: str) -> str:
+    with writing(path):
+        os.replace(temporary, path)
+    return path
 
 
 def remove_quietly(path: str) -> None:

@@ -33,6 +33,7 @@ class Setting:
         return "--" + self.name.replace("_", "-")
 
 
+LONGEST_SECONDS = 1e7  # times in seconds: 115 days, past any clip, and far from float overflow
 SETTINGS: tuple[Setting, ...] = (
     # dream: the still-image engine (docs/DESIGN.md, "Still dream")
     Setting("model", "efficientnet_lite0", "network to dream with", "choice", choices=tuple(MODELS)),
@@ -48,7 +49,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("step", 0.02, "ascent step on a 0..1 image, in units of mean |gradient|", "schedule", low=0.0, high=1.0),
     Setting("jitter", 16, "random roll in px per step (hides the network's stride grid)", "schedule", low=0, high=512, integer=True),
     Setting("smooth", 0.0, "gradient smoothing sigma in px (0 = off): smoother, larger patterns", "schedule", low=0.0, high=32.0),
-    Setting("seed", 0, "random seed; per-frame randomness derives from it and the frame index", "int", low=0),
+    Setting("seed", 0, "random seed; per-frame randomness derives from it and the frame index", "int", low=0,
+            high=2**32 - 1),  # torch seeds are 64-bit and each frame's is seed x 1000003 + frame,
     Setting("device", "auto", "where to run the ascent (auto = CUDA, else Apple's MPS, else the CPU)", "choice", choices=DEVICES),
     Setting("size", 0, "longer side of the dream in px (0 = the input's own size)", "int", low=0, high=16384,
             nonzero_low=16),
@@ -68,12 +70,15 @@ SETTINGS: tuple[Setting, ...] = (
             "region in or out)", "schedule", low=0.0, high=1.0),
     # zoom: the feedback loop (docs/DESIGN.md, "Zoom loop"); rates are per second, so fps does not change the look
     Setting("frames", 0, "frames to render (0 = zoom: 5 seconds, or as long as --audio; video: the whole clip)", "int", low=0,
-            group="output"),  # zoom and video both take it
+            high=10_000_000, group="output"),  # zoom and video both take it; 10M frames: 3.8 days at 30 fps
     Setting("fps", "30", "frames per second of a zoom video (a number or a ratio like 30000/1001)", "fps", group="zoom"),
     Setting("zoom", 1.2, "zoom factor per second (1 = still, >1 = fly in, <1 = fly out)", "schedule", above=0.0, high=100.0, group="zoom"),
-    Setting("rotate", 0.0, "rotation in degrees per second (counter-clockwise)", "schedule", group="zoom"),
-    Setting("translate_x", 0.0, "horizontal move in percent of the width per second", "schedule", group="zoom"),
-    Setting("translate_y", 0.0, "vertical move in percent of the height per second", "schedule", group="zoom"),
+    Setting("rotate", 0.0, "rotation in degrees per second (counter-clockwise)", "schedule", low=-3600.0, high=3600.0,
+            group="zoom"),  # 10 turns a second: beyond it every frame is a blur
+    Setting("translate_x", 0.0, "horizontal move in percent of the width per second", "schedule", low=-1000.0, high=1000.0,
+            group="zoom"),  # 10 widths a second: past it a frame shares nothing with the one before
+    Setting("translate_y", 0.0, "vertical move in percent of the height per second", "schedule", low=-1000.0, high=1000.0,
+            group="zoom"),
     Setting("center_x", 0.5, "zoom/rotation centre, fraction of the width", "schedule", low=0.0, high=1.0, group="zoom"),
     Setting("center_y", 0.5, "zoom/rotation centre, fraction of the height", "schedule", low=0.0, high=1.0, group="zoom"),
     Setting("noise", False, "start from noise instead of a picture", "bool", group="zoom"),
@@ -115,6 +120,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("wake_memory", True, "flow modes: what a mover uncovers takes back the dream the background had "
             "there before the mover covered it (remembered where it kept still for 8 frames, and moved along with "
             "the camera), instead of the mover's dream smeared into it", "bool", group="video"),
+    Setting("noise_hold", False, "flow modes: where the flow fails its check on content that hardly changed in "
+            "place (sensor noise, compression: night footage), hold the carried dream as if the check had passed "
+            "(a flat mover's inside is held too, and loses some dream)", "bool", group="video"),
     Setting("wake_boost", 0.0, "flow modes: what a mover uncovers takes ascent steps 1 + this x longer while it "
             "grows (see --wake-frames), to reach the dream's depth sooner", "schedule", low=0.0, high=10.0, group="video"),
     Setting("iterations_next", 3, "ascent steps per octave after the first frame: the carried dream holds the "
@@ -122,8 +130,10 @@ SETTINGS: tuple[Setting, ...] = (
             "schedule", low=0, high=1000, integer=True, group="video"),
     Setting("octaves_next", 2, "pyramid levels after the first frame (1 is faster; 2 renews larger patterns "
             "on new content)", "int", low=1, high=12, group="video"),
-    Setting("start", 0.0, "start of the dreamed range in the clip, seconds", "float", low=0.0, group="video"),
-    Setting("duration", 0.0, "length of the dreamed range in seconds (0 = to the end)", "float", low=0.0, group="video"),
+    Setting("start", 0.0, "start of the dreamed range in the clip, seconds", "float", low=0.0, high=LONGEST_SECONDS,
+            group="video"),
+    Setting("duration", 0.0, "length of the dreamed range in seconds (0 = to the end)", "float", low=0.0,
+            high=LONGEST_SECONDS, group="video"),
     Setting("scale", 1.0, "dream at this fraction of the clip's resolution", "float", above=0.0, high=1.0, group="video"),
     Setting("cut_threshold", 0.3, "mean flow reliability below which a frame counts as a scene cut",
             "float", low=0.0, high=1.0, group="video"),
@@ -142,6 +152,11 @@ SETTINGS: tuple[Setting, ...] = (
             nonzero_low=30.0, group="audio"),
     Setting("audio_beat_offset", 0.0, "seconds to move every beat by (later when > 0), for a beat heard off the "
             "drums", "float", low=-5.0, high=5.0, group="audio"),
+    # loops (docs/DESIGN.md, "Loops"): zoom and video
+    Setting("loop", False, "end where it began, so it plays on repeat without a jump (zoom: the last 1.5 s fly "
+            "into the first frame; video: a looping source's seam is dreamed over)", "bool", group="output"),
+    Setting("boomerang", False, "play forward, then backward (the end frames once each); the sound is dropped",
+            "bool", group="output"),
     # output
     Setting("crf", -1, "encoder quality, lower = better (-1 = the format's default: 18 for mp4)", "int", low=-1, high=63, group="output"),
     Setting("codec", "", "ffmpeg encoder, e.g. libx265 or h264_nvenc (default: by extension)", "str", group="output"),
@@ -157,7 +172,7 @@ SETTINGS: tuple[Setting, ...] = (
             "joined); the input and output must be on a filesystem every machine sees", "str", group="video"),
     Setting("max_shot_seconds", 0.0, "split shots longer than this between workers: each piece starts dreaming "
             "1 s early and cross-fades there with the piece before (0 = never; unlike one process at the seams)",
-            "float", low=0.0, group="video"),
+            "float", low=0.0, high=LONGEST_SECONDS, group="video"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 

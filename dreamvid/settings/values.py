@@ -20,32 +20,62 @@ def describe(setting: Setting) -> str:
     return f"{setting.name} ({setting.flag})"
 
 
+def number_text(value: float) -> str:
+    """A bound or a value as typed: 4294967295 in full, 1e+30 short, a 400-digit int by its length."""
+    if isinstance(value, int) and abs(value) >= 10**16:
+        return f"a {len(str(abs(value)))}-digit number"
+    return str(int(value)) if math.isfinite(value) and value == int(value) and abs(value) < 10**16 else f"{value:g}"
+
+
+def range_text(setting: Setting) -> str:
+    """The values a numeric setting takes, in words: ">= 0 and <= 63", "0 or >= 16 and <= 16384"."""
+    parts = []
+    if setting.low is not None:
+        parts.append(f">= {number_text(setting.low)}")
+    if setting.above is not None:
+        parts.append(f"> {number_text(setting.above)}")
+    if setting.nonzero_low is not None:
+        parts = [f"0 or >= {number_text(setting.nonzero_low)}"]
+    if setting.high is not None:
+        parts.append(f"<= {number_text(setting.high)}")
+    kind = "a whole number" if setting.kind == "int" or setting.integer else "a number"
+    return f"{kind} {' and '.join(parts)}" if parts else f"a finite {kind[2:]}"
+
+
 def check_bounds(setting: Setting, value: float, where: str = "") -> None:
     problems = []
-    if setting.low is not None and value < setting.low:
-        problems.append(f">= {setting.low:g}")
-    if setting.above is not None and value <= setting.above:
-        problems.append(f"> {setting.above:g}")
-    if setting.high is not None and value > setting.high:
-        problems.append(f"<= {setting.high:g}")
-    if setting.nonzero_low is not None and 0 < value < setting.nonzero_low:
-        problems.append(f"0 or >= {setting.nonzero_low:g}")
-    if problems or not math.isfinite(value):
-        raise UserError(f"{describe(setting)} must be {' and '.join(problems) or 'finite'}, got {value:g}{where}")
+    if not isinstance(value, int) and not math.isfinite(value):
+        problems.append("finite")
+    elif setting.low is not None and value < setting.low:
+        problems.append(f">= {number_text(setting.low)}")
+    elif setting.above is not None and value <= setting.above:
+        problems.append(f"> {number_text(setting.above)}")
+    elif setting.high is not None and value > setting.high:
+        problems.append(f"<= {number_text(setting.high)}")
+    elif setting.nonzero_low is not None and 0 < value < setting.nonzero_low:
+        problems.append(f"0 or >= {number_text(setting.nonzero_low)}")
+    if problems:
+        shown = number_text(value)
+        raise UserError(f"{describe(setting)} must be {problems[0]}, got {shown}{where}; it takes "
+                        f"{range_text(setting)}")
 
 
 def as_number(setting: Setting, value: object, integer: bool) -> float | int:
+    """`value` as a number (an int where `integer`), or one line naming the setting and its range: any value
+    at all (inf, nan, 1e400, a string) ends here, never in an OverflowError further on."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise UserError(f"{describe(setting)} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise UserError(f"{describe(setting)} must be a number, got {value!r}") from None
-    if integer:
-        if number != int(number):
-            raise UserError(f"{describe(setting)} must be a whole number, got {value!r}")
-        return int(number)
-    return number
+        raise UserError(f"{describe(setting)} must be {range_text(setting)}, got {value!r}")
+    if isinstance(value, int):  # exact, however large: the bounds refuse it without a float overflow
+        number = value
+    else:
+        try:
+            number = float(value)
+        except ValueError:
+            raise UserError(f"{describe(setting)} must be {range_text(setting)}, got {value!r}") from None
+    check_bounds(setting, number)
+    if integer and number != int(number):
+        raise UserError(f"{describe(setting)} must be a whole number, got {value!r}; it takes {range_text(setting)}")
+    return int(number) if integer else number
 
 
 def check_schedule(setting: Setting, value: object) -> float | str:
@@ -53,6 +83,8 @@ def check_schedule(setting: Setting, value: object) -> float | str:
     `check_schedules` checks every frame once the render's length and rate are known), kept as text."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UserError(f"{describe(setting)} must be a number or a schedule string, got {value!r}")
+    if not isinstance(value, str):
+        value = as_number(setting, value, False)  # in range, so a huge int never overflows a float below
     schedule = parse_schedule(value, setting.name)
     if schedule.audio_names:  # its values exist once the track is analysed: range-checked then, every frame
         return str(schedule)
@@ -105,10 +137,8 @@ def check_value(setting: Setting, value: object) -> object:
             return value
         raise UserError(f"{describe(setting)} must be true or false, got {value!r}")
     if kind in ("int", "float"):
-        number = as_number(setting, value, kind == "int")
-        check_bounds(setting, number)
-        return number
-    if not isinstance(value, str):
+        return as_number(setting, value, kind == "int")
+    if not isinstance(value, str) or "\0" in value:  # a NUL byte ends a path in the OS: open() would raise
         raise UserError(f"{describe(setting)} must be a string, got {value!r}")
     if kind == "choice" and value not in setting.choices:
         raise UserError(f"{describe(setting)} must be one of: {', '.join(setting.choices)}; got {value!r}"

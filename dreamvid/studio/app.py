@@ -1,5 +1,6 @@
 """The studio's HTTP side (Starlette): the page, uploads, samples, jobs with their progress as
-server-sent events, results, the layer atlas. Handlers stay thin: the work lives in the other modules."""
+server-sent events, results, the layer atlas. Every request passes the guard first (`guard`: Host, origin,
+token, body type); handlers stay thin: the work lives in the other modules."""
 
 from __future__ import annotations
 
@@ -11,25 +12,33 @@ import threading
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dreamvid.errors import UserError
+from dreamvid.errors import UserError, WriteFailed
 from dreamvid.studio import atlas, jobs
+from dreamvid.studio.bounds import DEFAULT_MAX_STORAGE_MB, Refused, parse_json
+from dreamvid.studio.guard import Guard
 from dreamvid.studio.state import Studio
-from dreamvid.studio.submit import atlas_state, dream_request, options, submit_job
+from dreamvid.studio.submit import ATLAS_MODEL, MODES, atlas_state, dream_request, options, submit_job
 from dreamvid.studio.uploads import PURPOSES, TooBig, UploadSink
 from dreamvid.studio.workfolder import WorkFolder
 
 STATIC = Path(__file__).with_name("static")
+UPLOAD_IDLE_S = 30.0  # an upload that sends nothing this long is dropped, and its partial file deleted
 EVENT_POLL_S = 0.05  # how often an event stream looks for news: well under a frame's time
 HEARTBEAT_S = 1.0  # a comment this often, so a closed tab is noticed (and its jobs cancelled) within a second
 
 
+class Stalled(UserError):
+    """An upload that stopped sending (HTTP 408)."""
+
+
 def error_response(error: UserError, status: int = 400) -> JSONResponse:
-    return JSONResponse({"error": str(error)}, status_code=status)
+    return JSONResponse({"error": str(error)}, status_code=429 if isinstance(error, Refused) else status)
 
 
 async def page(request: Request) -> Response:
@@ -38,40 +47,68 @@ async def page(request: Request) -> Response:
 
 async def get_options(request: Request) -> Response:
     studio: Studio = request.app.state.studio
-    return JSONResponse(options(studio.max_upload_bytes))
+    return JSONResponse(await asyncio.to_thread(options, studio.max_upload_bytes))
 
 
 async def get_settings(request: Request) -> Response:
     """The merged settings a mode and preset start from: the knobs' initial values."""
     mode, preset = request.query_params.get("mode", "image"), request.query_params.get("preset") or None
     try:
+        if mode not in MODES:
+            raise UserError(f"mode must be one of {', '.join(MODES)}")
         return JSONResponse(await asyncio.to_thread(jobs.library().resolve_settings, mode, preset))
     except UserError as error:
         return error_response(error)
 
 
+def tab_of(value: object) -> str:
+    """A tab's id as the page sends it: a short token (the queue's fairness and quotas are per tab)."""
+    text = str(value or "")
+    return text if 0 < len(text) <= 64 and text.replace("-", "").isalnum() else "anonymous"
+
+
+async def receive_body(request: Request, sink: UploadSink) -> None:
+    """The body into `sink`, chunk by chunk; a client silent for UPLOAD_IDLE_S is dropped."""
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), UPLOAD_IDLE_S)
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:
+            raise Stalled(f"the upload stalled (nothing for {UPLOAD_IDLE_S:g} s): try again") from None
+        sink.write(chunk)
+
+
 async def post_upload(request: Request) -> Response:
-    """The file is the raw body (no multipart parser): streamed to disk, counted, refused past the limit."""
+    """The file is the raw body (no multipart parser): streamed to disk, counted, refused past the limit;
+    whatever goes wrong (too big, stalled, the client gone), the partial file is deleted."""
     studio: Studio = request.app.state.studio
-    purpose = request.query_params.get("purpose", "input")
+    purpose, tab = request.query_params.get("purpose", "input"), tab_of(request.query_params.get("tab"))
     if purpose not in PURPOSES:
         return error_response(UserError(f"purpose must be one of {', '.join(PURPOSES)}"))
-    declared = int(request.headers.get("content-length") or 0)
-    sink = UploadSink(studio.folder, studio.max_upload_bytes)
+    declared = request.headers.get("content-length") or "0"
     try:
-        if declared > studio.max_upload_bytes:
+        sink = UploadSink(studio.folder, studio.max_upload_bytes)
+    except WriteFailed as error:
+        return error_response(error, 507)
+    try:
+        if not declared.isdigit() or int(declared) > studio.max_upload_bytes:
             sink.write(b"\0" * (studio.max_upload_bytes + 1))  # refuse before reading a byte of the body
-        async for chunk in request.stream():
-            sink.write(chunk)
+        await receive_body(request, sink)
         upload = await asyncio.to_thread(sink.finish, request.query_params.get("name", ""), purpose)
     except TooBig as error:
         return error_response(error, 413)
     except UserError as error:
-        return error_response(error)
+        sink.discard()
+        return error_response(error, 408 if isinstance(error, Stalled) else 507 if isinstance(error, WriteFailed) else 400)
+    except ClientDisconnect:
+        sink.discard()
+        return Response(status_code=400)  # nobody reads it: the page has gone
     except BaseException:
         sink.discard()
         raise
-    studio.uploads[upload.id] = upload
+    studio.keep_upload(upload, tab)
     return JSONResponse(upload.to_json())
 
 
@@ -85,13 +122,13 @@ async def get_sample(request: Request) -> Response:
 async def post_job(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     try:
-        body = await request.json()
+        body = parse_json(await request.body())
         # off the event loop: the first request imports the library (torch), and other pages must not wait
-        request_, action = await asyncio.to_thread(dream_request, body, studio.folder, studio.uploads)
-        job = submit_job(studio, request_, action, str(body.get("client", "")))
+        request_, action = await asyncio.to_thread(dream_request, body, studio)
+        job = submit_job(studio, request_, action, tab_of(body.get("client")))
     except UserError as error:
         return error_response(error)
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, OverflowError, KeyError):
         return error_response(UserError("the request is not the JSON the page sends"))
     return JSONResponse({"id": job.id, "position": studio.queue.position(job), **job.result})
 
@@ -115,11 +152,13 @@ async def job_events(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     try:
         job = studio.job(request.path_params["job"])
+        studio.check_streams()
     except UserError as error:
         return error_response(error, 404)
 
     async def stream():
         sent, sent_frame, quiet = None, -1, 0.0
+        studio.streams += 1
         try:
             while True:
                 state = {**job.snapshot(), "position": studio.queue.position(job) if job.status == "queued" else 0}
@@ -141,6 +180,7 @@ async def job_events(request: Request) -> Response:
                 await asyncio.sleep(EVENT_POLL_S)
                 quiet += EVENT_POLL_S
         finally:
+            studio.streams -= 1
             if not job.finished:
                 studio.queue.cancel(job)
 
@@ -157,16 +197,28 @@ async def get_result(request: Request) -> Response:
     if job.status != "done" or "file" not in job.result:
         return error_response(UserError("no result (yet)"), 404)
     path = studio.folder.results / job.result["file"]
+    if not path.is_file():
+        return error_response(UserError("the result was removed to make room for newer ones"), 404)
     attachment = "download" in request.query_params
     return FileResponse(path, filename=job.result["filename"] if attachment else None,
                         content_disposition_type="attachment" if attachment else "inline")
 
 
 async def get_atlas(request: Request) -> Response:
-    """The atlas's layers; a thumbnail not yet in the cache is queued as background work."""
+    """The atlas's layers and the thumbnails dreamed so far (a GET starts nothing)."""
     studio: Studio = request.app.state.studio
     try:
-        return JSONResponse(atlas_state(studio, request.query_params.get("model", "efficientnet_lite0")))
+        return JSONResponse(atlas_state(studio, request.query_params.get("model", ATLAS_MODEL), dream=False))
+    except UserError as error:
+        return error_response(error)
+
+
+async def post_atlas(request: Request) -> Response:
+    """The same, and the thumbnails not yet in the cache queued as background work."""
+    studio: Studio = request.app.state.studio
+    try:
+        model = parse_json(await request.body()).get("model", ATLAS_MODEL)
+        return JSONResponse(await asyncio.to_thread(atlas_state, studio, str(model), True))
     except UserError as error:
         return error_response(error)
 
@@ -184,7 +236,9 @@ async def get_thumbnail(request: Request) -> Response:
     return FileResponse(path)
 
 
-def create_app(folder: WorkFolder, max_upload_bytes: int) -> Starlette:
+def create_app(folder: WorkFolder, max_upload_bytes: int, *, port: int, token: str, host: str = "127.0.0.1",
+               max_storage_bytes: int = int(DEFAULT_MAX_STORAGE_MB * 1e6)) -> Starlette:
+    """The studio's app, answering only at `host` (and localhost) on `port`, to a session that showed `token`."""
     routes = [
         Route("/", page),
         Route("/api/options", get_options),
@@ -196,10 +250,11 @@ def create_app(folder: WorkFolder, max_upload_bytes: int) -> Starlette:
         Route("/api/jobs/{job}/cancel", post_cancel, methods=["POST"]),
         Route("/api/jobs/{job}/result", get_result),
         Route("/api/atlas", get_atlas),
+        Route("/api/atlas", post_atlas, methods=["POST"]),
         Route("/api/atlas/{model}/{layer}.jpg", get_thumbnail),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    studio = Studio(folder, max_upload_bytes)
+    studio = Studio(folder, max_upload_bytes, max_storage_bytes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -208,6 +263,7 @@ def create_app(folder: WorkFolder, max_upload_bytes: int) -> Starlette:
         yield
         await asyncio.to_thread(studio.queue.close)  # a running render stops at its next step
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    guard = Middleware(Guard, host=host, port=port, token=token)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[guard])
     app.state.studio = studio
     return app

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 import json
 from pathlib import Path
+import re
 
 import numpy as np
 
@@ -17,6 +18,8 @@ MODEL_KEYS = ("model", "weights", "layers", "channels", "guide", "device", "prec
 KEPT_MODELS = 3  # a few models in memory: switching layers back and forth costs no rebuild
 PREVIEW_SIDE = 384  # frames sent to the page are at most this big: enough to look at, quick to send
 RESULT_EXTENSIONS = {"image": ".png", "zoom": ".mp4", "video": ".mp4"}
+# the library's own time estimates (render/report.py): the page shows one ETA, the job's, so these are dropped
+TIME_ESTIMATE = re.compile(r"about .* left$|by a rough guess|an estimate follows")
 
 
 def library():
@@ -40,8 +43,8 @@ class DreamRequest:
     settings: dict  # explicit settings, by their TOML names
     input_path: Path | None  # None: start from noise (zoom)
     input_name: str  # the client's name for the input: shown in the CLI command only
-    sound_name: str = ""  # the client's name for the sound file, likewise
-    paths: dict = field(default_factory=dict)  # setting -> stored path the render reads (the sound)
+    paths: dict = field(default_factory=dict)  # file setting -> stored path the render reads (mask, sound...)
+    names: dict = field(default_factory=dict)  # file setting -> the client's name for it, likewise shown only
 
     def call_settings(self) -> dict:
         return {**self.settings, **{key: str(path) for key, path in self.paths.items()}}
@@ -70,6 +73,15 @@ class Dreamers:
         return self._dreamers[key]
 
 
+def shown_notice(job: Job):
+    """Where the library's notices go during a job: to the page beside the progress, but for time estimates."""
+    def notice(message: str) -> None:
+        if TIME_ESTIMATE.search(message) is None:
+            job.update(message=message)
+
+    return notice
+
+
 def jpeg(frame: np.ndarray, side: int = PREVIEW_SIDE, quality: int = 85) -> bytes:
     """An RGB uint8 frame as JPEG bytes, no larger than `side` px: what the page shows while dreaming."""
     import cv2
@@ -93,7 +105,7 @@ def dream_still(job: Job, request: DreamRequest, dreamers: Dreamers, output: Pat
         return not job.should_stop()
 
     dreamer = dreamers.get(request.resolved())
-    with api.notices_to(lambda message: job.update(message=message)):
+    with api.notices_to(shown_notice(job)):
         api.render_image(str(request.input_path), str(output), request.preset, dreamer=dreamer, overwrite=True,
                          on_step=on_step, progress=False, **request.call_settings())
     return output
@@ -115,7 +127,7 @@ def preview_frames(job: Job, request: DreamRequest, dreamers: Dreamers) -> None:
     api = library()
     frames = frames_of(request, dreamers.get(request.resolved()))
     try:
-        with api.notices_to(lambda message: job.update(message=message)):
+        with api.notices_to(shown_notice(job)):
             for frame in frames:
                 job.report(frame.index + 1, frame.total, jpeg(frame.image))
                 if job.should_stop():
@@ -135,7 +147,7 @@ def render_video(job: Job, request: DreamRequest, dreamers: Dreamers, output: Pa
     render = api.render_zoom if request.mode == "zoom" else api.render_clip
     preset = request.preset or ("tunnel" if request.mode == "zoom" else "video-subtle")
     source = str(request.input_path) if request.input_path else None
-    with api.notices_to(lambda message: job.update(message=message)):
+    with api.notices_to(shown_notice(job)):
         render(source, str(output), preset=preset, dreamer=dreamers.get(request.resolved()), overwrite=True,
                progress=False, callback=callback, **request.call_settings())
     return output

@@ -1,7 +1,10 @@
-"""Renders one at a time, fair between tabs: each client (a page) has its own line of jobs, and the
-worker takes the next job from the client served least recently (round-robin), so a tab with many
-jobs queued never starves a tab with one. Thumbnails for the layer atlas are background work: they run only
-when no page's job waits, so they never delay a Dream."""
+"""The studio's jobs, fair between tabs, and a preview never stuck behind a render. Two lanes, each with
+one worker thread: previews (a Dream), and renders. A render pauses at its next step or frame while a
+preview runs or waits, so a Dream in one tab waits at most one frame of another tab's render. Within a
+lane each client (a tab) has its own line, and the worker takes the next job of the client served least
+recently (round-robin), so a tab with many jobs never starves a tab with one. Thumbnails for the layer
+atlas are background work: they run only when no page's job waits or runs. Every operation costs
+O(log n) in the clients waiting: no walk over the queue."""
 
 from __future__ import annotations
 
@@ -13,21 +16,25 @@ import threading
 import time
 from typing import Callable
 
+from sortedcontainers import SortedList
+
 from dreamvid.errors import UserError
+from dreamvid.studio.bounds import MAX_QUEUED, MAX_QUEUED_PER_TAB, Refused
 from dreamvid.studio.workfolder import new_id
 
 LOG = logging.getLogger("dreamvid.studio")
 FINISHED = ("done", "failed", "cancelled")
 SERIALS = itertools.count(1)
+KEPT_TURNS = 10_000  # clients whose last turn is remembered (a forgotten one counts as new: it goes first)
 
 
 @dataclass
 class Job:
-    """One piece of work for the worker, and everything a page is told about it."""
+    """One piece of work for a worker, and everything a page is told about it."""
 
     client: str
     kind: str  # preview | render | thumbnail
-    work: Callable[["Job"], dict]  # runs on the worker thread; returns the result shown to the page
+    work: Callable[["Job"], dict]  # runs on a worker thread; returns the result shown to the page
     background: bool = False
     id: str = field(default_factory=new_id)
     serial: int = 0  # submission order, set by the queue
@@ -40,6 +47,8 @@ class Job:
     frame: bytes | None = None  # the latest preview frame, JPEG
     frame_index: int = -1
     version: int = 0  # bumped on every change: event streams send only what changed
+    files: tuple = ()  # the stored files the job reads: kept while it is queued or running
+    pause: Callable[["Job"], None] | None = None  # called at each step or frame: where a render gives way
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -55,6 +64,8 @@ class Job:
         if frame is not None:
             changes.update(frame=frame, frame_index=self.frame_index + 1)
         self.update(**changes)
+        if self.pause is not None:
+            self.pause(self)
 
     def should_stop(self) -> bool:
         return self.cancel_requested.is_set()
@@ -77,23 +88,110 @@ class Job:
                     "result": self.result if self.finished else {}}
 
 
-class RenderQueue:
-    """The studio's single worker thread and the fair lines that feed it."""
+class Lines:
+    """One lane's queued page jobs: a line per client, taken round-robin. `levels[k]` holds, sorted by turn,
+    the clients with more than k jobs waiting; the next job is the first client's of `levels[0]`, and a job's
+    position is counted from the levels' sizes (no walk over the queue)."""
 
-    def __init__(self) -> None:
-        self._lines: OrderedDict[str, deque[Job]] = OrderedDict()
+    def __init__(self, depth: int):
+        self.lines: dict[str, deque[Job]] = {}
+        self.levels = [SortedList() for _ in range(depth)]
+        self.served: OrderedDict[str, int] = OrderedDict()  # client -> the turn it was last served in
+        self.turn = 0
+        self.count = 0
+
+    def key(self, client: str) -> tuple:
+        """Least recently served first; clients never served before all others, by their first job."""
+        line = self.lines[client]
+        return (self.served.get(client, 0), line[0].serial if line else 0, client)
+
+    def change(self, client: str, edit: Callable[[deque], object]) -> object:
+        """Apply `edit` to the client's line, keeping the levels in step."""
+        line = self.lines.setdefault(client, deque())
+        old_key, old_length = self.key(client), len(line)
+        answer = edit(line)
+        for level in self.levels[:old_length]:
+            level.remove(old_key)
+        new_key = self.key(client)
+        for level in self.levels[:len(line)]:
+            level.add(new_key)
+        self.count += len(line) - old_length
+        if not line:
+            del self.lines[client]
+        return answer
+
+    def add(self, job: Job) -> None:
+        self.change(job.client, lambda line: line.append(job))
+
+    def remove(self, job: Job) -> bool:
+        line = self.lines.get(job.client)
+        if line is None or job not in line:
+            return False
+        self.change(job.client, lambda line: line.remove(job))
+        return True
+
+    def take(self) -> Job | None:
+        if not self.levels[0]:
+            return None
+        client = self.levels[0][0][2]
+        self.turn += 1
+        job = self.change(client, lambda line: (self.served.__setitem__(client, self.turn), line.popleft())[1])
+        self.served.move_to_end(client)
+        while len(self.served) > KEPT_TURNS:
+            self.served.popitem(last=False)
+        return job
+
+    def ahead(self, job: Job) -> int:
+        """How many queued jobs of this lane are taken before `job`."""
+        line = self.lines.get(job.client, ())
+        if job not in line:
+            return 0
+        k = line.index(job)
+        return sum(len(level) for level in self.levels[:k]) + self.levels[k].bisect_left(self.key(job.client))
+
+    def queued(self, client: str) -> int:
+        return len(self.lines.get(client, ()))
+
+    def jobs_of(self, client: str) -> list[Job]:
+        return list(self.lines.get(client, ()))
+
+
+class RenderQueue:
+    """The studio's two worker threads (previews, renders) and the fair lines that feed them."""
+
+    def __init__(self, per_tab: int = MAX_QUEUED_PER_TAB, total: int = MAX_QUEUED) -> None:
+        self.per_tab, self.total = per_tab, total
+        self._lanes = {"preview": Lines(per_tab), "render": Lines(per_tab)}
+        self._background: deque[Job] = deque()
+        self._running: dict[str, Job | None] = {"preview": None, "render": None}
         self._changed = threading.Condition()
-        self._running: Job | None = None
-        self._served: dict[str, int] = {}  # client -> the turn it was last served in
-        self._turn = 0
         self._closing = False
-        self._thread = threading.Thread(target=self._work, name="dreamvid-studio-worker", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._work, args=(lane,), name=f"dreamvid-studio-{lane}",
+                                          daemon=True) for lane in self._lanes]
+        for thread in self._threads:
+            thread.start()
+
+    @staticmethod
+    def lane_of(job: Job) -> str:
+        return "render" if job.kind == "render" else "preview"
 
     def submit(self, job: Job) -> Job:
+        """Queue a job; a page past its share of the queue, or a full queue, is refused (Refused)."""
         with self._changed:
+            if not job.background:
+                queued = sum(lines.queued(job.client) for lines in self._lanes.values())
+                if queued >= self.per_tab:
+                    raise Refused(f"this tab already has {queued} jobs waiting (at most {self.per_tab}): "
+                                  "wait for one or cancel")
+                if sum(lines.count for lines in self._lanes.values()) >= self.total:
+                    raise Refused(f"the studio's queue is full ({self.total} jobs): try again later")
             job.serial = next(SERIALS)
-            self._lines.setdefault(job.client, deque()).append(job)
+            if self.lane_of(job) == "render":
+                job.pause = self._give_way
+            if job.background:
+                self._background.append(job)
+            else:
+                self._lanes[self.lane_of(job)].add(job)
             self._changed.notify_all()
         return job
 
@@ -101,79 +199,90 @@ class RenderQueue:
         """A queued job is dropped at once; a running one stops at its next step or frame."""
         job.cancel_requested.set()
         with self._changed:
-            line = self._lines.get(job.client)
-            if line and job in line:
-                line.remove(job)
+            dropped = self._lanes[self.lane_of(job)].remove(job)
+            if job.background and job in self._background:
+                self._background.remove(job)
+                dropped = True
+            if dropped:
                 job.update(status="cancelled", message="cancelled")
+            self._changed.notify_all()
 
     def cancel_client(self, client: str, kind: str) -> None:
         """A new Dream from a page replaces its previous preview: nobody will look at the old one."""
+        lane = "render" if kind == "render" else "preview"
         with self._changed:
-            jobs = [*self._lines.get(client, ()), *([self._running] if self._running else [])]
+            jobs = [*self._lanes[lane].jobs_of(client), self._running[lane]]
         for job in jobs:
-            if job.client == client and job.kind == kind and not job.finished:
+            if job is not None and job.client == client and job.kind == kind and not job.finished:
                 self.cancel(job)
 
-    def order(self) -> list[Job]:
-        """Queued jobs in the order the worker will take them, if nothing else arrives."""
-        with self._changed:
-            lines = {client: deque(line) for client, line in self._lines.items()}
-            served, turn = dict(self._served), self._turn
-        order = []
-        while (job := next_job(lines, served)) is not None:
-            lines[job.client].remove(job)
-            turn += 1
-            served[job.client] = turn
-            order.append(job)
-        return order
-
     def position(self, job: Job) -> int:
-        """How many jobs run before this one (the running job included)."""
-        order = self.order()
-        ahead = order.index(job) if job in order else 0
-        return ahead + (1 if self._running is not None and self._running is not job else 0)
+        """How many jobs run before this one in its lane (the running one included)."""
+        with self._changed:
+            lane = self.lane_of(job)
+            running = self._running[lane]
+            if job.background:
+                ahead = self._lanes["preview"].count + (self._background.index(job) if job in self._background else 0)
+            else:
+                ahead = self._lanes[lane].ahead(job)
+            return ahead + (1 if running is not None and running is not job else 0)
+
+    def order(self, lane: str) -> list[Job]:
+        """A lane's queued page jobs in the order its worker will take them, if nothing else arrives."""
+        with self._changed:
+            return sorted(itertools.chain.from_iterable(self._lanes[lane].lines.values()), key=self.position)
 
     def close(self) -> None:
         with self._changed:
             self._closing = True
-            for line in self._lines.values():
-                for job in line:
+            for job in [*self._background, *(job for lines in self._lanes.values() for line in lines.lines.values()
+                                             for job in line), *self._running.values()]:
+                if job is not None:
                     job.cancel_requested.set()
             self._changed.notify_all()
-        if self._running:
-            self._running.cancel_requested.set()
-        self._thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
 
-    def _take(self) -> Job | None:
-        """The next job (see `next_job`); its client becomes the most recently served."""
+    def _previews_busy(self) -> bool:
+        running = self._running["preview"]
+        return self._lanes["preview"].count > 0 or (running is not None and not running.background)
+
+    def _give_way(self, job: Job) -> None:
+        """A render's pause at a step or frame: while a preview runs or waits, it goes first."""
+        with self._changed:
+            if not self._previews_busy():
+                return
+            said = job.message
+            job.update(message="paused: a Dream goes first")
+            while self._previews_busy() and not (job.should_stop() or self._closing):
+                self._changed.wait()
+            job.update(message=said)
+
+    def _next(self, lane: str) -> Job | None:
+        if lane == "render":
+            return None if self._previews_busy() else self._lanes["render"].take()
+        job = self._lanes["preview"].take()
+        renders_idle = self._running["render"] is None and self._lanes["render"].count == 0
+        if job is None and self._background and renders_idle:
+            job = self._background.popleft()
+        return job
+
+    def _take(self, lane: str) -> Job | None:
         with self._changed:
             while not self._closing:
-                job = next_job(self._lines, self._served)
+                job = self._next(lane)
                 if job is not None:
-                    self._lines[job.client].remove(job)
-                    self._turn += 1
-                    self._served[job.client] = self._turn
-                    self._running = job
+                    self._running[lane] = job
                     return job
                 self._changed.wait()
             return None
 
-    def _work(self) -> None:
-        while (job := self._take()) is not None:
+    def _work(self, lane: str) -> None:
+        while (job := self._take(lane)) is not None:
             run_job(job)
             with self._changed:
-                self._running = None
-
-
-def next_job(lines: dict[str, deque[Job]], served: dict[str, int]) -> Job | None:
-    """Round-robin: the page job of the client served least recently (never served first; ties go to the
-    job that came first); background work only when no page job waits."""
-    for background in (False, True):
-        firsts = [next((job for job in line if job.background == background), None) for line in lines.values()]
-        waiting = [job for job in firsts if job is not None]
-        if waiting:
-            return min(waiting, key=lambda job: (served.get(job.client, 0), job.serial))
-    return None
+                self._running[lane] = None
+                self._changed.notify_all()
 
 
 def run_job(job: Job) -> None:

@@ -41,16 +41,15 @@ def cli_command(request: DreamRequest) -> str:
         words += ["--preset", request.preset]
     for name, value in request.settings.items():
         words += flag_words(BY_NAME[name], value)
-    if "audio" in request.paths:
-        words += ["--audio", request.sound_name]
+    for name in request.paths:
+        words += [BY_NAME[name].flag, request.names[name]]
     return " ".join(shlex.quote(word) for word in words)
 
 
 def settings_toml(request: DreamRequest) -> str:
     """Every setting of the render (the same merge as the CLI), for `--config`; paths as the client named them."""
     resolved = request.resolved()
-    if "audio" in request.paths:
-        resolved["audio"] = request.sound_name
+    resolved.update(request.names)
     preset = request.preset or DEFAULT_PRESETS.get(request.mode, "none")
     lines = [f"# dreamvid {request.mode} ... --config THIS_FILE renders the same (preset {preset} and the page's "
              f"settings, merged)"]

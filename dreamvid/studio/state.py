@@ -1,15 +1,21 @@
-"""The studio server's state, in one place: the work folder, the queue, the models kept loaded, and what
-was uploaded and asked for."""
+"""The studio server's state, in one place: the work folder, the queue, the models kept loaded, what was
+uploaded and asked for, the disk it may fill, and the progress streams open."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dreamvid.errors import UserError
 from dreamvid.studio import jobs
+from dreamvid.studio.bounds import DEFAULT_MAX_STORAGE_MB, MAX_QUEUED, MAX_STREAMS, Refused
 from dreamvid.studio.queue import Job, RenderQueue
+from dreamvid.studio.storage import Storage
 from dreamvid.studio.uploads import Upload
 from dreamvid.studio.workfolder import WorkFolder, is_id
+
+KEPT_JOBS = 2 * MAX_QUEUED  # finished jobs remembered (their results stay downloadable while on disk)
 
 
 @dataclass
@@ -18,14 +24,43 @@ class Studio:
 
     folder: WorkFolder
     max_upload_bytes: int
+    max_storage_bytes: int = int(DEFAULT_MAX_STORAGE_MB * 1e6)
     queue: RenderQueue = field(default_factory=RenderQueue)
     dreamers: jobs.Dreamers = field(default_factory=jobs.Dreamers)
     thumbnail_dreamers: jobs.Dreamers = field(default_factory=lambda: jobs.Dreamers(kept=1))
     uploads: dict[str, Upload] = field(default_factory=dict)
-    jobs: dict[str, Job] = field(default_factory=dict)
+    jobs: OrderedDict[str, Job] = field(default_factory=OrderedDict)
     thumbnails: dict[str, Job] = field(default_factory=dict)  # thumbnail path -> its job, while dreaming
+    streams: int = 0  # progress streams open
+    storage: Storage = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.storage = Storage(self.max_storage_bytes)
+        for stale in self.folder.uploads.glob("*.part"):  # uploads cut short by a previous run's end
+            stale.unlink(missing_ok=True)
 
     def job(self, job_id: str) -> Job:
         if not is_id(job_id) or job_id not in self.jobs:
             raise UserError("unknown job")
         return self.jobs[job_id]
+
+    def add_job(self, job: Job) -> None:
+        self.jobs[job.id] = job
+        while len(self.jobs) > KEPT_JOBS and next(iter(self.jobs.values())).finished:
+            self.jobs.popitem(last=False)
+
+    def in_use(self) -> set[Path]:
+        return {path for job in list(self.jobs.values()) if not job.finished for path in job.files}
+
+    def keep_upload(self, upload: Upload, tab: str) -> None:
+        self.uploads[upload.id] = upload
+        self.storage.keep(self.folder.uploads / upload.filename, tab, lambda: self.uploads.pop(upload.id, None),
+                          self.in_use())
+
+    def keep_result(self, job: Job, path: Path) -> None:
+        self.storage.keep(path, job.client, lambda: None, self.in_use())
+
+    def check_streams(self) -> None:
+        """Refused when MAX_STREAMS progress streams are open (each holds a connection)."""
+        if self.streams >= MAX_STREAMS:
+            raise Refused(f"too many progress streams open ({MAX_STREAMS}): close a tab")

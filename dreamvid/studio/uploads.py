@@ -13,8 +13,8 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
-from dreamvid.errors import UserError
-from dreamvid.studio.workfolder import WorkFolder, display_name, is_id, new_id
+from dreamvid.errors import UserError, writing
+from dreamvid.studio.workfolder import WorkFolder, display_name, new_id
 
 MAX_PIXELS = 64_000_000  # 8000 x 8000: far beyond what a dream needs, and bounded memory to decode
 # ffmpeg demuxer -> the extension the stored copy gets (the reader and encoder choose by content anyway)
@@ -31,6 +31,8 @@ class Upload:
     filename: str  # the stored file's generated name under uploads/
     width: int = 0
     height: int = 0
+    frames: int = 0  # a clip's frames (estimated from its duration)
+    seconds: float = 0.0  # a clip's or a sound's duration
 
     def to_json(self) -> dict:
         return {key: value for key, value in asdict(self).items() if key != "filename"}
@@ -48,7 +50,8 @@ class UploadSink:
         self.path = folder.uploads / f"{self.id}.part"
         self.limit = limit
         self.size = 0
-        self._file = open(self.path, "xb")
+        with writing(str(self.path)):
+            self._file = open(self.path, "xb")
 
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -56,7 +59,8 @@ class UploadSink:
             self.discard()
             raise TooBig(f"the file is larger than the upload limit of {self.limit / 1e6:g} MB "
                          f"(dreamvid studio --max-upload-mb raises it)")
-        self._file.write(chunk)
+        with writing(str(self.path)):
+            self._file.write(chunk)
 
     def discard(self) -> None:
         self._file.close()
@@ -68,22 +72,25 @@ class UploadSink:
         try:
             if self.size == 0:
                 raise UserError("the file is empty")
-            kind, extension, width, height = identify(self.path, purpose)
+            kind, extension, *details = identify(self.path, purpose)
         except BaseException:
             self.path.unlink(missing_ok=True)
             raise
         final = self.path.with_name(self.id + extension)
-        os.replace(self.path, final)
-        return Upload(self.id, kind, display_name(client_name), final.name, width, height)
+        with writing(str(final)):
+            os.replace(self.path, final)
+        return Upload(self.id, kind, display_name(client_name), final.name, *details)
 
 
-def identify(path: Path, purpose: str) -> tuple[str, str, int, int]:
-    """(kind, extension, width, height) of an upload, from its content; UserError when it is unusable."""
+def identify(path: Path, purpose: str) -> tuple:
+    """(kind, extension, width, height[, frames, seconds]) of an upload, from its content; UserError when it
+    is unusable."""
     picture = picture_format(path)
     if purpose == "sound":
-        if picture or not has_sound(path):
+        report = "" if picture else ffmpeg_report(path)
+        if re.search(r"Stream #.*: Audio:", report) is None:
             raise UserError("not a sound file ffmpeg can read (mp3, wav, flac, m4a, a video's sound...)")
-        return "sound", sound_extension(path), 0, 0
+        return "sound", CLIP_EXTENSIONS.get(demuxer(report) or "", ".sound"), 0, 0, 0, seconds_of(report)
     if picture:
         width, height, extension = picture
         return "picture", extension, width, height
@@ -126,16 +133,15 @@ def demuxer(report: str) -> str | None:
     return found[1] if found else None
 
 
-def has_sound(path: Path) -> bool:
-    return re.search(r"Stream #.*: Audio:", ffmpeg_report(path)) is not None
+def seconds_of(report: str) -> float:
+    """The duration ffmpeg reports (0 when it does not say): what bounds a zoom timed to a sound."""
+    found = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", report)
+    return 0.0 if found is None else int(found[1]) * 3600 + int(found[2]) * 60 + float(found[3])
 
 
-def sound_extension(path: Path) -> str:
-    return CLIP_EXTENSIONS.get(demuxer(ffmpeg_report(path)) or "", ".sound")
-
-
-def clip_details(path: Path) -> tuple[str, int, int]:
-    """(extension, width, height) of a clip ffmpeg can decode; a clip's frames are bounded like a picture's."""
+def clip_details(path: Path) -> tuple[str, int, int, int, float]:
+    """(extension, width, height, frames, seconds) of a clip ffmpeg can decode; a clip's frames are bounded
+    like a picture's."""
     from dreamvid.media.reader import probe_video
 
     report = ffmpeg_report(path)
@@ -149,14 +155,6 @@ def clip_details(path: Path) -> tuple[str, int, int]:
     if info.width * info.height > MAX_PIXELS:
         raise UserError(f"the clip's frames are {info.width}x{info.height}; the studio takes at most "
                         f"{MAX_PIXELS // 1_000_000} megapixels per frame")
-    return CLIP_EXTENSIONS.get(demuxer(report) or "", ".clip"), info.width, info.height
+    return (CLIP_EXTENSIONS.get(demuxer(report) or "", ".clip"), info.width, info.height, info.frame_count,
+            info.duration)
 
-
-def stored_path(folder: WorkFolder, upload_id: str) -> Path:
-    """The stored file of an upload id: the id must be one the server generated, and the file must exist."""
-    if not is_id(upload_id):
-        raise UserError("unknown upload")
-    found = [path for path in folder.uploads.glob(upload_id + ".*") if not path.name.endswith(".part")]
-    if not found:
-        raise UserError("unknown upload (the studio's work folder was cleared?)")
-    return found[0]

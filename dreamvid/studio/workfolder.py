@@ -8,6 +8,9 @@ import os
 from pathlib import Path
 import re
 import secrets
+import stat
+
+from dreamvid.errors import UserError
 
 
 def default_work_folder() -> Path:
@@ -26,6 +29,19 @@ ID_PATTERN = re.compile(r"[0-9a-f]{16}")
 
 def is_id(text: str) -> bool:
     return ID_PATTERN.fullmatch(text) is not None
+
+
+def regular_file(path: Path, inside: Path | None = None) -> Path:
+    """`path` when it is a regular file (not a link, FIFO or device), inside `inside` when given: the only
+    files a job may open, so that nothing a page sends can make the server block on a pipe or read elsewhere."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        raise UserError("the file is gone from the studio's work folder: upload it again") from None
+    within = inside is None or path.resolve().is_relative_to(inside.resolve())
+    if not stat.S_ISREG(mode) or not within:
+        raise UserError("the studio reads only the files it stored itself: upload the file again")
+    return path
 
 
 def display_name(name: str, fallback: str = "input") -> str:
@@ -53,3 +69,7 @@ class WorkFolder:
     @property
     def atlas(self) -> Path:
         return self.root / "atlas"
+
+    def upload_path(self, filename: str) -> Path:
+        """A stored upload's path, checked (`regular_file`) before a job is given it."""
+        return regular_file(self.uploads / filename, self.uploads)

@@ -4,19 +4,22 @@
 
 const $ = (selector) => document.querySelector(selector);
 const $$ = (selector) => Array.from(document.querySelectorAll(selector));
-// one id per tab: the server queues tabs fairly, and a tab's new Dream replaces its previous one
-const client = sessionStorage.getItem("client") || crypto.randomUUID();
-sessionStorage.setItem("client", client);
+// one id per tab, new at every load: the server queues tabs fairly, and a tab's new Dream replaces its previous
+// one. Not kept in sessionStorage, which a tab opened from this one (or duplicated) would copy.
+const client = Array.from(crypto.getRandomValues(new Uint8Array(12)), (byte) => byte.toString(16).padStart(2, "0")).join("");
 
 const MAX_FLIPBOOK = 600;  // frames kept to loop a preview: about 20 MB of JPEGs at most
-const state = { jobMode: "image", input: null, sound: null, layer: "", job: null, events: null, frames: [], flipbook: null,
-                baseline: {}, options: null };
+const state = { jobMode: "image", input: null, files: {}, model: "", layer: "", job: null, events: null, frames: [],
+                flipbook: null, baseline: {}, options: null };
 
 function mode() { return $("input[name=mode]:checked").value; }
 function say(text) { $("#message").textContent = text || ""; }
 function status(text) { $("#status").textContent = text || ""; }
 
 async function api(path, options = {}) {
+  // the server takes JSON bodies only (uploads: raw bytes), so a POST without a body sends {}
+  if (options.method === "POST" && !options.body) options = { ...options, body: "{}" };
+  if (options.method === "POST" && !options.headers) options.headers = { "Content-Type": "application/json" };
   const response = await fetch(path, options);
   const body = await response.json().catch(() => ({ error: `the server answered ${response.status}` }));
   if (!response.ok) throw new Error(body.error || `the server answered ${response.status}`);
@@ -39,7 +42,7 @@ async function upload(file, purpose) {
   say("");
   status(`uploading ${file.name}...`);
   try {
-    const query = new URLSearchParams({ purpose, name: file.name });
+    const query = new URLSearchParams({ purpose, name: file.name, tab: client });
     return await api(`/api/uploads?${query}`, { method: "POST", body: file,
                                                  headers: { "Content-Type": "application/octet-stream" } });
   } catch (error) {
@@ -67,12 +70,13 @@ function setUpInput() {
   });
   $("#file").addEventListener("change", (event) => { if (event.target.files.length) uploadInput(event.target.files[0]); });
   $("#noise").addEventListener("click", () => chooseInput({ source: "noise" }, "noise (zoom only)", null));
-  $("#sound-file").addEventListener("change", async (event) => {
-    const uploaded = event.target.files.length ? await upload(event.target.files[0], "sound") : null;
-    state.sound = uploaded ? uploaded.id : null;
-    $("#sound-name").textContent = uploaded ? `sound: ${uploaded.name}` : "";
-    if (!uploaded) event.target.value = "";
-  });
+  $$("input[data-file]").forEach((input) => input.addEventListener("change", async () => {
+    const purpose = input.dataset.file === "audio" ? "sound" : "input";
+    const uploaded = input.files.length ? await upload(input.files[0], purpose) : null;
+    state.files[input.dataset.file] = uploaded ? { source: "upload", id: uploaded.id } : null;
+    $(`#${input.dataset.file}-name`).textContent = uploaded ? uploaded.name : "";
+    if (!uploaded) input.value = "";
+  }));
   for (const name of state.options.samples) {
     const img = document.createElement("img");
     img.src = `/api/samples/${encodeURIComponent(name)}`;
@@ -95,10 +99,12 @@ async function modeChanged() {
   $$("[data-modes]").forEach((element) => { element.hidden = !element.dataset.modes.split(" ").includes(current); });
   const defaults = { zoom: "tunnel", video: "video-subtle" };
   const select = $("#preset");
+  const chosen = select.value;
   select.innerHTML = "";
-  const none = new Option(defaults[current] ? `default (${defaults[current]})` : "none", "");
-  select.append(none);
-  for (const preset of state.options.presets) select.append(new Option(preset.name, preset.name));
+  select.append(new Option(defaults[current] ? `default (${defaults[current]})` : "none", ""));
+  for (const preset of state.options.presets) {  // only the presets that suit this mode
+    if (preset.modes.includes(current)) select.append(new Option(preset.name, preset.name, false, preset.name === chosen));
+  }
   await presetChanged();
 }
 
@@ -110,18 +116,26 @@ async function presetChanged() {
     state.baseline = await api(`/api/settings?${new URLSearchParams({ mode: mode(), preset })}`);
   } catch (error) { say(error.message); return; }
   for (const input of $$("#knobs input[name]")) {
-    if (!input.classList.contains("changed")) input.value = state.baseline[input.name];
+    if (input.classList.contains("changed")) continue;
+    if (input.type === "checkbox") input.checked = Boolean(state.baseline[input.name]);
+    else input.value = state.baseline[input.name];
   }
+}
+
+function knobValue(input) {
+  return input.type === "checkbox" ? input.checked : input.value;  // a switch (loop, boomerang) is true or false
 }
 
 function changedSettings() {
   const settings = {};
   for (const input of $$("#knobs input[name]")) {
     if (input.closest("[data-modes]").hidden || !input.classList.contains("changed")) continue;
+    if (input.type === "checkbox") { settings[input.name] = input.checked; continue; }
     const number = Number(input.value);
     settings[input.name] = input.value.trim() !== "" && !Number.isNaN(number) ? number : input.value;
   }
   if (state.layer) settings.layers = { [state.layer]: 1 };
+  if (state.model !== state.options.model) settings.model = state.model;
   return settings;
 }
 
@@ -129,7 +143,7 @@ function setUpKnobs() {
   for (const input of $$("#knobs input[name]")) {
     input.title = state.options.help[input.name] || "";
     input.addEventListener("input", () => {
-      input.classList.toggle("changed", String(state.baseline[input.name]) !== input.value);
+      input.classList.toggle("changed", String(state.baseline[input.name]) !== String(knobValue(input)));
     });
   }
   $$("input[name=mode]").forEach((radio) => radio.addEventListener("change", modeChanged));
@@ -154,9 +168,33 @@ function chooseLayer(layer) {
   $$("#atlas .layer").forEach((button) => button.classList.toggle("chosen", button.dataset.layer === layer));
 }
 
-async function refreshAtlas() {
+// ---------------------------------------------------------------- model
+
+function setUpModels() {
+  const select = $("#model");
+  for (const model of state.options.models) {
+    select.append(new Option(model.missing ? `${model.name} (no weights here)` : model.name, model.name));
+  }
+  state.model = select.value = state.options.model;
+  select.addEventListener("change", () => {
+    state.model = select.value;
+    const chosen = state.options.models.find((model) => model.name === state.model);
+    $("#model-note").textContent = chosen.missing || chosen.description;  // the studio never downloads weights
+    chooseLayer("");
+    $$("#atlas .layer[data-layer]:not([data-layer=''])").forEach((button) => button.remove());
+    if (!chosen.missing) refreshAtlas(true);
+  });
+}
+
+async function refreshAtlas(start = false) {
+  // a POST asks for the missing thumbnails (background work); the GETs that follow only look
+  const model = state.model;
   let atlas;
-  try { atlas = await api(`/api/atlas?model=${state.options.model}`); } catch (error) { return; }
+  try {
+    atlas = start ? await api("/api/atlas", { method: "POST", body: JSON.stringify({ model }) })
+                  : await api(`/api/atlas?${new URLSearchParams({ model })}`);
+  } catch (error) { $("#model-note").textContent = error.message; return; }
+  if (model !== state.model) return;
   let waiting = false;
   for (const entry of atlas.layers) {
     let button = $(`#atlas .layer[data-layer="${entry.layer}"]`);
@@ -166,7 +204,7 @@ async function refreshAtlas() {
     if (entry.error) button.title = entry.error;
     waiting = waiting || (!entry.url && !entry.error);
   }
-  if (waiting) setTimeout(refreshAtlas, 1500);
+  if (waiting) setTimeout(() => refreshAtlas(false), 1500);
 }
 
 // ---------------------------------------------------------------- jobs
@@ -258,8 +296,10 @@ async function start(action) {
   stopFlipbook();
   state.frames = [];
   $("#download").hidden = true;
+  const files = Object.fromEntries(Object.entries(state.files).filter(([name, file]) => file &&
+    !$(`input[data-file=${name}]`).closest("[data-modes]").hidden));
   const body = { client, action, mode: mode(), preset: $("#preset").value, settings: changedSettings(),
-                 input: state.input, sound: mode() === "image" ? null : state.sound };
+                 input: state.input, files };
   let job;
   try {
     job = await api("/api/jobs", { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
@@ -283,8 +323,9 @@ async function main() {
   state.options = await api("/api/options");
   setUpInput();
   setUpKnobs();
+  setUpModels();
   await modeChanged();
-  refreshAtlas();
+  refreshAtlas(true);
   $("#dream").addEventListener("click", () => start("dream"));
   $("#render").addEventListener("click", () => start("render"));
   $("#cancel").addEventListener("click", cancel);

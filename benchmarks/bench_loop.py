@@ -1,0 +1,120 @@
+"""Loops: how far the last frame is from the first (the wrap) against a normal frame-to-frame change,
+and how sharp the frames that close the loop are against the median frame (a cross-fade ghosts: softer).
+
+    python benchmarks/bench_loop.py [--size 96] [--seconds 2] [--fps 15] [--only NAME]
+
+For a zoom with the default preset (tunnel), with cadence 3, with the settings table's defaults, a
+music-driven zoom (music-tunnel, samples/song.mp3) and a looping clip (a window going around a circle on
+a picture), each without and with --loop.
+Targets (issue 29): wrap / median step <= 1.2; closing sharpness / median >= 0.9.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads yield: the CPU is shared
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+import torch  # noqa: E402
+
+import dreamvid.api as api  # noqa: E402
+from dreamvid.media.pictures import load_picture  # noqa: E402
+from dreamvid.render.zoom_loop import CLOSING_SECONDS  # noqa: E402  (a clip's closing is shorter)
+from dreamvid.settings import BY_NAME  # noqa: E402
+from dreamvid.media.synthetic import circle_clip, write_clip  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SAMPLES = os.path.join(HERE, "..", "samples")
+
+
+def step_sizes(frames: list[np.ndarray]) -> np.ndarray:
+    """Mean absolute difference between consecutive frames (0..255)."""
+    return np.array([np.abs(a.astype(np.float32) - b.astype(np.float32)).mean() for a, b in zip(frames, frames[1:])])
+
+
+def sharpness(frame: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey frame."""
+    return float(cv2.Laplacian(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+
+
+def wrap_ratio(frames: list[np.ndarray]) -> float:
+    """The jump from the last frame to the first over the median frame-to-frame change."""
+    return float(step_sizes([frames[-1], frames[0]])[0] / np.median(step_sizes(frames)))
+
+
+def largest_step(frames: list[np.ndarray]) -> float:
+    """The largest step between consecutive frames (not the wrap) over the median: a beat's zoom surges."""
+    steps = step_sizes(frames)
+    return float(steps.max() / np.median(steps))
+
+
+def closing_sharpness(frames: list[np.ndarray], closing: int) -> float:
+    """The softest of the last `closing` frames (a ghost shows there; --loop closes over the last second)
+    over the median frame's sharpness."""
+    values = [sharpness(frame) for frame in frames]
+    return float(min(values[-closing:]) / np.median(values))
+
+
+def zoom_loop_frames(preset: str | None, size: int, loop: bool, **settings) -> list[np.ndarray]:
+    picture = os.path.join(SAMPLES, "chelsea.jpg")
+    return [frame.image for frame in api.zoom_frames(picture, preset=preset, size=size, loop=loop, **settings)]
+
+
+def looping_clip(path: str, size: int, frames: int, fps: int) -> str:
+    """A clip that loops: a window going once around a small circle on a picture (a slow move, so the dream's
+    own changes, not the picture's, make most of a step)."""
+    picture = load_picture(os.path.join(SAMPLES, "coffee.jpg"))
+    picture = cv2.resize(picture, (size * 2, size * 2), interpolation=cv2.INTER_AREA)
+    write_clip(circle_clip(picture, frames, (size, size), radius=size / 48), path, fps=fps, tone_hz=None)
+    return path
+
+
+TABLE_DEFAULTS = {name: BY_NAME[name].default for name in ("zoom", "octaves", "iterations")}  # what tunnel changes
+
+
+def cases(size: int, seconds: float, fps: int, clip: str):
+    frames = round(seconds * fps)
+    yield "zoom, default preset (tunnel)", lambda loop: zoom_loop_frames("tunnel", size, loop, frames=frames, fps=fps)
+    yield "zoom, tunnel, cadence 3", lambda loop: zoom_loop_frames("tunnel", size, loop, frames=frames, fps=fps,
+                                                                     cadence=3)
+    yield "zoom, the table's defaults (3 octaves x 10 steps)", lambda loop: zoom_loop_frames(
+        "tunnel", size, loop, frames=frames, fps=fps, **TABLE_DEFAULTS)
+    yield "zoom, music-tunnel + song.mp3", lambda loop: zoom_loop_frames(
+        "music-tunnel", size, loop, frames=frames, fps=fps, audio=os.path.join(SAMPLES, "song.mp3"))
+    yield "looping clip, video-subtle", lambda loop: [f.image for f in api.clip_frames(clip, size=size, loop=loop)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--fps", type=int, default=15)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs("/tmp/bench_loop", exist_ok=True)
+    clip = looping_clip("/tmp/bench_loop/circle.mp4", args.size, round(args.seconds * args.fps), args.fps)
+    print(f"load: {open('/proc/loadavg').read().split()[:3]}; {args.size} px, {args.seconds:g} s at {args.fps} fps")
+    print("| case | --loop | frames | wrap / median step | largest step / median | closing sharpness / median | "
+          "seconds |")
+    print("|---|---|---|---|---|---|---|")
+    for name, render in cases(args.size, args.seconds, args.fps, clip):
+        if args.only and args.only not in name:
+            continue
+        for loop in (False, True):
+            started = time.monotonic()
+            frames = render(loop)
+            print(f"| {name} | {'yes' if loop else 'no'} | {len(frames)} | {wrap_ratio(frames):.2f} | "
+                  f"{largest_step(frames):.2f} | "
+                  f"{closing_sharpness(frames, round(CLOSING_SECONDS * args.fps)):.2f} | "
+                  f"{time.monotonic() - started:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

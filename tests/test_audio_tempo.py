@@ -1,0 +1,97 @@
+"""Tempo and beats on synthetic drum patterns whose beat is known: the 3:4 and 2:3 relations a pulse can
+have with the beat, a swung beat, a slow song, and the runner-up named when the call is close."""
+
+import numpy as np
+import pytest
+
+from dreamvid.audio.features import analyse
+from dreamvid.audio.picture import tempo_text
+
+RATE = 22050
+
+
+def hit(kind: str, rng: np.random.Generator) -> np.ndarray:
+    """One drum or instrument hit: a decaying sine (kick, bass, chord) or a noise burst (snare, hat)."""
+    t = np.arange(int(0.25 * RATE)) / RATE
+    if kind == "kick":
+        return np.sin(2 * np.pi * 55 * t) * np.exp(-t / 0.04)
+    if kind == "bass":
+        return 0.8 * np.sin(2 * np.pi * 82 * t) * np.exp(-t / 0.15)
+    if kind == "chord":
+        return 0.25 * sum(np.sin(2 * np.pi * f * t) for f in (392, 494, 587)) * np.exp(-t / 0.08)
+    noise = rng.standard_normal(len(t))
+    if kind == "snare":
+        return 0.5 * noise * np.exp(-t / 0.02)
+    return 0.3 * np.diff(noise, prepend=0.0) * np.exp(-t / 0.008)  # hat: high-passed, short
+
+
+def pattern(bpm: float, seconds: float, beats_per_bar: int, bar: list) -> tuple[np.ndarray, np.ndarray]:
+    """A bar of (beat position, kind, amplitude) hits repeated at `bpm`; the PCM and the beat times."""
+    rng, period = np.random.default_rng(0), 60.0 / bpm
+    pcm = np.zeros(int((seconds + 1) * RATE))
+    for start in np.arange(0.0, seconds, beats_per_bar * period):
+        for position, kind, amplitude in bar:
+            i = int(round((start + position * period) * RATE))
+            if i < seconds * RATE:
+                pcm[i:i + int(0.25 * RATE)] += amplitude * hit(kind, rng)[:len(pcm) - i]
+    return (0.3 * pcm[:int(seconds * RATE)]).astype(np.float32), np.arange(0.0, seconds, period)
+
+
+def beat_f(found: np.ndarray, known: np.ndarray, window: float = 0.07) -> float:
+    """F-measure within +-70 ms, the first 5 s left out (as benchmarks/bench_tempo.py)."""
+    found, known = found[found >= 5.0], known[known >= 5.0]
+    nearest = np.abs(found[:, None] - known[None, :])
+    hits = len(np.unique(nearest.argmin(axis=1)[nearest.min(axis=1) <= window]))
+    return 2 * hits / (len(found) + len(known))
+
+ROCK_EIGHTHS = [(0, "kick", 1.0), (2, "kick", 1.0), (1, "snare", 1.0), (3, "snare", 1.0)]
+# Sixteenth hats and a chord every three sixteenths: a pulse at 4/3 of the tempo
+DOTTED_CHORDS = ROCK_EIGHTHS + [(i / 4, "hat", 0.4) for i in range(16)] + [(i * 0.75, "chord", 1.0) for i in range(6)]
+
+
+def drums(bpm: float, bar: list, beats_per_bar: int = 4):
+    return pattern(bpm, 30.0, beats_per_bar, bar)
+
+
+def test_dotted_chords_over_a_90_bpm_beat_are_not_read_at_4_3():
+    # Chords every three sixteenths pulse at 120 BPM: the estimator before the grid's choice read 120.
+    pcm, beats = drums(90.0, DOTTED_CHORDS)
+    features = analyse(pcm, RATE)
+    assert features.tempo == pytest.approx(90.0, rel=0.02)
+    assert beat_f(features.beats, beats) > 0.9
+
+
+def test_a_tresillo_over_a_150_bpm_beat_is_not_read_at_2_3():
+    # Kicks and chords on 3+3+2 eighths pulse at 100 BPM: the estimator before read 100.
+    bar = ([(0, "kick", 1.0), (1.5, "kick", 0.8), (3, "kick", 1.0), (1, "snare", 0.7), (3, "snare", 0.7)]
+           + [(i / 2, "hat", 0.6) for i in range(8)] + [(p, "chord", 1.0) for p in (0, 1.5, 3)])
+    pcm, beats = drums(150.0, bar)
+    features = analyse(pcm, RATE)
+    assert features.tempo == pytest.approx(150.0, rel=0.02)
+    assert beat_f(features.beats, beats) > 0.9
+
+
+def test_swung_beats_sit_on_the_bass_not_on_the_louder_off_beat():
+    # The ride's swung off-beat (2/3 of the beat) is louder than the beat: the beats used to sit on it (F 0).
+    bar = [(0, "bass", 1.0), (0, "hat", 0.5), (2 / 3, "hat", 1.0), (2 / 3, "chord", 0.6)]
+    pcm, beats = drums(110.0, bar, beats_per_bar=1)
+    features = analyse(pcm, RATE)
+    assert features.tempo == pytest.approx(110.0, rel=0.02)
+    assert beat_f(features.beats, beats) > 0.9
+
+
+def test_a_slow_song_keeps_its_tempo_and_names_the_double_as_runner_up():
+    # Chords every three sixteenths over an 80 BPM ballad: read at 106.67 before (the 4:3 of the first song in
+    # issue 30); now 80, a close call with 160 (double time) named.
+    pcm, beats = drums(80.0, DOTTED_CHORDS)
+    features = analyse(pcm, RATE)
+    assert features.tempo == pytest.approx(80.0, rel=0.02)
+    assert beat_f(features.beats, beats) > 0.9
+    assert features.runner_up == pytest.approx(160.0, rel=0.02)
+    assert "or perhaps 160.0 BPM: pass --audio-bpm to choose" in tempo_text(features)
+
+
+def test_a_given_tempo_names_no_runner_up():
+    pcm, _ = drums(120.0, ROCK_EIGHTHS + [(i / 2, "hat", 0.3) for i in range(8)])
+    assert "perhaps" not in tempo_text(analyse(pcm, RATE, bpm=120.0))
+    assert analyse(pcm, RATE, bpm=120.0).runner_up == 0.0
