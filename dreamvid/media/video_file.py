@@ -17,11 +17,12 @@ from dreamvid.media.audio import AudioSource
 from dreamvid.media.pictures import Picture, as_frame
 from dreamvid.media.process import fps_fraction
 from dreamvid.media.segments import SegmentedOutput, check_video_output, join_segments
+from dreamvid.media.writer import ClosedOnExit
 
 ONE_SEGMENT = 2**62  # frames per segment: a video written in one go needs no checkpoints
 
 
-class VideoFile:
+class VideoFile(ClosedOnExit):
     """A video written frame by frame: `with VideoFile("out.mp4", 30, audio="song.mp3") as video:
     video.write(frame)`. The file appears, with its sound, when the block ends; an error or Ctrl-C inside
     it leaves nothing behind."""
@@ -69,15 +70,6 @@ class VideoFile:
         if self._output is not None:
             self._output.abort()
         shutil.rmtree(self._folder, ignore_errors=True)
-
-    def __enter__(self) -> "VideoFile":
-        return self
-
-    def __exit__(self, exc_type, exc, traceback) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def checked_fps(fps: float | str | Fraction) -> Fraction:

@@ -43,7 +43,20 @@ def even_size(width: int, height: int) -> tuple[int, int]:
     return width - width % 2, height - height % 2
 
 
-class VideoWriter:
+class ClosedOnExit:
+    """A writer as a context manager: closed when the block ends, aborted (nothing left) when it raises."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class VideoWriter(ClosedOnExit):
     """Writes frames to one ffmpeg process; the file appears under its name only if ffmpeg succeeds."""
 
     def __init__(self, path: str, size: tuple[int, int], fps: Fraction | float, codec: str | None = None,
@@ -139,16 +152,6 @@ class VideoWriter:
         message = ffmpeg_message(read_log(self._log)) or f"ffmpeg said nothing and exited with code {code}"
         self.abort()
         raise UserError(f"ffmpeg could not write {self.path}: {message}")
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, traceback) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
 
 def output_format(path: str) -> _Format:
     """The encoder settings for `path`'s extension (or PNG sequence); unknown extensions are refused."""
