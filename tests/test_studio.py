@@ -341,3 +341,18 @@ def test_page_and_samples_travel_with_a_non_editable_install(tmp_path):
     listed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path,
                             env={**os.environ, "PYTHONPATH": str(target)})
     assert listed.stdout.strip().startswith(str(target))
+
+
+def test_one_dreamer_per_network_serves_every_layer_and_preset(monkeypatch):
+    from dreamvid.studio import jobs
+
+    built = []
+    monkeypatch.setattr(jobs, "library", lambda: type("Api", (), {"Dreamer": type("D", (), {
+        "from_settings": staticmethod(lambda **fixed: built.append(fixed) or object())})}))
+    network = {"model": "efficientnet_lite0", "weights": None, "device": "cpu", "precision": "auto", "compile": False}
+    dreamers = jobs.Dreamers()
+    first = dreamers.get({**network, "layers": {"blocks.4": 1.0}, "channels": "", "guide": None})
+    again = dreamers.get({**network, "layers": {"blocks.2": 0.5, "blocks.3": 1.0}, "channels": "1,2", "guide": "g.jpg"})
+    other = dreamers.get({**network, "device": "cuda", "layers": {"blocks.4": 1.0}, "channels": "", "guide": None})
+    assert first is again and other is not first
+    assert built == [network, {**network, "device": "cuda"}]  # the network's settings only: no layers as defaults

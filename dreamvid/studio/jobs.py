@@ -14,8 +14,7 @@ import numpy as np
 
 from dreamvid.studio.queue import Job
 
-MODEL_KEYS = ("model", "weights", "layers", "channels", "guide", "device", "precision", "compile")  # fixed by a Dreamer
-KEPT_MODELS = 3  # a few models in memory: switching layers back and forth costs no rebuild
+KEPT_MODELS = 3  # a few networks in memory: switching models back and forth costs no rebuild
 PREVIEW_SIDE = 384  # frames sent to the page are at most this big: enough to look at, quick to send
 RESULT_EXTENSIONS = {"image": ".png", "zoom": ".mp4", "video": ".mp4"}
 # the library's own time estimates (render/report.py): the page shows one ETA, the job's, so these are dropped
@@ -62,9 +61,11 @@ class Dreamers:
         self._dreamers: OrderedDict[str, object] = OrderedDict()
 
     def get(self, resolved: dict):
-        fixed = {key: resolved[key] for key in MODEL_KEYS}
-        # layer weights change the dream, not the model: a Dreamer serves every weighting of its layers
-        key = json.dumps({**fixed, "layers": list(fixed["layers"])}, sort_keys=True, default=str)
+        from dreamvid.render.dreaming import NETWORK_SETTINGS
+
+        # a Dreamer is the network: it dreams any layers, channels and guide of its model, so only these pick one
+        fixed = {key: resolved[key] for key in NETWORK_SETTINGS}
+        key = json.dumps(fixed, sort_keys=True, default=str)
         if key not in self._dreamers:
             self._dreamers[key] = library().Dreamer.from_settings(**fixed)
             while len(self._dreamers) > self._kept:
