@@ -223,3 +223,19 @@ def test_a_frame_of_a_sequence_is_known_by_its_content(tmp_path):
     before = fingerprint("video", pattern, {}, (48, 32))
     changed_in_the_middle(tmp_path / "in" / "001.png")
     assert fingerprint("video", pattern, {}, (48, 32)) != before
+
+
+def test_a_loops_checkpoint_counts_its_lead_before_the_first_segment():
+    from dreamvid.render.checkpoint import RenderState
+    from dreamvid.render.resume import layout_problem, segment_name
+
+    lead, size, frames, out = 12, 6, 30, "loop.gif"  # 12 frames dreamed ahead, then 18 written in 3 segments
+    check = layout_problem(out, size, frames, lead)
+    arrays = {"head": np.zeros(1)}
+    names = lambda count: {segment_name(index, out): {} for index in range(count)}  # noqa: E731
+    assert check(RenderState("f", next_frame=lead + size, segments=names(1)), arrays) is None
+    assert check(RenderState("f", next_frame=lead + 2 * size, segments=names(2)), arrays) is None
+    assert check(RenderState("f", next_frame=0), {}) is None  # nothing done yet
+    assert "not the end of a segment" in check(RenderState("f", next_frame=size, segments=names(1)), arrays)
+    assert "does not match" in check(RenderState("f", next_frame=lead + size, segments=names(2)), arrays)
+    assert "not the end of a segment" in check(RenderState("f", next_frame=lead + size + 1, segments=names(1)), arrays)
