@@ -4,6 +4,7 @@ the CLI shows them on stderr and the Python API can silence or capture them."""
 from __future__ import annotations
 
 import contextlib
+from contextvars import ContextVar
 import sys
 from typing import Callable, Iterator
 
@@ -16,20 +17,22 @@ def _to_stderr(message: str) -> None:
     tqdm.write(f"dreamvid: {message}", file=sys.stderr)
 
 
-_handler: Handler = _to_stderr  # the one piece of state here: where notices go
+# Where notices go: the one piece of state here. A context variable, not a global, so that jobs running side
+# by side in threads (the studio's preview and render lanes) each send theirs to their own page and
+# leaving one `notices_to` never restores another thread's handler.
+_handler: ContextVar[Handler] = ContextVar("dreamvid_notices", default=_to_stderr)
 
 
 def notify(message: str) -> None:
     """Tell the user something worth knowing that is not an error."""
-    _handler(message)
+    _handler.get()(message)
 
 
 @contextlib.contextmanager
 def notices_to(handler: Handler | None) -> Iterator[None]:
-    """Send notices to `handler` (None: drop them) inside the `with` block."""
-    global _handler
-    previous, _handler = _handler, handler or (lambda message: None)
+    """Send notices to `handler` (None: drop them) inside the `with` block, in this thread (or task) only."""
+    token = _handler.set(handler or (lambda message: None))
     try:
         yield
     finally:
-        _handler = previous
+        _handler.reset(token)

@@ -21,3 +21,29 @@ def test_notices_can_be_captured_and_silenced(capsys):
     notify("after")
     assert heard == ["cropped 64x33 to 64x32 (video needs even sides)"]
     assert capsys.readouterr().err == "dreamvid: after\n"
+
+
+def test_jobs_side_by_side_in_threads_keep_their_own_notices_and_leak_none(capsys):
+    import threading
+
+    heard = {"a": [], "b": []}
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def job(name: str, entered: threading.Event, wait_for: threading.Event, then: threading.Event | None):
+        with notices_to(heard[name].append):
+            entered.set()
+            wait_for.wait(5)
+            notify(f"from {name}")
+        if then:
+            then.set()
+
+    a = threading.Thread(target=job, args=("a", a_in, b_in, a_out))  # a enters, b enters, a leaves, b leaves:
+    b = threading.Thread(target=job, args=("b", b_in, a_out, None))  # with one global handler, a's stayed set
+    a.start()
+    a_in.wait(5)
+    b.start()
+    a.join(5)
+    b.join(5)
+    notify("after")
+    assert heard == {"a": ["from a"], "b": ["from b"]}
+    assert capsys.readouterr().err == "dreamvid: after\n"
