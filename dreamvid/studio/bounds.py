@@ -14,7 +14,6 @@ MAX_PREVIEW_FRAMES = 600  # a Dream's frames loop in the page, which keeps 600 o
 MAX_SIDE = 2048  # px, the dream's longer side: a look at a dream, not a print
 MAX_ITERATIONS = 200  # ascent steps per octave: past ~50 a dream only saturates
 MAX_OCTAVES = 8  # pyramid levels: 8 x 1.4 already spans 10x in size
-MAX_SEED = 2**32 - 1  # seeds derive per-frame generators (seed x 1e6 + frame): kept in torch's range
 # pixels x frames x ascent steps: ~3 hours on 2 CPU cores, minutes on a GPU (a 1080p clip of 1000 frames
 # at 2 octaves x 3 steps is 1.2e10)
 MAX_WORK = 2e10

@@ -10,7 +10,7 @@ import math
 
 from dreamvid.schedule import parse_schedule
 from dreamvid.settings import BY_NAME
-from dreamvid.studio.bounds import MAX_ITERATIONS, MAX_OCTAVES, MAX_SEED, MAX_SIDE, at_most, check_work
+from dreamvid.studio.bounds import MAX_ITERATIONS, MAX_OCTAVES, MAX_SIDE, at_most, check_work
 
 ZOOM_SECONDS = 5  # a zoom's length when neither frames nor a sound say (the setting's help)
 
@@ -67,12 +67,12 @@ def steps_per_frame(mode: str, settings: dict, frames: int) -> float:
 
 
 def check_request(mode: str, settings: dict, source: Source | None, sound_seconds: float, preview: bool) -> None:
-    """Every bound a request must keep (one line, UserError, for the first one it breaks)."""
+    """Every bound a request must keep (one line, UserError, for the first one it breaks), beyond the settings
+    table's own ranges (the seed's among them), which `resolved` has already checked."""
     at_most("iterations", peak("iterations", settings["iterations"]), MAX_ITERATIONS)
     at_most("iterations_next", peak("iterations_next", settings["iterations_next"]), MAX_ITERATIONS)
     at_most("octaves", settings["octaves"], MAX_OCTAVES)
     at_most("octaves_next", settings["octaves_next"], MAX_OCTAVES)
-    at_most("seed", settings["seed"], MAX_SEED)
     longer, shorter = dream_sides(mode, settings, source)
     if source is not None:
         at_most("the input's longer side (px)", max(source.width, source.height),
