@@ -48,15 +48,29 @@ def segment_files(path: str) -> list[str]:
     return [os.path.join(folder, name) for name in sorted(os.listdir(folder))]
 
 
+def feed_file(digest, path: str) -> int:
+    """Add a file's bytes to `digest` (a hashlib object), a chunk at a time; returns how many there were."""
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return size
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 of every byte of a file (a checkpoint's arrays, a render's input)."""
+    digest = hashlib.sha256()
+    feed_file(digest, path)
+    return digest.hexdigest()
+
+
 def describe(path: str, frames: int) -> dict:
     """The record of a segment: its frames (as written), its bytes and a SHA-256 of its files."""
     digest, size = hashlib.sha256(), 0
     for file in segment_files(path):
         digest.update(os.path.basename(file).encode() + b"\0")
-        with open(file, "rb") as handle:
-            while chunk := handle.read(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
+        size += feed_file(digest, file)
     return {"frames": frames, "bytes": size, "sha256": digest.hexdigest()}
 
 

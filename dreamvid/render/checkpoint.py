@@ -19,9 +19,8 @@ import zipfile
 import numpy as np
 
 from dreamvid.errors import UserError, writing
-from dreamvid.media.sealing import fsync_file, fsync_folder
+from dreamvid.media.sealing import file_sha256, fsync_file, fsync_folder
 
-CHUNK = 1 << 20
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -40,14 +39,6 @@ class RenderState:
     segments: dict = field(default_factory=dict)  # segment name -> its seal (media/sealing.py)
     identity: dict = field(default_factory=dict)  # what the fingerprint hashes, to say what changed
     joining: bool = False  # every frame is in a sealed segment: what is left is the join (and the sidecar)
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def content_sha256(values: dict) -> str:

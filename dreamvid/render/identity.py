@@ -15,20 +15,16 @@ import os
 import re
 
 from dreamvid.media.outputs import FRAME_PATTERN, is_frame_pattern
+from dreamvid.media.sealing import file_sha256
 from dreamvid.settings.commands import FILE_ONLY  # settings about the files written, not the render
 from dreamvid.settings.files import FILE_SETTINGS  # the files whose content matters
 
 IDENTITY_VERSION = 3  # 2: file contents, frame sequences, what changed; 3: every byte hashed
-CHUNK = 1 << 20
 
 
 def content_hash(path: str) -> str:
-    """SHA-256 of every byte of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
+    """SHA-256 of every byte of a file, shortened."""
+    return file_sha256(path)[:16]
 
 
 def sequence_files(pattern: str) -> list[str]:
