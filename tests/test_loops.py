@@ -161,3 +161,18 @@ def test_a_resumed_looping_clip_is_the_one_left_alone(tmp_path, capsys, monkeypa
     assert video(source, resumed / "%03d.png", *argv, "--resume") == 0
     assert len(calls) == 4  # loop frames 19-22 (source frames 8-11, the closing)
     assert np.array_equal(pngs(whole), pngs(resumed))
+
+
+def test_a_looping_clip_analyses_its_frames_as_a_clip_does_noise_hold_included(tmp_path, monkeypatch):
+    from dreamvid.render import clip, clip_loop
+
+    heard = []
+    real = clip_loop.analyse
+    monkeypatch.setattr(clip_loop, "analyse", lambda *args: heard.append(args[3:]) or real(*args))
+    from dreamvid.api import resolve_settings
+
+    settings = resolve_settings("video", None, size=48, loop=True, noise_hold=True)
+    work, _ = clip.prepare_clip_work(circle_source(tmp_path), settings)
+    sources = work.sources(0)
+    [next(sources) for _ in range(3)]
+    assert heard == [(True,), (True,)]  # loop frame 0 has no frame before it

@@ -220,7 +220,8 @@ class ClipWork:
             return analysed_frames(self.input_path, self.size, self.settings, self.plan, first)
         estimator = FLOW_METHODS[self.settings["flow"]].estimator
         frames = list(dreamed_source_frames(self.input_path, self.size, self.settings, self.plan))
-        return looped_sources(frames, self.loop, estimator and FlowEstimator(estimator), first)
+        return looped_sources(frames, self.loop, estimator and FlowEstimator(estimator), first,
+                              self.settings["noise_hold"])
 
 
 def prepare_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False, preview: bool = False,
