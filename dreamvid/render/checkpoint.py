@@ -45,27 +45,26 @@ def content_sha256(values: dict) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
-def write_durably(path: str, write) -> None:
-    """`write(temporary)`, fsync, then rename over `path`: after a crash, the old file or the new one."""
-    temporary = path + ".partial" + os.path.splitext(path)[1]
-    try:
-        with writing(path):  # a full disk: one line, the checkpoint before this one kept whole
-            write(temporary)
-            fsync_file(temporary)
-            os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
 def save_state(folder: str, state: RenderState, arrays: dict[str, np.ndarray]) -> None:
-    """Arrays first, then the JSON that points at them (by SHA-256) and at the sealed segments, sealed by
-    its own SHA-256: each on the disk before it is renamed, and the folder's names synced last."""
-    loop_path = os.path.join(folder, "loop.npz")
-    write_durably(loop_path, lambda path: np.savez(path, **arrays))
-    values = {**asdict(state), "loop_sha256": file_sha256(loop_path)}
-    values["state_sha256"] = content_sha256(values)
-    write_durably(os.path.join(folder, "state.json"), lambda path: write_json(path, values))
+    """The arrays and the JSON that points at them (by SHA-256) and at the sealed segments, sealed by its own
+    SHA-256: both written and on the disk before either is renamed into place, so a kill leaves the pair
+    before or the pair after (but for the instant between two renames), then the folder's names synced."""
+    loop_path, state_path = os.path.join(folder, "loop.npz"), os.path.join(folder, "state.json")
+    loop_temporary, state_temporary = loop_path + ".partial.npz", state_path + ".partial.json"
+    try:
+        with writing(loop_path):  # a full disk: one line, the checkpoint before this one kept whole
+            np.savez(loop_temporary, **arrays)
+            fsync_file(loop_temporary)
+            values = {**asdict(state), "loop_sha256": file_sha256(loop_temporary)}
+            values["state_sha256"] = content_sha256(values)
+            write_json(state_temporary, values)
+            fsync_file(state_temporary)
+            os.replace(loop_temporary, loop_path)
+            os.replace(state_temporary, state_path)
+    finally:
+        for temporary in (loop_temporary, state_temporary):
+            if os.path.exists(temporary):
+                os.remove(temporary)
     fsync_folder(folder)
 
 
