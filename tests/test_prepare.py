@@ -188,7 +188,7 @@ def test_the_cuda_ascent_never_waits_for_the_gpu(small_cat):
 
 
 def test_automatic_tile_size_depends_on_the_device():
-    assert auto_tile(CPU, 0) == 1024 and auto_tile(CUDA, 0) == 4096
+    assert auto_tile(CPU, 0) == 1448 and auto_tile(CUDA, 0) == 4096
     assert auto_tile(CPU, 300) == 300 and auto_tile(CUDA, 16384) == 16384
 
 

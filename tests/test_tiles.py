@@ -75,7 +75,28 @@ def test_spans_cover_the_axis_with_bounded_aligned_crops(tile):
 
 def test_an_octave_within_the_tile_is_one_tile():
     assert spans(1024, 1024, 64) == [tiles_module.Span(0, 1024, 0, 1024)]
-    assert len(tiles(2160, 3840, 1024)) == 15  # a 4K frame: 3 rows of 5 tiles
+    assert len(tiles(1080, 1920, 1448)) == 1  # the CPU's automatic tile takes a 1080p octave whole
+
+
+@pytest.mark.parametrize("height, width, tile", [(1080, 1920, 1024), (2160, 3840, 1024), (2160, 3840, 1448),
+                                                 (600, 5000, 1024), (255, 384, 192)])
+def test_tiles_hold_at_most_the_tile_area_and_feed_fewer_pixels_than_square_tiles(height, width, tile):
+    layout = tiles(height, width, tile)
+    fed = sum((rows.stop - rows.start) * (columns.stop - columns.start) for rows, columns in layout)
+    margin = tiles_module.default_margin(tile)
+    squares = sum((r.stop - r.start) * (c.stop - c.start) for r in spans(height, tile, margin)
+                  for c in spans(width, tile, margin))
+    assert all((rows.stop - rows.start) * (columns.stop - columns.start) <= tile * tile for rows, columns in layout)
+    assert fed <= squares
+    covered = torch.zeros(height, width, dtype=torch.int)
+    for rows, columns in layout:
+        covered[rows.keep_start:rows.keep_stop, columns.keep_start:columns.keep_stop] += 1
+    assert (covered == 1).all()  # the kept parts tile the image exactly
+
+
+def test_a_1080p_octave_under_a_1024_px_tile_is_three_tiles_not_four_squares():
+    layout = tiles(1080, 1920, 1024)
+    assert len(layout) == 3 and all(rows.stop - rows.start == 1080 for rows, _ in layout)
 
 
 def test_a_tile_too_small_for_its_margin_is_refused():

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
-CPU_TILE = 1024  # keeps a 4K dream under 4 GB of RAM (bench_memory.py: 2.97 GB)
+CPU_TILE = 1448  # tiles of up to 1448^2 px: a 1080p octave in one piece (3 tiles of 1024^2 px cost a step 2.2x),
+# a 4K one in 6 tiles; bench_memory.py gives the peak memory of both
 CUDA_TILE = 4096  # a GPU has the memory for a whole 1080p or 4K octave; tiles would only add work
 # The objectives are means over ~1e5-1e6 positions, so fp16 backward values fall to its subnormal
 # range (below 6e-5) and lose their precision, then flush to 0. 2**10 lifts them clear without

@@ -56,8 +56,8 @@ SETTINGS: tuple[Setting, ...] = (
             nonzero_low=16),
     Setting("precision", "auto", "CUDA arithmetic: auto = bf16/fp16 autocast, fp32 = exact", "choice",
             choices=PRECISIONS),
-    Setting("tile", 0, "octaves larger than this many px per side dream in tiles, for bounded memory "
-            "(0 = auto: 1024 on the CPU, 4096 on CUDA; 16384 = never)", "int", low=0, high=16384, nonzero_low=64),
+    Setting("tile", 0, "octaves larger than this x this px dream in tiles of at most that area, for bounded memory "
+            "(0 = auto: 1448 on the CPU, 4096 on CUDA; 16384 = never)", "int", low=0, high=16384, nonzero_low=64),
     Setting("compile", False, "torch.compile the network (CUDA; slow first frame, faster after)", "bool"),
     # masks: where to dream (docs/DESIGN.md, "Masks"); image, zoom and video
     Setting("mask", "", "where to dream: a picture (grey levels, or its alpha; white = dream), a clip or frame "
