@@ -32,7 +32,8 @@ FP16_LOSS_SCALE = 1024.0
 # rounds by default; KMP_BLOCKTIME is Intel's OpenMP's name for the same). Beside other busy processes a
 # spinning thread burns the time slices its own busy sibling needed: a 512 px still beside two single-threaded
 # competitors took 3.7x its idle time (issue 32). At a load of 25 on 2 cores, a 256 px step took 0.74 s sleeping
-# against 12.7 s spinning (docs/BENCHMARKS.md); what sleeping costs on an idle machine is not measured yet.
+# against 12.7 s spinning (docs/BENCHMARKS.md); idle, sleeping costs within the machine's noise (0-9%), and beside
+# two competitors a still takes 0.77x its fair share sleeping against 1.88x spinning.
 WAIT_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
 CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"  # cgroup v2: "QUOTA PERIOD" or "max PERIOD"
 CGROUP_V1_QUOTA = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
