@@ -129,6 +129,23 @@ def test_a_music_loop_lasts_whole_bars_and_loop_with_boomerang_is_refused(cat_pa
     assert "not both" in err and err.count("\n") == 1, err
 
 
+def test_a_music_loop_starts_between_beats_so_its_wrap_is_not_a_beats_surge(cat_path, tmp_path, capsys, dream_calls):
+    calls, stop_at = dream_calls
+    argv = ["--iterations", "0", "--frames", "24", "--loop", "--checkpoint-frames", "8",
+            "--audio", os.path.join(SAMPLES, "song.mp3"), "--zoom", "1.1 + 0.8*beat"]
+    assert zoom(cat_path, tmp_path / "whole" / "%03d.png", *argv) == 0
+    assert "between beats" in capsys.readouterr().err
+    loop_steps = steps(pngs(tmp_path / "whole"))
+    assert len(loop_steps) == 24  # one whole bar at 120 BPM, 12 fps
+    assert loop_steps[-1] <= 1.2 * np.median(loop_steps[:-1]), loop_steps.round(2)  # a beat's step: 2.5x
+
+    stop_at.add(30)  # the lead is 12 to 17 frames: at least 8 frames are written, the head is in the checkpoint
+    assert zoom(cat_path, tmp_path / "resumed" / "%03d.png", *argv) == 130
+    assert zoom(cat_path, tmp_path / "resumed" / "%03d.png", *argv, "--resume") == 0
+    assert "continues from frame" in capsys.readouterr().err
+    assert np.array_equal(pngs(tmp_path / "whole"), pngs(tmp_path / "resumed"))
+
+
 def test_the_studio_page_has_the_switches_and_they_reach_the_command():
     from dreamvid.studio.jobs import DreamRequest
     from dreamvid.studio.reproduce import cli_command
