@@ -9,7 +9,7 @@ import numpy as np
 
 from dreamvid.cli import run
 from dreamvid.media.synthetic import circle_clip, pan_clip, write_clip
-from conftest import CLIP_SIZE, NO_DREAM, SAMPLES, decoded, video
+from conftest import CLIP_SIZE, NO_DREAM, RATE, SAMPLES, audio, clip_with_audio, decoded, rms, video  # noqa: F401
 
 FAST = ["--size", "48", "--octaves", "1", "--iterations", "2", "--device", "cpu", "--fps", "12"]
 
@@ -69,7 +69,8 @@ def test_boomerang_goes_forward_then_back_without_its_end_frames_twice(cat_path,
 
     assert zoom(cat_path, tmp_path / "b.mp4", "--frames", "5", "--checkpoint-frames", "2", "--boomerang",
                 "--audio", os.path.join(os.path.dirname(cat_path), "song.mp3")) == 0
-    assert "no sound" in capsys.readouterr().err
+    assert "sound plays backward" in capsys.readouterr().err
+    assert abs(len(audio(tmp_path / "b.mp4")) / RATE - 8 / 12) < 0.05
     video = decoded(tmp_path / "b.mp4").astype(np.float32)
     assert len(video) == 8
     errors = np.abs(video[:, None] - there[None].astype(np.float32)).mean(axis=(2, 3, 4))
@@ -111,6 +112,19 @@ def test_a_clip_boomerang_comes_back(tmp_path, capsys):
     assert video(source, tmp_path / "b" / "%03d.png", *NO_DREAM, "--boomerang") == 0
     there = pngs(tmp_path / "f")
     assert np.array_equal(pngs(tmp_path / "b"), there[[0, 1, 2, 3, 4, 5, 4, 3, 2, 1]])
+
+
+def test_a_clip_boomerang_plays_its_sound_forward_then_backward(clip_with_audio, tmp_path):
+    out = tmp_path / "b.mp4"
+    assert video(clip_with_audio, out, *NO_DREAM, "--boomerang") == 0
+    assert len(decoded(out)) == 38  # 20 frames at 10 fps, then 18 back
+    sound = audio(out)  # the source's tone swells (0.4 t): it swells forward and fades on the way back
+    assert abs(len(sound) / RATE - 3.8) < 0.05
+    early, late = rms(sound, 0.2, 0.6), rms(sound, 1.4, 1.8)
+    assert early < 0.5 * late, (early, late)
+    back_late, back_early = rms(sound, 2.1, 2.5), rms(sound, 3.3, 3.7)  # forward 1.4-1.8 and 0.2-0.6, reversed
+    assert abs(back_late - late) < 0.15 * late and abs(back_early - early) < 0.25 * early, (early, late, back_late,
+                                                                                           back_early)
 
 
 def test_a_music_loop_lasts_whole_bars_and_loop_with_boomerang_is_refused(cat_path, tmp_path, capsys):
