@@ -9,7 +9,7 @@ import numpy as np
 
 from dreamvid.cli import run
 from dreamvid.media.synthetic import circle_clip, pan_clip, write_clip
-from conftest import CLIP_SIZE, NO_DREAM, SAMPLES, decoded, video
+from conftest import CLIP_SIZE, NO_DREAM, RATE, SAMPLES, audio, clip_with_audio, decoded, rms, video  # noqa: F401
 
 FAST = ["--size", "48", "--octaves", "1", "--iterations", "2", "--device", "cpu", "--fps", "12"]
 
@@ -69,7 +69,8 @@ def test_boomerang_goes_forward_then_back_without_its_end_frames_twice(cat_path,
 
     assert zoom(cat_path, tmp_path / "b.mp4", "--frames", "5", "--checkpoint-frames", "2", "--boomerang",
                 "--audio", os.path.join(os.path.dirname(cat_path), "song.mp3")) == 0
-    assert "no sound" in capsys.readouterr().err
+    assert "sound plays backward" in capsys.readouterr().err
+    assert abs(len(audio(tmp_path / "b.mp4")) / RATE - 8 / 12) < 0.05
     video = decoded(tmp_path / "b.mp4").astype(np.float32)
     assert len(video) == 8
     errors = np.abs(video[:, None] - there[None].astype(np.float32)).mean(axis=(2, 3, 4))
@@ -113,6 +114,19 @@ def test_a_clip_boomerang_comes_back(tmp_path, capsys):
     assert np.array_equal(pngs(tmp_path / "b"), there[[0, 1, 2, 3, 4, 5, 4, 3, 2, 1]])
 
 
+def test_a_clip_boomerang_plays_its_sound_forward_then_backward(clip_with_audio, tmp_path):
+    out = tmp_path / "b.mp4"
+    assert video(clip_with_audio, out, *NO_DREAM, "--boomerang") == 0
+    assert len(decoded(out)) == 38  # 20 frames at 10 fps, then 18 back
+    sound = audio(out)  # the source's tone swells (0.4 t): it swells forward and fades on the way back
+    assert abs(len(sound) / RATE - 3.8) < 0.05
+    early, late = rms(sound, 0.2, 0.6), rms(sound, 1.4, 1.8)
+    assert early < 0.5 * late, (early, late)
+    back_late, back_early = rms(sound, 2.1, 2.5), rms(sound, 3.3, 3.7)  # forward 1.4-1.8 and 0.2-0.6, reversed
+    assert abs(back_late - late) < 0.15 * late and abs(back_early - early) < 0.25 * early, (early, late, back_late,
+                                                                                           back_early)
+
+
 def test_a_music_loop_lasts_whole_bars_and_loop_with_boomerang_is_refused(cat_path, tmp_path, capsys):
     song = os.path.join(SAMPLES, "song.mp3")
     assert zoom(cat_path, tmp_path / "m" / "%03d.png", "--iterations", "0", "--frames", "20", "--loop",
@@ -127,6 +141,23 @@ def test_a_music_loop_lasts_whole_bars_and_loop_with_boomerang_is_refused(cat_pa
     assert zoom(cat_path, tmp_path / "b.gif", "--loop", "--boomerang") == 2
     err = capsys.readouterr().err
     assert "not both" in err and err.count("\n") == 1, err
+
+
+def test_a_music_loop_starts_between_beats_so_its_wrap_is_not_a_beats_surge(cat_path, tmp_path, capsys, dream_calls):
+    calls, stop_at = dream_calls
+    argv = ["--iterations", "0", "--frames", "24", "--loop", "--checkpoint-frames", "8",
+            "--audio", os.path.join(SAMPLES, "song.mp3"), "--zoom", "1.1 + 0.8*beat"]
+    assert zoom(cat_path, tmp_path / "whole" / "%03d.png", *argv) == 0
+    assert "between beats" in capsys.readouterr().err
+    loop_steps = steps(pngs(tmp_path / "whole"))
+    assert len(loop_steps) == 24  # one whole bar at 120 BPM, 12 fps
+    assert loop_steps[-1] <= 1.2 * np.median(loop_steps[:-1]), loop_steps.round(2)  # a beat's step: 2.5x
+
+    stop_at.add(30)  # the lead is 12 to 17 frames: at least 8 frames are written, the head is in the checkpoint
+    assert zoom(cat_path, tmp_path / "resumed" / "%03d.png", *argv) == 130
+    assert zoom(cat_path, tmp_path / "resumed" / "%03d.png", *argv, "--resume") == 0
+    assert "continues from frame" in capsys.readouterr().err
+    assert np.array_equal(pngs(tmp_path / "whole"), pngs(tmp_path / "resumed"))
 
 
 def test_the_studio_page_has_the_switches_and_they_reach_the_command():

@@ -186,3 +186,22 @@ def test_a_page_from_another_local_port_cannot_use_the_studio(tmp_path, monkeypa
         assert len(refused) == 4, refused  # the requests reached the studio, and the guard refused each
         browser.close()
         attacker.shutdown()
+
+
+def test_the_loop_switch_reaches_the_job_and_the_result_plays_on_repeat(page):
+    page.click("#samples img[data-name='chelsea.jpg']")
+    page.check("input[name=mode][value=zoom]")
+    page.wait_for_selector("#knobs input[name=loop]", state="visible")
+    set_knobs(page, frames=6, fps=12, size=64, iterations=1, octaves=1)
+    page.check("#knobs input[name=loop]")
+    page.click("#render")
+    progress_is(page, "done", 300)
+    assert "--loop" in page.text_content("#command").split()
+    assert "loop = true" in page.text_content("#toml")
+    page.wait_for_function("document.querySelector('#result-video').readyState >= 1", timeout=30_000)
+    assert page.evaluate("document.querySelector('#result-video').loop")
+    page.evaluate("""() => { window.times = []; const video = document.querySelector('#result-video');
+        video.addEventListener('timeupdate', () => window.times.push(video.currentTime)); }""")
+    # it plays as shown, on repeat: its time comes back to the start (without `loop` it stops at its end)
+    page.wait_for_function("window.times.some((time, i) => i > 0 && time < window.times[i - 1])", timeout=20_000)
+    assert not page.evaluate("document.querySelector('#result-video').ended")

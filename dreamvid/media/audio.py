@@ -18,6 +18,7 @@ class AudioSource:
     path: str
     start: float = 0.0
     duration: float | None = None
+    back: tuple[float, float] | None = None  # a boomerang's way back: this stretch of it (seconds), reversed, after it
 
 
 def check_audio(audio: AudioSource) -> None:
@@ -45,6 +46,13 @@ def audio_filter(audio: AudioSource) -> str:
 
 
 def audio_output_args(audio: AudioSource, codec: str, input_index: int = 1) -> list[str]:
-    """Map and encode the stretch. Not -shortest: it stops ffmpeg, so the video, when the audio
-    ends first; padding to the video's duration keeps the length exact instead."""
-    return ["-map", f"{input_index}:a:0?", "-c:a", codec, "-b:a", "192k", "-af", audio_filter(audio)]
+    """Map and encode the stretch (and its way back, reversed). Not -shortest: it stops ffmpeg, so the
+    video, when the audio ends first; padding to the video's duration keeps the length exact instead."""
+    encode = ["-c:a", codec, "-b:a", "192k"]
+    if audio.back is None:
+        return ["-map", f"{input_index}:a:0?", *encode, "-af", audio_filter(audio)]
+    start, end = audio.back
+    graph = (f"[{input_index}:a:0]{audio_filter(audio)},asplit[there][back];"
+             f"[back]atrim=start={start:.6f}:end={end:.6f},asetpts=PTS-STARTPTS,areverse[reversed];"
+             "[there][reversed]concat=n=2:v=0:a=1[sound]")
+    return ["-filter_complex", graph, "-map", "[sound]", *encode]

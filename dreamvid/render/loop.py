@@ -140,7 +140,7 @@ def render_frames(job: FrameJob, step_from: Callable[[int], Step], start: Callab
         output = segmented_output(job, folder, state.segments)
         state, loop_state = trusted_checkpoint(output, state, loop_state)
         if job.audio and job.settings["boomerang"]:
-            notify(f"boomerang: {job.output_path} has no sound (played backward it would not match the picture)")
+            notify("boomerang: the sound plays backward on the way back, as the picture does")
         try:
             if state.next_frame < job.frames:
                 render_missing(job, step_from, start, folder, output, state, loop_state, progress, callback)
@@ -200,8 +200,8 @@ def finish_render(job: FrameJob, folder: str, output: SegmentedOutput, replace: 
     try:
         check_segments(output, count)
         segments, audio = output.segment_paths(count), job.audio
-        if job.settings["boomerang"]:  # the way back, one more segment; no sound under it
-            segments, audio = segments + [output.way_back(count, job.forward_frames)], None
+        if job.settings["boomerang"]:  # the way back, one more segment, its sound reversed
+            segments, audio = segments + [output.way_back(count, job.forward_frames)], boomerang_sound(job)
         with sidecar_for(job.mode, job.input_path, job.output_path, job.settings.values) as commit_settings:
             join_segments([path for path in segments if path], job.output_path, job.size, job.fps, audio, replace,
                           frames=job.output_frames)
@@ -216,6 +216,15 @@ def finish_render(job: FrameJob, folder: str, output: SegmentedOutput, replace: 
     discard_state(folder)
     wrote(job.output_path, job.output_frames, time.monotonic() - job.started, sidecar)
     return job.output_path
+
+
+def boomerang_sound(job: FrameJob) -> AudioSource | None:
+    """The sound under the frames forward, then the same under frames N-2..1 reversed (the way back)."""
+    if job.audio is None:
+        return None
+    forward, fps = job.forward_frames, job.fps
+    back = (float(1 / fps), float((forward - 1) / fps)) if forward > 2 else None
+    return replace(job.audio, duration=float(forward / fps), back=back)
 
 
 def preview_path(path: str) -> str:

@@ -25,7 +25,7 @@ from dreamvid.render.dreaming import FrameDreamer, frame_dreamer
 from dreamvid.render.masking import ZoomMasks
 from dreamvid.render.loop import Callback, FrameJob, LoopState, Step, prepare_output, render_frames
 from dreamvid.render.zoom_loop import (Closing, ZoomLoop, check_loop_schedules, loop_soundtrack, music_loop_frames,
-                                       plan_loop)
+                                       plan_loop, quiet_head)
 from dreamvid.settings import Resolved, check_schedules, parse_fps
 
 SECONDS_WHEN_UNSET = 5  # `frames = 0` renders this many seconds
@@ -250,7 +250,8 @@ def zoom_loop(settings: dict, music: Features | None, fps: Fraction, frames: int
         return plan_loop(max(2, frames), fps, settings["cadence"])
     lead = plan_loop(2, fps, settings["cadence"]).lead
     wanted = settings["frames"] or max(2, frames - lead)
-    return plan_loop(music_loop_frames(wanted, music, fps), fps, settings["cadence"])
+    return quiet_head(plan_loop(music_loop_frames(wanted, music, fps), fps, settings["cadence"]), music, fps,
+                      settings["cadence"])
 
 
 def picture_size(picture: Picture | None, first: np.ndarray) -> tuple[int, int]:

@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from dreamvid.audio.beats import beat_curve
 from dreamvid.audio.features import Features, at_frames
 from dreamvid.audio.schedules import Soundtrack
 from dreamvid.media.audio import AudioSource
@@ -127,6 +128,27 @@ def music_loop_frames(wanted: int, music: Features, fps: Fraction) -> int:
     frames = max(2, round(bars * bar))
     notify(f"loop: {frames} frames = {bars} whole bar{'s' * (bars != 1)} at {music.tempo:.1f} BPM")
     return frames
+
+
+def quiet_head(loop: ZoomLoop, music: Features, fps: Fraction, cadence: int) -> ZoomLoop:
+    """A music loop's head moved later by less than a beat (whole cadence steps), to where the beat envelope
+    is lowest within a frame of the head and of the wrap's step (frame `end`): a loop starting on a beat
+    wraps with that beat's surge (`zoom = "1.15 + 0.6*beat"`), one starting between beats with a quiet step.
+    The loop stays whole bars, and its music starts at the head's time."""
+    if music.tempo <= 0 or not len(music.beats):
+        return loop
+    beat = 60.0 / music.tempo * float(fps)
+    leads = range(loop.lead, loop.lead + max(1, math.ceil(beat)), cadence)
+    envelope = beat_curve(music.beats, leads[-1] + loop.frames + 2, float(fps), music.tempo)
+
+    def loudness(lead: int) -> float:
+        return float(envelope[lead - 1:lead + 2].max() + envelope[lead + loop.frames - 1:lead + loop.frames + 2].max())
+
+    lead = min(leads, key=loudness)  # the first of equals: the shortest lead
+    if lead != loop.lead:
+        notify(f"loop: its first frame is {lead - loop.lead} frame{'s' * (lead - loop.lead != 1)} later, between "
+               f"beats, so the wrap is a quiet step")
+    return ZoomLoop(lead, loop.frames, loop.closing)
 
 
 def loop_soundtrack(path: str, music: Features, loop: ZoomLoop, fps: Fraction) -> Soundtrack:

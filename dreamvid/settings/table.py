@@ -155,8 +155,8 @@ SETTINGS: tuple[Setting, ...] = (
     # loops (docs/DESIGN.md, "Loops"): zoom and video
     Setting("loop", False, "end where it began, so it plays on repeat without a jump (zoom: the last 1.5 s fly "
             "into the first frame; video: a looping source's seam is dreamed over)", "bool", group="output"),
-    Setting("boomerang", False, "play forward, then backward (the end frames once each); the sound is dropped",
-            "bool", group="output"),
+    Setting("boomerang", False, "play forward, then backward (the end frames once each); the sound plays backward "
+            "on the way back", "bool", group="output"),
     # output
     Setting("crf", -1, "encoder quality, lower = better (-1 = the format's default: 18 for mp4)", "int", low=-1, high=63, group="output"),
     Setting("codec", "", "ffmpeg encoder, e.g. libx265 or h264_nvenc (default: by extension)", "str", group="output"),
