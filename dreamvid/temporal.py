@@ -97,27 +97,28 @@ def analyse(estimator: FlowEstimator, previous: np.ndarray, frame: np.ndarray, n
     change = cv2.GaussianBlur(np.abs(frame_to_float(frame) - frame_to_float(previous)).mean(axis=2), (5, 5), 0)
     inside = lands_inside(backward)
     round_trip = RoundTrip.of(backward, forward)
+    disoccluded = round_trip.disoccluded()
+    failed = disoccluded | motion_boundary(backward)
     camera = camera_motion(backward)
-    steady = None if noise == "off" else noise_not_motion(round_trip, backward, change, camera)
-    share = 0.0 if steady is None else 1.0 if noise == "on" else noise_share(steady, change, camera)
-    return SourceFrame(frame, backward, reliability(backward, forward, round_trip), inside,
-                       round_trip.disoccluded() & inside & (change > WAKE_CHANGE), camera=camera,
+    still = None if noise == "off" else kept_still(change, camera)
+    steady = None if still is None else failed & still
+    share = 0.0 if steady is None else 1.0 if noise == "on" else noise_share(steady, still)
+    return SourceFrame(frame, backward, reliability(backward, forward, failed=failed), inside,
+                       disoccluded & inside & (change > WAKE_CHANGE), camera=camera,
                        uncertainty=round_trip.error(), steady=steady, noise=share)
 
 
-def noise_not_motion(round_trip: RoundTrip, backward: np.ndarray, change: np.ndarray, camera: np.ndarray) -> np.ndarray:
-    """Bool: where the flow fails the check (the round trip or the boundary test) on content that changed in place
-    by no more than NOISE_CHANGE (`change`: blurred, 0..1): sensor noise or compression, not motion; `camera`: where
-    the camera's motion lands inside the frame counts."""
-    failed = round_trip.disoccluded() | motion_boundary(backward)
-    return failed & (change <= NOISE_CHANGE) & lands_inside(camera)
+def kept_still(change: np.ndarray, camera: np.ndarray) -> np.ndarray:
+    """Bool: content that changed in place by no more than NOISE_CHANGE (`change`: blurred, 0..1), where the camera's
+    motion lands inside the frame. Where the flow's check fails there, it failed on sensor noise or compression, not
+    on motion (SourceFrame.steady)."""
+    return (change <= NOISE_CHANGE) & lands_inside(camera)
 
 
-def noise_share(steady: np.ndarray, change: np.ndarray, camera: np.ndarray) -> float:
-    """0..1: how far a frame's flow follows noise, from the share of its still content (`noise_not_motion`'s) on
-    which the check fails: 0 up to NOISY_SHARE[0], 1 from NOISY_SHARE[1]."""
-    still = int(np.count_nonzero((change <= NOISE_CHANGE) & lands_inside(camera)))
-    share = np.count_nonzero(steady) / max(still, 1)
+def noise_share(steady: np.ndarray, still: np.ndarray) -> float:
+    """0..1: how far a frame's flow follows noise, from the share of its still content (`still`, kept_still's) on
+    which the check fails (`steady`): 0 up to NOISY_SHARE[0], 1 from NOISY_SHARE[1]."""
+    share = np.count_nonzero(steady) / max(int(np.count_nonzero(still)), 1)
     low, high = NOISY_SHARE
     return float(np.clip((share - low) / (high - low), 0.0, 1.0))
 

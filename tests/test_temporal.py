@@ -398,13 +398,15 @@ def test_the_automatic_noise_hold_engages_where_the_flow_follows_noise_and_not_o
 
 
 def test_the_noise_share_ramps_between_its_bounds():
-    change = np.zeros((10, 10), np.float32)
-    camera = np.zeros((10, 10, 2), np.float32)
+    still = np.ones((10, 10), bool)
     steady = np.zeros((10, 10), bool)
     low, high = temporal.NOISY_SHARE
     shares = []
     for count in (int(100 * low), round(100 * (low + high) / 2), int(np.ceil(100 * high))):
         steady.flat[:count] = True
-        shares.append(temporal.noise_share(steady, change, camera))
+        shares.append(temporal.noise_share(steady, still))
     assert shares[0] == 0.0 and 0.4 < shares[1] < 0.6 and shares[2] == 1.0, shares
-    assert temporal.noise_share(np.zeros_like(steady), np.ones_like(change), camera) == 0.0  # nothing kept still
+    assert temporal.noise_share(np.zeros_like(steady), np.zeros_like(still)) == 0.0  # nothing kept still
+    moving = np.zeros((10, 10), np.float32)
+    moving[:, 5:] = 1.0  # half the picture changed in place: only the other half is still content
+    assert temporal.kept_still(moving, np.zeros((10, 10, 2), np.float32)).sum() == 50
