@@ -410,3 +410,12 @@ def test_the_noise_share_ramps_between_its_bounds():
     moving = np.zeros((10, 10), np.float32)
     moving[:, 5:] = 1.0  # half the picture changed in place: only the other half is still content
     assert temporal.kept_still(moving, np.zeros((10, 10, 2), np.float32)).sum() == 50
+
+
+def test_clips_hold_noise_automatically_by_default_and_the_settings_choose_the_mode():
+    def mode(**given):
+        return clip.noise_mode(Resolved(merge(("test", {"flow": "dis", **given})), fps=12))
+
+    assert mode() == "auto"
+    assert mode(noise_hold=True) == "on" and mode(noise_hold=True, auto_noise_hold=False) == "on"
+    assert mode(auto_noise_hold=False) == "off"
