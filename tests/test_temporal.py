@@ -364,7 +364,7 @@ def test_the_flows_round_trip_error_is_how_far_they_miss():
 def test_noise_hold_holds_the_carried_dream_where_the_check_fails_on_noise_not_motion():
     previous, current = square_pair(noise=3.0)
     plain = temporal.analyse(FlowEstimator(), previous, current)
-    source = temporal.analyse(FlowEstimator(), previous, current, noise_hold=True)
+    source = temporal.analyse(FlowEstimator(), previous, current, "on")
     assert plain.steady is None and plain.held() is plain.weights  # off: the hold is the reliability
     away = np.ones_like(source.wake)
     away[26:64, 34:82] = False  # the square and the strip its motion spreads over
@@ -375,3 +375,47 @@ def test_noise_hold_holds_the_carried_dream_where_the_check_fails_on_noise_not_m
     held, steady = source.held(), source.steady
     assert held[steady].mean() > source.weights[steady].mean() + 0.2 and (held >= source.weights).all()
     assert np.array_equal(held[source.weights == 1], source.weights[source.weights == 1])
+
+
+def night_pair(noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """square_pair at a quarter of its light, with sensor noise of `noise` grey levels added after."""
+    rng = np.random.default_rng(1)
+    return tuple(np.clip(frame * 0.25 + rng.normal(0, noise, frame.shape), 0, 255).astype(np.uint8)
+                 for frame in square_pair())
+
+
+def test_the_automatic_noise_hold_engages_where_the_flow_follows_noise_and_not_on_clean_footage():
+    clean = temporal.analyse(FlowEstimator(), *square_pair(), "auto")
+    bright_noisy = temporal.analyse(FlowEstimator(), *square_pair(noise=3.0), "auto")
+    night = temporal.analyse(FlowEstimator(), *night_pair(noise=6.0), "auto")
+    # the mover's inside fails the check on still content in every case: a share of it, under NOISY_SHARE's start
+    assert clean.steady.any() and clean.noise == 0.0 and bright_noisy.noise == 0.0
+    assert clean.held() is clean.weights and bright_noisy.held() is bright_noisy.weights  # held as without it
+    assert night.noise == 1.0, night.noise  # dark and noisy: the flow follows the noise on much of the still scene
+    assert night.held()[night.steady].mean() > night.weights[night.steady].mean() + 0.2
+    always = temporal.analyse(FlowEstimator(), *square_pair(), "on")
+    assert always.noise == 1.0 and (always.held() > always.weights).any()  # `noise_hold`: whatever the frame
+
+
+def test_the_noise_share_ramps_between_its_bounds():
+    still = np.ones((10, 10), bool)
+    steady = np.zeros((10, 10), bool)
+    low, high = temporal.NOISY_SHARE
+    shares = []
+    for count in (int(100 * low), round(100 * (low + high) / 2), int(np.ceil(100 * high))):
+        steady.flat[:count] = True
+        shares.append(temporal.noise_share(steady, still))
+    assert shares[0] == 0.0 and 0.4 < shares[1] < 0.6 and shares[2] == 1.0, shares
+    assert temporal.noise_share(np.zeros_like(steady), np.zeros_like(still)) == 0.0  # nothing kept still
+    moving = np.zeros((10, 10), np.float32)
+    moving[:, 5:] = 1.0  # half the picture changed in place: only the other half is still content
+    assert temporal.kept_still(moving, np.zeros((10, 10, 2), np.float32)).sum() == 50
+
+
+def test_clips_hold_noise_automatically_by_default_and_the_settings_choose_the_mode():
+    def mode(**given):
+        return clip.noise_mode(Resolved(merge(("test", {"flow": "dis", **given})), fps=12))
+
+    assert mode() == "auto"
+    assert mode(noise_hold=True) == "on" and mode(noise_hold=True, auto_noise_hold=False) == "on"
+    assert mode(auto_noise_hold=False) == "off"

@@ -101,8 +101,14 @@ def analysed_frames(path: str, size: tuple[int, int], settings: Resolved, plan: 
     for index, frame in enumerate(dreamed_source_frames(path, size, settings, plan)):
         if index >= first:
             yield SourceFrame(frame) if estimator is None or previous is None else \
-                analyse(estimator, previous, frame, settings["noise_hold"])
+                analyse(estimator, previous, frame, noise_mode(settings))
         previous = frame
+
+
+def noise_mode(settings: Resolved) -> str:
+    """How the flow's failures on noise are held (temporal.NOISE_MODES): always, as far as each frame's flow
+    follows noise, or never."""
+    return "on" if settings["noise_hold"] else "auto" if settings["auto_noise_hold"] else "off"
 
 
 def start_image(method: FlowMethod, t: int, source: SourceFrame, state: LoopState, settings: Resolved) -> Start:
@@ -221,7 +227,7 @@ class ClipWork:
         estimator = FLOW_METHODS[self.settings["flow"]].estimator
         frames = list(dreamed_source_frames(self.input_path, self.size, self.settings, self.plan))
         return looped_sources(frames, self.loop, estimator and FlowEstimator(estimator), first,
-                              self.settings["noise_hold"])
+                              noise_mode(self.settings))
 
 
 def prepare_clip(input_path: str, output_path: str, settings: dict, overwrite: bool = False, preview: bool = False,

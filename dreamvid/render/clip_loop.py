@@ -67,15 +67,15 @@ def plan_clip_loop(frames: list[np.ndarray], fps: float, path: str) -> ClipLoop:
 
 
 def looped_sources(frames: list[np.ndarray], loop: ClipLoop, estimator: FlowEstimator | None,
-                   first: int, noise_hold: bool = False) -> Iterator[SourceFrame]:
+                   first: int, noise: str = "off") -> Iterator[SourceFrame]:
     """The source frames in loop order from loop frame `first`, each with its flow to the one before it
-    (frame 0's: to the last frame, across the wrap), analysed as a clip's are (`noise_hold` included)."""
+    (frame 0's: to the last frame, across the wrap), analysed as a clip's are (`noise`: temporal.analyse's)."""
     for t in range(first, loop.lead + loop.frames):
         frame = frames[loop.source_index(t)]
         if estimator is None or t == 0:
             yield SourceFrame(frame)
         else:
-            yield analyse(estimator, frames[loop.source_index(t - 1)], frame, noise_hold)
+            yield analyse(estimator, frames[loop.source_index(t - 1)], frame, noise)
 
 
 def toward_loop(start: Start, state: dict) -> Start:

@@ -122,7 +122,11 @@ SETTINGS: tuple[Setting, ...] = (
             "the camera), instead of the mover's dream smeared into it", "bool", group="video"),
     Setting("noise_hold", False, "flow modes: where the flow fails its check on content that hardly changed in "
             "place (sensor noise, compression: night footage), hold the carried dream as if the check had passed "
-            "(a flat mover's inside is held too, and loses some dream)", "bool", group="video"),
+            "(a flat mover's inside is held too, and loses some dream), on every frame; see --auto-noise-hold", "bool",
+            group="video"),
+    Setting("auto_noise_hold", True, "flow modes: the same hold, as far as the frame's flow follows noise: from "
+            "none where it fails on under 18% of the content that kept still in place to full at 28% (dark, noisy "
+            "footage; clean footage stays under it)", "bool", group="video"),
     Setting("wake_boost", 0.0, "flow modes: what a mover uncovers takes ascent steps 1 + this x longer while it "
             "grows (see --wake-frames), to reach the dream's depth sooner", "schedule", low=0.0, high=10.0, group="video"),
     Setting("iterations_next", 3, "ascent steps per octave after the first frame: the carried dream holds the "
