@@ -21,6 +21,13 @@ import numpy as np
 PRIOR_BPM = 135.0
 PRIOR_OCTAVES = 1.0  # the prior's width: a tempo one octave away still keeps 61% of its score
 FAMILIES = (1.0, 3.0, 1.0 / 3.0)  # the pulse's period times these, up to octaves: the candidate families
+# The octave whose bar (3 or 4 beats) or two bars repeat best: an octave too fast sees half bars there and one
+# too slow two or four bars, which repeat less where a song's phrase is a bar or two. The pulse's score times
+# this repeat (its autocorrelation there, over the variance) to the power BAR_WEIGHT. On the tune split, at
+# the 135 BPM prior, tempo right on 17/23 at 0 and 21/23 at 2, 3 and 4 (the mildest taken); a bar of 4 beats
+# alone read 20/23 at 2-6, and missed a synthetic 128 BPM song whose bass cycles every three beats.
+BAR_BEATS = (3, 4)
+BAR_WEIGHT = 3.0
 FAMILY_BPM = 95.0  # a family is judged at its member within half an octave of this tempo
 GRID_SECONDS = 10.0  # onsets are folded on a grid per stretch this long: a tempo may drift between them
 TEMPO_RANGE = (30.0, 300.0)  # BPM searched
@@ -108,7 +115,19 @@ def _octaves(period: float, lags: np.ndarray) -> list[float]:
 
 def _octave_score(acf: np.ndarray, period: float, rate: float) -> tuple[float, float]:
     refined = refine_period(acf, period, rate)
-    return max(float(acf[int(round(refined))]), 0.0) * float(_prior(60.0 * rate / refined)), refined
+    pulse = max(float(acf[int(round(refined))]), 0.0) * float(_prior(60.0 * rate / refined))
+    return pulse * bar_repeat(acf, refined) ** BAR_WEIGHT, refined
+
+
+def bar_repeat(acf: np.ndarray, period: float) -> float:
+    """How alike the music is a bar or two apart at this beat period: the autocorrelation's best peak at
+    BAR_BEATS beats over the variance (0 when negative); where the track is too short for any of those lags,
+    at 2 or 1 beats."""
+    for beats in (BAR_BEATS, (2,), (1,)):
+        centres = [int(round(b * period)) for b in beats if int(round(b * period)) + 3 <= len(acf) // 2]
+        if centres:
+            return max(max(float(acf[max(c - 2, 1):c + 3].max()) for c in centres), 0.0) / float(acf[0])
+    return 1.0
 
 
 def _family_score(onset: np.ndarray, period: float, window: int) -> float:
