@@ -125,6 +125,19 @@ def test_a_slow_swung_song_keeps_its_tempo_and_its_beats():
     assert beat_f(features.beats, beats) > 0.9
 
 
+def test_a_stretch_of_loud_off_beat_stabs_does_not_pull_the_beats_off_the_beat():
+    # 12 s of a plain beat at 100 BPM, 9.6 s with chords and snares on every off-beat twice as loud as the
+    # kicks, 12 s plain again: the tracker before followed the stabs onto the off-beat and stayed (F 0.59).
+    plain = ([(0, "kick", 1.0), (0, "bass", 1.0), (1, "snare", 0.7), (2, "kick", 1.0), (2, "bass", 1.0),
+              (3, "snare", 0.7)] + [(i / 2, "hat", 0.4) for i in range(8)])
+    stabs = plain + [(k + 0.5, "chord", 2.0) for k in range(4)] + [(k + 0.5, "snare", 1.0) for k in range(4)]
+    pcm = np.concatenate([pattern(100.0, 12.0, 4, plain)[0], pattern(100.0, 9.6, 4, stabs)[0],
+                          pattern(100.0, 12.0, 4, plain)[0]])
+    features = analyse(pcm, RATE)
+    assert features.tempo == pytest.approx(100.0, rel=0.02)
+    assert beat_f(features.beats, np.arange(0.0, len(pcm) / RATE, 0.6)) > 0.95
+
+
 def test_a_given_tempo_names_no_runner_up():
     pcm, _ = drums(120.0, ROCK_EIGHTHS + [(i / 2, "hat", 0.3) for i in range(8)])
     assert "perhaps" not in tempo_text(analyse(pcm, RATE, bpm=120.0))
