@@ -4,9 +4,9 @@ The tempo is chosen in two steps. First its family, up to octaves: the strongest
 3 times or a third of it (the 3:2 and 3:4 relations a beat can have with the pulse), whichever a beat grid
 explains best over the whole song: onsets folded on the grid's period fall on one phase, at the beat, at
 its half (the beat is subdivided) and at two or three beats (the bar). Then the octave: the family's
-member with the strongest autocorrelation, weighted by a mild log-Gaussian preference for ~135 BPM.
-Beats are then the onset peaks that best keep that tempo, chosen by dynamic programming over the whole
-track. A tempo the user knows replaces the search by the candidate nearest to it.
+member with the strongest autocorrelation, weighted by a mild log-Gaussian preference for ~135 BPM and
+by how well its bar repeats (an octave too fast sees half bars, one too slow two bars). Beats are then the
+onset peaks that best keep that tempo, chosen by dynamic programming over the whole track. A tempo the user knows replaces the search by the candidate nearest to it.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ import numpy as np
 PRIOR_BPM = 135.0
 PRIOR_OCTAVES = 1.0  # the prior's width: a tempo one octave away still keeps 61% of its score
 FAMILIES = (1.0, 3.0, 1.0 / 3.0)  # the pulse's period times these, up to octaves: the candidate families
-# The octave whose bar (3 or 4 beats) or two bars repeat best: an octave too fast sees half bars there and one
-# too slow two or four bars, which repeat less where a song's phrase is a bar or two. The pulse's score times
-# this repeat (its autocorrelation there, over the variance) to the power BAR_WEIGHT. On the tune split, at
-# the 135 BPM prior, tempo right on 17/23 at 0 and 21/23 at 2, 3 and 4 (the mildest taken); a bar of 4 beats
-# alone read 20/23 at 2-6, and missed a synthetic 128 BPM song whose bass cycles every three beats.
+# An octave's score is its pulse's times how well its bar (3 or 4 beats) repeats, to this power: four beats of
+# an octave too fast are half a bar, which repeats less than a bar where the phrase is a bar. On the tune split,
+# at the 135 BPM prior, tempo right on 17/23 at 0, 17-18 at 1-2, 20 at 3-4; bars of 4 beats alone read 21 at 3
+# but a synthetic song whose bass cycles every 3 beats at double time; two bars among the lags read 17.
 BAR_BEATS = (3, 4)
 BAR_WEIGHT = 3.0
 FAMILY_BPM = 95.0  # a family is judged at its member within half an octave of this tempo
@@ -120,9 +119,8 @@ def _octave_score(acf: np.ndarray, period: float, rate: float) -> tuple[float, f
 
 
 def bar_repeat(acf: np.ndarray, period: float) -> float:
-    """How alike the music is a bar or two apart at this beat period: the autocorrelation's best peak at
-    BAR_BEATS beats over the variance (0 when negative); where the track is too short for any of those lags,
-    at 2 or 1 beats."""
+    """How alike the music is a bar apart at this beat period: the autocorrelation's best peak at BAR_BEATS
+    beats over the variance (0 when negative); where the track is too short for those lags, at 2 or 1 beats."""
     for beats in (BAR_BEATS, (2,), (1,)):
         centres = [int(round(b * period)) for b in beats if int(round(b * period)) + 3 <= len(acf) // 2]
         if centres:
