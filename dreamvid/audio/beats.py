@@ -231,21 +231,24 @@ def _local_score(onset: np.ndarray, period: float) -> np.ndarray:
 
 def _cumulative_score(local: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
     """Best score of a beat sequence ending at each sample, and the previous beat it came from."""
-    lags = np.arange(max(1, int(round(period / 2))), int(round(2 * period)) + 1)
+    lags = np.arange(max(1, int(round(period / 2))), int(round(2 * period)) + 1)[::-1]  # earliest beat first
     penalty = -TIGHTNESS * np.log(lags / period) ** 2  # 0 at exactly one period, steeply worse off it
     score, back = local.astype(np.float64), np.full(len(local), -1)
-    started, threshold = False, 0.01 * local.max()
-    for i in range(int(lags[0]), len(local)):
-        # Until the first real onset, a beat starts a chain rather than join one built on silence.
-        started = started or local[i] >= threshold
-        if not started:
-            continue
-        first = max(0, i - int(lags[-1]))
-        candidates = score[first:i - int(lags[0]) + 1] + penalty[: i - int(lags[0]) + 1 - first][::-1]
-        j = int(np.argmax(candidates))
-        if candidates[j] > 0:  # otherwise a chain starting here beats any chain it could join
-            score[i] += candidates[j]
-            back[i] = first + j
+    # Until the first real onset, a beat starts a chain rather than join one built on silence.
+    shortest = int(lags[-1])
+    strong = np.flatnonzero(local[shortest:] >= 0.01 * local.max())
+    start = shortest + (int(strong[0]) if len(strong) else len(local))
+    # A block of samples no longer than the shortest gap only looks back at samples before the block, which
+    # are final: the block is scored at once (the same sums and ties as one sample at a time, 30-60x fewer steps).
+    for first in range(start, len(local), shortest):
+        now = np.arange(first, min(first + shortest, len(local)))
+        before = now[:, None] - lags[None, :]
+        candidates = np.where(before >= 0, score[np.maximum(before, 0)] + penalty, -np.inf)
+        best = np.argmax(candidates, axis=1)
+        gain = candidates[np.arange(len(now)), best]
+        joins = gain > 0  # otherwise a chain starting here beats any chain it could join
+        score[now[joins]] += gain[joins]
+        back[now[joins]] = before[joins, best[joins]]
     return score, back
 
 
