@@ -119,15 +119,16 @@ def seconds_at(score: Score, ticks: np.ndarray) -> np.ndarray:
     return offsets[segment] + (ticks - starts[segment]) * per_tick[segment]
 
 
-def beats(score: Score) -> np.ndarray:
-    """Every beat time in seconds from the song's start to its last note."""
-    step = beat_ticks(score)
+def beats(score: Score, quarters: float = 0.0) -> np.ndarray:
+    """Every beat time in seconds from the song's start to its last note; `quarters`: the counted note's
+    length in quarter notes where the manifest knows it better than the file (0: the file's meter)."""
+    step = score.ticks_per_quarter * quarters if quarters else beat_ticks(score)
     return seconds_at(score, np.arange(0.0, score.last_note + 1, step))
 
 
-def tempo(score: Score) -> float:
+def tempo(score: Score, quarters: float = 0.0) -> float:
     """The median beat rate (BPM)."""
-    return float(60.0 / np.median(np.diff(beats(score))))
+    return float(60.0 / np.median(np.diff(beats(score, quarters))))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ blues, boogie, swing, ragtime, brass, harp, rock, 64-200 BPM, in 4/4, 3/4, 5/4 a
 changes. `tempo_songs.csv` lists the set: 15 of the songs also rendered slowed (every set-tempo event
 scaled by `factor`), so that slow songs weigh like fast ones, and each song with its split: `tune` (what
 the estimator was tuned on) or `held-out` (measured only), alternating in alphabetical order of the
-scores, a slowed render in its score's split. Each song is rendered by fluidsynth with the Fluid R3 mono
+scores, a slowed render in its score's split; `beat`, where given, is the counted note in quarters for a
+file that states no time signature and whose notes do not keep the quarter (see the manifest's note).
+Each song is rendered by fluidsynth with the Fluid R3 mono
 GM soundfont (Debian's fluidr3mono-gm-soundfont) to DIR/SONG.wav, and its beats (score_beats.py) go
 to DIR/SONG.beats, one time in seconds a line. Nothing is committed but this script and the manifest;
 the Debian packages come with `apt-get download` (needs the package index and `fluidsynth`).
@@ -76,9 +78,9 @@ def main() -> None:
         wav = os.path.join(folder, song["song"] + ".wav")
         if not os.path.exists(wav):
             render(score, soundfont, wav)
-        parsed = read_midi(score)
-        np.savetxt(os.path.join(folder, song["song"] + ".beats"), beats(parsed), fmt="%.4f")
-        print(f"{song['song']:24s} {tempo(parsed):7.2f} BPM  {song['split']}", file=sys.stderr)
+        parsed, quarters = read_midi(score), float(song["beat"] or 0.0)
+        np.savetxt(os.path.join(folder, song["song"] + ".beats"), beats(parsed, quarters), fmt="%.4f")
+        print(f"{song['song']:24s} {tempo(parsed, quarters):7.2f} BPM  {song['split']}", file=sys.stderr)
     print(folder)
 
 

@@ -4,9 +4,9 @@ The tempo is chosen in two steps. First its family, up to octaves: the strongest
 3 times or a third of it (the 3:2 and 3:4 relations a beat can have with the pulse), whichever a beat grid
 explains best over the whole song: onsets folded on the grid's period fall on one phase, at the beat, at
 its half (the beat is subdivided) and at two or three beats (the bar). Then the octave: the family's
-member with the strongest autocorrelation, weighted by a mild log-Gaussian preference for ~135 BPM.
-Beats are then the onset peaks that best keep that tempo, chosen by dynamic programming over the whole
-track. A tempo the user knows replaces the search by the candidate nearest to it.
+member with the strongest autocorrelation, weighted by a mild log-Gaussian preference for ~135 BPM and
+by how well its bar repeats (an octave too fast sees half bars, one too slow two bars). Beats are then the
+onset peaks that best keep that tempo, chosen by dynamic programming over the whole track. A tempo the user knows replaces the search by the candidate nearest to it.
 """
 
 from __future__ import annotations
@@ -21,13 +21,23 @@ import numpy as np
 PRIOR_BPM = 135.0
 PRIOR_OCTAVES = 1.0  # the prior's width: a tempo one octave away still keeps 61% of its score
 FAMILIES = (1.0, 3.0, 1.0 / 3.0)  # the pulse's period times these, up to octaves: the candidate families
+# An octave's score is its pulse's times how well its bar (3 or 4 beats) repeats, to this power: four beats of
+# an octave too fast are half a bar, which repeats less than a bar where the phrase is a bar. On the tune split,
+# at the 135 BPM prior, tempo right on 17/23 at 0, 17-18 at 1-2, 20 at 3-4; bars of 4 beats alone read 21 at 3
+# but a synthetic song whose bass cycles every 3 beats at double time; two bars among the lags read 17.
+BAR_BEATS = (3, 4)
+BAR_WEIGHT = 3.0
 FAMILY_BPM = 95.0  # a family is judged at its member within half an octave of this tempo
 GRID_SECONDS = 10.0  # onsets are folded on a grid per stretch this long: a tempo may drift between them
 TEMPO_RANGE = (30.0, 300.0)  # BPM searched
 HINT_WINDOW = 0.1  # a tempo the user gives picks the strongest candidate within +-10% of it
 HARMONICS_SECONDS = 8.0  # lags up to this long refine the period (an error shrinks k-fold at the k-th peak)
 PULSE = 0.1  # a pulse repeats at least this share of the onset variance (clicks ~1, music 0.2-0.6, noise <0.05)
-TIGHTNESS = 100.0  # how hard the beat track resists straying from the tempo (librosa's default)
+# How hard the beat track resists straying from the tempo. librosa's 100 let loud syncopation (a tresillo,
+# off-beat stabs) pull a stretch of beats onto the off-beat. At the score's tempo, beat F >= 0.9 on the tune
+# split: 18/23 at 100, 19 at 400, 20 at 800, 21 at 1600; a click track ramping 112 -> 128 BPM over a minute
+# keeps F 1.00 at 400, 0.94 at 800, 0.79 at 1600. 800: music drifts less than that ramp, but it does drift.
+TIGHTNESS = 800.0
 # A swung beat starts the long note of its pair: an onset 2/3 of a beat after a place counts for it as a beat,
 # one a third after counts against it. Straight eighths and sixteenths sit between those points and are left
 # alone. On the tune split at the score's tempo, beat F >= 0.9 on 12 of 23 songs at 0, 19 at 0.5, 10 at 1.
@@ -104,7 +114,18 @@ def _octaves(period: float, lags: np.ndarray) -> list[float]:
 
 def _octave_score(acf: np.ndarray, period: float, rate: float) -> tuple[float, float]:
     refined = refine_period(acf, period, rate)
-    return max(float(acf[int(round(refined))]), 0.0) * float(_prior(60.0 * rate / refined)), refined
+    pulse = max(float(acf[int(round(refined))]), 0.0) * float(_prior(60.0 * rate / refined))
+    return pulse * bar_repeat(acf, refined) ** BAR_WEIGHT, refined
+
+
+def bar_repeat(acf: np.ndarray, period: float) -> float:
+    """How alike the music is a bar apart at this beat period: the autocorrelation's best peak at BAR_BEATS
+    beats over the variance (0 when negative); where the track is too short for those lags, at 2 or 1 beats."""
+    for beats in (BAR_BEATS, (2,), (1,)):
+        centres = [int(round(b * period)) for b in beats if int(round(b * period)) + 3 <= len(acf) // 2]
+        if centres:
+            return max(max(float(acf[max(c - 2, 1):c + 3].max()) for c in centres), 0.0) / float(acf[0])
+    return 1.0
 
 
 def _family_score(onset: np.ndarray, period: float, window: int) -> float:
@@ -188,7 +209,7 @@ def track_beats(onset: np.ndarray, rate: float, bpm: float) -> np.ndarray:
         return np.zeros(0)
     local = _local_score(_long_short(onset / std, period), period)
     score, back = _cumulative_score(local, period)
-    beats = _backtrack(back, _last_beat(score))
+    beats = _backtrack(back, _last_beat(score, period))
     return _trim(beats, local) / rate
 
 
@@ -210,31 +231,37 @@ def _local_score(onset: np.ndarray, period: float) -> np.ndarray:
 
 def _cumulative_score(local: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
     """Best score of a beat sequence ending at each sample, and the previous beat it came from."""
-    lags = np.arange(max(1, int(round(period / 2))), int(round(2 * period)) + 1)
+    lags = np.arange(max(1, int(round(period / 2))), int(round(2 * period)) + 1)[::-1]  # earliest beat first
     penalty = -TIGHTNESS * np.log(lags / period) ** 2  # 0 at exactly one period, steeply worse off it
     score, back = local.astype(np.float64), np.full(len(local), -1)
-    started, threshold = False, 0.01 * local.max()
-    for i in range(int(lags[0]), len(local)):
-        # Until the first real onset, a beat starts a chain rather than join one built on silence.
-        started = started or local[i] >= threshold
-        if not started:
-            continue
-        first = max(0, i - int(lags[-1]))
-        candidates = score[first:i - int(lags[0]) + 1] + penalty[: i - int(lags[0]) + 1 - first][::-1]
-        j = int(np.argmax(candidates))
-        if candidates[j] > 0:  # otherwise a chain starting here beats any chain it could join
-            score[i] += candidates[j]
-            back[i] = first + j
+    # Until the first real onset, a beat starts a chain rather than join one built on silence.
+    shortest = int(lags[-1])
+    strong = np.flatnonzero(local[shortest:] >= 0.01 * local.max())
+    start = shortest + (int(strong[0]) if len(strong) else len(local))
+    # A block of samples no longer than the shortest gap only looks back at samples before the block, which
+    # are final: the block is scored at once (the same sums and ties as one sample at a time, 30-60x fewer steps).
+    for first in range(start, len(local), shortest):
+        now = np.arange(first, min(first + shortest, len(local)))
+        before = now[:, None] - lags[None, :]
+        candidates = np.where(before >= 0, score[np.maximum(before, 0)] + penalty, -np.inf)
+        best = np.argmax(candidates, axis=1)
+        gain = candidates[np.arange(len(now)), best]
+        joins = gain > 0  # otherwise a chain starting here beats any chain it could join
+        score[now[joins]] += gain[joins]
+        back[now[joins]] = before[joins, best[joins]]
     return score, back
 
 
-def _last_beat(score: np.ndarray) -> int:
-    # The last local maximum of the cumulative score that is not a weak tail (librosa's rule).
+def _last_beat(score: np.ndarray, period: float) -> int:
+    # The last local maximum of the cumulative score that is not a weak tail (librosa's rule), or the best one
+    # within a beat before it: a tight track keeps a weaker chain (a ghost between the beats) apart to the end.
     peaks = np.flatnonzero((score[1:-1] > score[:-2]) & (score[1:-1] >= score[2:])) + 1
     if not len(peaks):
         return int(np.argmax(score))
     strong = peaks[score[peaks] >= 0.5 * np.median(score[peaks])]
-    return int(strong[-1]) if len(strong) else int(peaks[-1])
+    last = int(strong[-1]) if len(strong) else int(peaks[-1])
+    near = peaks[(peaks > last - period) & (peaks <= last)]
+    return int(near[np.argmax(score[near])])
 
 
 def _backtrack(back: np.ndarray, last: int) -> np.ndarray:
