@@ -393,3 +393,19 @@ def test_a_full_disk_during_an_upload_is_one_line_and_leaves_no_part_file(studio
     monkeypatch.undo()
     assert answer.status_code == 507 and "cannot write" in one_line(answer)
     assert not [name for name in work_files(studio) if name.endswith(".part")]
+
+
+def test_the_work_bound_counts_a_smaller_octave_by_its_area():
+    from dreamvid.errors import UserError
+    from dreamvid.settings import merge
+    from dreamvid.studio.budget import check_request, octave_area, steps_per_frame
+
+    zoom = merge(("test", {"size": 1024, "frames": 600, "iterations": 10, "octaves": 4, "octave_scale": 1.4}))
+    # 1024^2 px x 600 frames x 10 steps x 4 octaves is 2.5e10, over the bound; by area the octaves weigh 1.90
+    assert octave_area(4, 1.4) == pytest.approx(1 + 1.4**-2 + 1.4**-4 + 1.4**-6)
+    assert steps_per_frame("zoom", zoom, 600) == pytest.approx(10 * octave_area(4, 1.4))
+    check_request("zoom", zoom, None, 0.0, preview=False)  # 1.2e10: taken
+    with pytest.raises(UserError, match="pixel-steps"):
+        check_request("zoom", {**zoom, "frames": 1200}, None, 0.0, preview=False)  # 2.4e10: refused
+    scheduled = {**zoom, "octave_scale": "0: 2.0, 100: 1.2"}  # the smallest scale the schedule reaches counts
+    assert steps_per_frame("zoom", scheduled, 600) == pytest.approx(10 * octave_area(4, 1.2))

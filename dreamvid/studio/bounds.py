@@ -14,8 +14,8 @@ MAX_PREVIEW_FRAMES = 600  # a Dream's frames loop in the page, which keeps 600 o
 MAX_SIDE = 2048  # px, the dream's longer side: a look at a dream, not a print
 MAX_ITERATIONS = 200  # ascent steps per octave: past ~50 a dream only saturates
 MAX_OCTAVES = 8  # pyramid levels: 8 x 1.4 already spans 10x in size
-# pixels x frames x ascent steps: ~3 hours on 2 CPU cores, minutes on a GPU (a 1080p clip of 1000 frames
-# at 2 octaves x 3 steps is 1.2e10)
+# pixels x frames x full-size ascent steps (a step on a smaller octave counts by its area): ~3 hours on 2 CPU
+# cores, minutes on a GPU (a 1080p clip of 1000 frames at 2 octaves x 1.4 x 3 steps is 0.94e10)
 MAX_WORK = 2e10
 MAX_QUEUED_PER_TAB = 8  # a page queues one Dream and a few renders
 MAX_QUEUED = 1000  # all tabs together
@@ -69,5 +69,5 @@ def check_work(side: int, short_side: int, frames: int, steps: int, preview: boo
     work = side * short_side * frames * steps
     if work > MAX_WORK:
         raise UserError(f"this asks for {work:.2g} pixel-steps ({side}x{short_side} px x {frames} frames x "
-                        f"{steps} steps); the studio takes at most {MAX_WORK:.0e}: fewer frames, steps or pixels "
+                        f"{steps} full-size steps); the studio takes at most {MAX_WORK:.0e}: fewer frames, steps or pixels "
                         "(or the command line)")

@@ -57,12 +57,28 @@ def frame_count(mode: str, settings: dict, source: Source | None, sound_seconds:
     return math.ceil((sound_seconds or ZOOM_SECONDS) * fps)
 
 
+def smallest_scale(value: object) -> float:
+    """The least octave scale a setting takes (1 for one driven by the sound: every octave then counts whole)."""
+    if not isinstance(value, str):
+        return float(value)
+    schedule = parse_schedule(value, "octave_scale")
+    return 1.0 if schedule.audio_names else min(schedule.at(frame, 30.0) for frame in schedule.key_frames())
+
+
+def octave_area(octaves: int, scale: float) -> float:
+    """A pyramid's pixels over its full-size octave's: each level is 1/scale of the side of the one above."""
+    return sum(scale ** (-2 * level) for level in range(octaves))
+
+
 def steps_per_frame(mode: str, settings: dict, frames: int) -> float:
-    """Ascent steps per frame, on average: a clip's later frames take `iterations_next` x `octaves_next`."""
-    first = peak("iterations", settings["iterations"]) * settings["octaves"]
+    """Full-size ascent steps per frame, on average (a step on a smaller octave counts by its area): a clip's
+    later frames take `iterations_next` x `octaves_next`."""
+    scale = smallest_scale(settings["octave_scale"])
+    first = peak("iterations", settings["iterations"]) * octave_area(settings["octaves"], scale)
     if mode == "image":
         return first
-    later = first if mode == "zoom" else peak("iterations_next", settings["iterations_next"]) * settings["octaves_next"]
+    later = first if mode == "zoom" else (peak("iterations_next", settings["iterations_next"])
+                                          * octave_area(settings["octaves_next"], scale))
     return (first + (frames - 1) * later) / max(1, frames) / peak("cadence", settings["cadence"])
 
 

@@ -19,7 +19,7 @@ BOUNDS_HELP = textwrap.fill(
     f"bounded: at most {bounds.MAX_FRAMES} frames ({bounds.MAX_PREVIEW_FRAMES} for a Dream, which loops in the "
     f"page), {bounds.MAX_SIDE} px on the longer side, {bounds.MAX_ITERATIONS} iterations per octave, "
     f"{bounds.MAX_OCTAVES} octaves, and a budget of {bounds.MAX_WORK:.0e} pixel-steps (width x height x frames x "
-    f"ascent steps per frame: about 3 hours on 2 CPU cores); {bounds.MAX_QUEUED_PER_TAB} queued jobs per tab, "
+    f"full-size ascent steps per frame, a smaller octave's step counted by its area: about 3 hours on 2 CPU cores); {bounds.MAX_QUEUED_PER_TAB} queued jobs per tab, "
     f"{bounds.MAX_QUEUED} in all, {bounds.MAX_STREAMS} open progress streams. Past --max-storage-mb (half of it "
     "for one tab) the oldest uploads and results are deleted. The command line has none of these bounds.",
     width=100).replace("e+", "e")
