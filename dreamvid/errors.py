@@ -51,6 +51,19 @@ def write_failure(error: BaseException, path: str = "") -> WriteFailed | None:
     return WriteFailed(path or error.filename or "a file", os.strerror(error.errno), FIXES[error.errno])
 
 
+# A disk's refusal as another program (ffmpeg) reports it in its own words. Not EACCES/EPERM: a program that also
+# reads (the joiner reads the sound) may be refused a read, which no folder of ours would fix.
+REPORTED_REFUSALS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+def reported_write_failure(report: str, path: str) -> WriteFailed | None:
+    """A write the disk refused, as a program's error text says it ("No space left on device"), or None."""
+    for number in REPORTED_REFUSALS:
+        if os.strerror(number) in report:
+            return WriteFailed(path, os.strerror(number), FIXES[number])
+    return None
+
+
 @contextmanager
 def writing(path: str) -> Iterator[None]:
     """Around any write of `path` (a still, a sidecar, a lock, a checkpoint, a join, an upload): a full,

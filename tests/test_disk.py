@@ -156,3 +156,52 @@ def test_an_oserror_no_writer_worded_is_still_one_line(cat_path, tmp_path, capsy
 
     monkeypatch.setattr(api, "render_image", full)
     one_line(run(["image", cat_path, "-o", str(tmp_path / "o.png")]), capsys, "somewhere", "No space left")
+
+
+def ffmpeg_refusing(call_to_fail, report):
+    """A stand-in for process.popen: its `call_to_fail`-th ffmpeg (1 = the first) takes its input, then fails
+    as ffmpeg does when the disk refuses the write, printing `report`; the others are real."""
+    import subprocess
+    import sys
+
+    from dreamvid.media import process
+
+    real, count = process.popen, [0]
+
+    def popen(args, **kwargs):
+        count[0] += 1
+        if count[0] != call_to_fail:
+            return real(args, **kwargs)
+        script = f"import sys; sys.stdin and sys.stdin.buffer.read(); sys.stderr.write({report!r}); sys.exit(1)"
+        return subprocess.Popen([sys.executable, "-c", script], **kwargs)
+
+    return popen
+
+
+def test_ffmpeg_reporting_a_full_disk_on_a_segment_keeps_the_checkpoint_and_resume_finishes(cat_path, tmp_path,
+                                                                                             capsys, monkeypatch):
+    from dreamvid.media import process
+
+    whole, out = tmp_path / "whole.mp4", tmp_path / "out.mp4"
+    assert run(zoom_argv(cat_path, whole)) == 0
+    calls = []
+    with monkeypatch.context() as patch:  # count the ffmpeg processes of a whole render: the second segment's
+        real = process.popen
+        patch.setattr(process, "popen", lambda args, **kwargs: calls.append(args) or real(args, **kwargs))
+        assert run(zoom_argv(cat_path, tmp_path / "count.mp4")) == 0
+    second_segment = [i for i, args in enumerate(calls, 1) if "segment_00001" in " ".join(map(str, args))][0]
+    with monkeypatch.context() as patch:
+        patch.setattr(process, "popen", ffmpeg_refusing(second_segment, "[out#0/mp4] Error writing trailer: "
+                                                                        "No space left on device\n"))
+        one_line(run(zoom_argv(cat_path, out)), capsys, "No space left on device", "free some space",
+                 "--resume continues from frame 4 of 8")
+    assert not out.exists()
+    assert run(zoom_argv(cat_path, out, "--resume")) == 0
+    assert np.array_equal(decoded(out), decoded(whole))
+
+
+def test_ffmpeg_refused_a_read_is_not_called_a_full_disk():
+    from dreamvid.errors import reported_write_failure
+
+    assert reported_write_failure("song.mp3: Permission denied", "out.mp4") is None
+    assert "Read-only file system" in str(reported_write_failure("out.mp4: Read-only file system", "out.mp4"))

@@ -20,7 +20,7 @@ from typing import Iterator
 from PIL import Image
 import numpy as np
 
-from dreamvid.errors import UserError, writing
+from dreamvid.errors import UserError, reported_write_failure, writing
 from dreamvid.media import process
 from dreamvid.media.audio import AudioSource, audio_input_args, audio_output_args
 from dreamvid.media.outputs import check_new_output, is_frame_pattern
@@ -219,7 +219,8 @@ def join_videos(segments: list[str], final_path: str, fps: Fraction, frames: int
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
         if joiner.wait() != 0:
             message = ffmpeg_message(read_log(log)) or f"ffmpeg exited with code {joiner.returncode}"
-            raise UserError(f"ffmpeg could not join the segments into {final_path}: {message}")
+            raise reported_write_failure(message, final_path) or UserError(
+                f"ffmpeg could not join the segments into {final_path}: {message}")
         check_joined(output.ffmpeg_path, final_path, frames, fps, ffmpeg_message(read_log(log)))
         with writing(final_path):
             fsync_file(output.ffmpeg_path)

@@ -12,7 +12,7 @@ import tempfile
 
 import numpy as np
 
-from dreamvid.errors import UserError, writing
+from dreamvid.errors import UserError, reported_write_failure, writing
 from dreamvid.media import process
 from dreamvid.media.outputs import check_new_output, is_frame_pattern
 from dreamvid.media.process import ffmpeg_command, ffmpeg_message, file_url, fps_fraction, pattern_url, read_log, stop
@@ -151,7 +151,7 @@ class VideoWriter(ClosedOnExit):
         code = self._proc.returncode
         message = ffmpeg_message(read_log(self._log)) or f"ffmpeg said nothing and exited with code {code}"
         self.abort()
-        raise UserError(f"ffmpeg could not write {self.path}: {message}")
+        raise reported_write_failure(message, self.path) or UserError(f"ffmpeg could not write {self.path}: {message}")
 
 def output_format(path: str) -> _Format:
     """The encoder settings for `path`'s extension (or PNG sequence); unknown extensions are refused."""
