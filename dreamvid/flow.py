@@ -170,16 +170,14 @@ def motion_boundary(flow: np.ndarray) -> np.ndarray:
     return gradient_sq > BOUNDARY_RELATIVE * np.sum(flow**2, axis=2) + BOUNDARY_ABSOLUTE
 
 
-def reliability(backward: np.ndarray, forward: np.ndarray, round_trip: RoundTrip | None = None,
-                failed: np.ndarray | None = None) -> np.ndarray:
+def reliability(backward: np.ndarray, forward: np.ndarray, failed: np.ndarray | None = None) -> np.ndarray:
     """Ruder et al.'s weights in [0, 1] on backward's grid: 0 where out of frame, disoccluded
-    or on a motion boundary, then blurred (sigma 0.8); `round_trip`, `failed` (disoccluded or on a motion boundary):
-    the pair's, where they are known already."""
+    or on a motion boundary, then blurred (sigma 0.8); `failed` (disoccluded or on a motion boundary): the
+    pair's, where it is known already."""
     import cv2
 
     if failed is None:
-        round_trip = RoundTrip.of(backward, forward) if round_trip is None else round_trip
-        failed = round_trip.disoccluded() | motion_boundary(backward)
+        failed = RoundTrip.of(backward, forward).disoccluded() | motion_boundary(backward)
     tracked = lands_inside(backward) & ~failed
     weights = cv2.GaussianBlur(tracked.astype(np.float32), (0, 0), RELIABILITY_BLUR_SIGMA)
     return np.clip(weights, 0.0, 1.0)

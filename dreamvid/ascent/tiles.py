@@ -72,8 +72,8 @@ def layout(height: int, width: int, tile: int, margin: int) -> list[tuple[Span, 
         return [(Span(0, height, 0, height), Span(0, width, 0, width))]
     layouts = [(rows, columns) for rows in axis_layouts(height, margin) for columns in axis_layouts(width, margin)
                if crop_length(rows) * crop_length(columns) <= tile * tile]
-    rows, columns = min(layouts, key=lambda layout: (fed_length(layout[0]) * fed_length(layout[1]),
-                                                     len(layout[0]) * len(layout[1])))
+    rows, columns = min(layouts, key=lambda pair: (fed_length(pair[0]) * fed_length(pair[1]),
+                                                   len(pair[0]) * len(pair[1])))
     return [(row, column) for row in rows for column in columns]
 
 

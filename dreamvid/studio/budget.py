@@ -25,14 +25,17 @@ class Source:
     seconds: float = 0.0
 
 
-def peak(name: str, value: object) -> float:
-    """The largest value a setting takes: a schedule's at its key frames; one driven by the sound, its bound."""
+def peak(name: str, value: object, pick=max) -> float:
+    """The largest value a setting takes (`pick=min`: the least): a schedule's at its key frames; one driven by
+    the sound, its bound."""
     if not isinstance(value, str):
         return float(value)
     schedule = parse_schedule(value, name)
     if schedule.audio_names:
-        return float(BY_NAME[name].high or math.inf)
-    return max(schedule.at(frame, 30.0) for frame in schedule.key_frames())
+        setting = BY_NAME[name]
+        bound = setting.high if pick is max else next((b for b in (setting.low, setting.above) if b is not None), None)
+        return float(bound) if bound is not None else (math.inf if pick is max else -math.inf)
+    return pick(schedule.at(frame, 30.0) for frame in schedule.key_frames())
 
 
 def dream_sides(mode: str, settings: dict, source: Source | None) -> tuple[int, int]:
@@ -57,14 +60,6 @@ def frame_count(mode: str, settings: dict, source: Source | None, sound_seconds:
     return math.ceil((sound_seconds or ZOOM_SECONDS) * fps)
 
 
-def smallest_scale(value: object) -> float:
-    """The least octave scale a setting takes (1 for one driven by the sound: every octave then counts whole)."""
-    if not isinstance(value, str):
-        return float(value)
-    schedule = parse_schedule(value, "octave_scale")
-    return 1.0 if schedule.audio_names else min(schedule.at(frame, 30.0) for frame in schedule.key_frames())
-
-
 def octave_area(octaves: int, scale: float) -> float:
     """A pyramid's pixels over its full-size octave's: each level is 1/scale of the side of the one above."""
     return sum(scale ** (-2 * level) for level in range(octaves))
@@ -73,7 +68,7 @@ def octave_area(octaves: int, scale: float) -> float:
 def steps_per_frame(mode: str, settings: dict, frames: int) -> float:
     """Full-size ascent steps per frame, on average (a step on a smaller octave counts by its area): a clip's
     later frames take `iterations_next` x `octaves_next`."""
-    scale = smallest_scale(settings["octave_scale"])
+    scale = peak("octave_scale", settings["octave_scale"], min)  # the least: smaller octaves weigh the most
     first = peak("iterations", settings["iterations"]) * octave_area(settings["octaves"], scale)
     if mode == "image":
         return first
