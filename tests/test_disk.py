@@ -158,19 +158,18 @@ def test_an_oserror_no_writer_worded_is_still_one_line(cat_path, tmp_path, capsy
     one_line(run(["image", cat_path, "-o", str(tmp_path / "o.png")]), capsys, "somewhere", "No space left")
 
 
-def ffmpeg_refusing(call_to_fail, report):
-    """A stand-in for process.popen: its `call_to_fail`-th ffmpeg (1 = the first) takes its input, then fails
-    as ffmpeg does when the disk refuses the write, printing `report`; the others are real."""
+def ffmpeg_refusing(marker, report):
+    """A stand-in for process.popen: the ffmpeg whose arguments name `marker` takes its input, then fails as ffmpeg
+    does when the disk refuses the write, printing `report`; the others are real."""
     import subprocess
     import sys
 
     from dreamvid.media import process
 
-    real, count = process.popen, [0]
+    real = process.popen
 
     def popen(args, **kwargs):
-        count[0] += 1
-        if count[0] != call_to_fail:
+        if marker not in " ".join(map(str, args)):
             return real(args, **kwargs)
         script = f"import sys; sys.stdin and sys.stdin.buffer.read(); sys.stderr.write({report!r}); sys.exit(1)"
         return subprocess.Popen([sys.executable, "-c", script], **kwargs)
@@ -184,15 +183,9 @@ def test_ffmpeg_reporting_a_full_disk_on_a_segment_keeps_the_checkpoint_and_resu
 
     whole, out = tmp_path / "whole.mp4", tmp_path / "out.mp4"
     assert run(zoom_argv(cat_path, whole)) == 0
-    calls = []
-    with monkeypatch.context() as patch:  # count the ffmpeg processes of a whole render: the second segment's
-        real = process.popen
-        patch.setattr(process, "popen", lambda args, **kwargs: calls.append(args) or real(args, **kwargs))
-        assert run(zoom_argv(cat_path, tmp_path / "count.mp4")) == 0
-    second_segment = [i for i, args in enumerate(calls, 1) if "segment_00001" in " ".join(map(str, args))][0]
-    with monkeypatch.context() as patch:
-        patch.setattr(process, "popen", ffmpeg_refusing(second_segment, "[out#0/mp4] Error writing trailer: "
-                                                                        "No space left on device\n"))
+    with monkeypatch.context() as patch:  # the second segment's encoder (frames 4-7) finds the disk full
+        patch.setattr(process, "popen", ffmpeg_refusing("segment_00001", "[out#0/mp4] Error writing trailer: "
+                                                                         "No space left on device\n"))
         one_line(run(zoom_argv(cat_path, out)), capsys, "No space left on device", "free some space",
                  "--resume continues from frame 4 of 8")
     assert not out.exists()
