@@ -4,7 +4,9 @@ runs it), with the same network and weights, in one run; and how fairly a render
 1. Per ascent step, in this process: dreamvid's step (default settings) and the plain loop's step on the
    same image size, interleaved, medians.
 2. Whole processes, as a user runs them: a still (600 px wide, 4 octaves x 1.8, 10 steps, the peer's
-   defaults) and a 12-frame zoom, `python -m dreamvid` against `python plain_loop.py`, interleaved rounds.
+   defaults) and a 12-frame zoom, `python -m dreamvid` against `python plain_loop.py`, interleaved rounds;
+   the plain loop imports what the peer imports at its start (torchvision, matplotlib, scipy, imageio: the
+   peer's process pays for them), and again without them (`--bare`).
 3. Under load: a dreamvid still and zoom alone, then beside one and two single-threaded CPU-bound
    processes, against the fair share (all busy threads sharing the usable cores alike); also with
    OpenMP's default spinning wait (GOMP_SPINCOUNT=300000), as dreamvid ran before issue 32.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import platform
 import statistics
@@ -35,7 +38,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from plain_loop import plain_net, plain_step  # noqa: E402
+from plain_loop import PEER_STARTUP_IMPORTS, plain_net, plain_step  # noqa: E402
 
 from dreamvid.ascent.dream import ascent_step, make_generator  # noqa: E402
 from dreamvid.ascent.objectives import layer_l2  # noqa: E402
@@ -109,10 +112,11 @@ def dreamvid_command(mode: str, picture: str, output: str, args, weights: str | 
     return command + (["--frames", str(args.frames)] if mode == "zoom" else [])
 
 
-def plain_command(mode: str, picture: str, output: str, args, weights: str | None, size: int) -> list[str]:
+def plain_command(mode: str, picture: str, output: str, args, weights: str | None, size: int,
+                  bare: bool = False) -> list[str]:
     command = [sys.executable, os.path.join(HERE, "plain_loop.py"), "still" if mode == "image" else "zoom",
                picture, output, "--size", str(size), "--model", args.model, "--frames", str(args.frames)]
-    return command + (["--weights", weights] if weights else [])
+    return command + (["--weights", weights] if weights else []) + (["--bare"] if bare else [])
 
 
 def run_seconds(command: list[str], environment: dict | None = None) -> float:
@@ -123,21 +127,27 @@ def run_seconds(command: list[str], environment: dict | None = None) -> float:
 
 
 def report_processes(args, weights: str | None, folder: str) -> None:
+    missing = [name for name in PEER_STARTUP_IMPORTS if importlib.util.find_spec(name.split(".")[0]) is None]
     print(f"\n2. whole process, s (median of {args.rounds}, interleaved): 4 octaves x 1.8, 10 steps; still 600 px "
-          f"wide, zoom {args.zoom_size} px")
+          f"wide, zoom {args.zoom_size} px. The plain loop imports what the peer imports at its start "
+          f"({', '.join(PEER_STARTUP_IMPORTS)}{'; not installed here: ' + ', '.join(missing) if missing else ''});"
+          f" 'bare' leaves those out")
     for mode, label, size in (("image", "still", 600), ("zoom", f"zoom, {args.frames} frames", args.zoom_size)):
         extension = "png" if mode == "image" else "mp4"
+        plain_output = os.path.join(folder, f"p.{extension}")
         commands = {"dreamvid": dreamvid_command(mode, PICTURE, os.path.join(folder, f"d.{extension}"), args,
                                                  weights, size) + PEER_PYRAMID,
-                    "plain loop": plain_command(mode, PICTURE, os.path.join(folder, f"p.{extension}"), args, weights,
-                                                size)}
+                    "plain loop": plain_command(mode, PICTURE, plain_output, args, weights, size),
+                    "bare": plain_command(mode, PICTURE, plain_output, args, weights, size, bare=True)}
         times = {name: [] for name in commands}
         for _ in range(args.rounds):
-            for name, command in commands.items():  # the same OpenMP settings for both: part 3 measures those
+            for name, command in commands.items():  # the same OpenMP settings for all: part 3 measures those
                 times[name].append(run_seconds(command, SAME_THREADS))
         medians = {name: statistics.median(values) for name, values in times.items()}
-        print(f"  {label:>16}: dreamvid {medians['dreamvid']:7.1f}   plain loop {medians['plain loop']:7.1f}   "
-              f"-> {medians['plain loop'] / medians['dreamvid']:.2f}x", flush=True)
+        ours = medians["dreamvid"]
+        print(f"  {label:>16}: dreamvid {ours:7.1f}   plain loop {medians['plain loop']:7.1f} "
+              f"-> {medians['plain loop'] / ours:.2f}x   bare {medians['bare']:7.1f} -> {medians['bare'] / ours:.2f}x",
+              flush=True)
 
 
 @contextlib.contextmanager

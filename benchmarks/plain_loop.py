@@ -9,17 +9,22 @@ BatchNorms and the default memory layout; the mean squared activation; backward;
 blurs of the gradient averaged; normalise to mean 0, std 1; step 0.09; clamp; roll back. The pyramid
 resizes the dreamed image itself from level to level (no detail re-injection); a zoom ("ouroboros")
 builds the model again for every frame, as the peer's still function does, then zooms and rotates
-the frame with OpenCV; frames are written as JPEG files and joined by ffmpeg at the end.
+the frame with OpenCV; frames are written as JPEG files and joined by ffmpeg at the end. Before any of
+that, the process imports what the peer's `deepdream.py` imports at its start (PEER_STARTUP_IMPORTS:
+torchvision's models and transforms, matplotlib, scipy, imageio, whatever the network), so that the
+whole process costs what the peer's does; `--bare` leaves them out (only torch, numpy, OpenCV).
 
     python benchmarks/plain_loop.py still IN.png OUT.jpg [--size 600] [--model efficientnet_lite0]
-    python benchmarks/plain_loop.py zoom IN.png OUT.mp4 --frames 12
+    python benchmarks/plain_loop.py zoom IN.png OUT.mp4 --frames 12 [--bare]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -29,11 +34,26 @@ from torch.nn import functional as F
 from dreamvid.nets.features import FeatureNet, load_model
 from dreamvid.nets.registry import get_spec
 
+# deepdream.py -> utils/utils.py (cv2, torchvision.transforms, matplotlib.pyplot, scipy.ndimage), its four
+# models/definitions/*.py (torchvision.models) and utils/video_utils.py (imageio), at commit f37d99a
+PEER_STARTUP_IMPORTS = ("cv2", "torchvision.transforms", "torchvision.models", "matplotlib.pyplot", "scipy.ndimage",
+                        "imageio")
 LEARNING_RATE = 0.09
 SHIFT = 32  # px of random roll
 SMOOTHING = 0.5
 KERNEL = 9
 IMAGE_BOUND = (0.0, 1.0)
+
+
+def import_as_the_peer() -> list[str]:
+    """Import what the peer imports before it starts; the names of those not installed here (not counted)."""
+    missing = []
+    for name in PEER_STARTUP_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
 
 
 def plain_net(model: str, weights: str | None = None) -> tuple[FeatureNet, str]:
@@ -131,7 +151,11 @@ def main() -> None:
     parser.add_argument("--octave-scale", type=float, default=1.8)
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--frames", type=int, default=12)
+    parser.add_argument("--bare", action="store_true", help="leave out the peer's start-up imports")
     args = parser.parse_args()
+    missing = [] if args.bare else import_as_the_peer()
+    if missing:
+        print(f"plain_loop: not installed, so not counted: {', '.join(missing)}", file=sys.stderr)
     rng = np.random.default_rng(0)
     picture = load_float(args.input, args.size)
     if args.mode == "still":

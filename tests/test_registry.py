@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -119,3 +121,27 @@ def test_feature_net_does_not_train_the_network(lite0_blocks4):
     assert not lite0_blocks4.training
     assert not any(p.requires_grad for p in lite0_blocks4.parameters())
     assert np.isfinite(lite0_blocks4(torch.rand(1, 3, 48, 48))["blocks.4"].sum().item())
+
+
+def test_googlenet_written_out_is_torchvision_s_network():
+    """The same tensors by name and shape, and the same outputs from the same weights."""
+    ours = get_spec("googlenet").build().eval()
+    theirs = torchvision.models.googlenet(weights=None, aux_logits=False, transform_input=False,
+                                          init_weights=True).eval()
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
+    ours.load_state_dict(theirs.state_dict())
+    image = torch.rand(1, 3, 97, 131, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(ours(image), theirs(image), atol=1e-5)
+
+
+def test_googlenet_renders_without_importing_torchvision(tmp_path):
+    """Importing torchvision's models costs about 2 s; the classic network needs none of it."""
+    torch.manual_seed(2)
+    path = tmp_path / "googlenet.pth"
+    torch.save(get_spec("googlenet").build().state_dict(), path)
+    script = ("import sys; from dreamvid.nets.features import load_model; "
+              f"net = load_model('googlenet', ['inception4c'], 'cpu', weights_path={str(path)!r}); "
+              "net(__import__('torch').rand(1, 3, 64, 64)); print('torchvision' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -45,6 +45,7 @@ class ModelSpec:
     std: tuple[float, float, float]
     torchvision_weights: str = ""  # torchvision weights enum name, e.g. "GoogLeNet_Weights"
     roles: dict[str, str] = field(default_factory=dict)  # role (see ROLES) -> this model's layer for it
+    weights_url: str = ""  # where those weights download from, for a network written out here (no torchvision)
 
 
 def efficientnet_lite0_layers() -> dict[str, str]:
@@ -92,6 +93,12 @@ def build_torchvision(name: str, **kwargs) -> Callable[[], "nn.Module"]:
     return build
 
 
+def build_googlenet() -> "nn.Module":
+    from dreamvid.nets.googlenet import GoogLeNet
+
+    return GoogLeNet()
+
+
 def build_efficientnet_lite0() -> "nn.Module":
     from dreamvid.nets.efficientnet_lite import EfficientNetLite0
 
@@ -110,9 +117,9 @@ MODELS: dict[str, ModelSpec] = {
                   build_efficientnet_lite0, efficientnet_lite0_layers(), "blocks.4", IMAGENET_MEAN, IMAGENET_STD,
                   roles=roles("blocks.2", "blocks.3", "blocks.4", "blocks.5")),
         ModelSpec("googlenet", "GoogLeNet / Inception v1, the classic 2015 DeepDream network",
-                  build_torchvision("googlenet", aux_logits=False, transform_input=False, init_weights=False),
-                  identity_layers(GOOGLENET_LAYERS), "inception4c", HALF_MEAN, HALF_STD, "GoogLeNet_Weights",
-                  roles("inception3b", "inception4a", "inception4c", "inception4e")),
+                  build_googlenet, identity_layers(GOOGLENET_LAYERS), "inception4c", HALF_MEAN, HALF_STD,
+                  "GoogLeNet_Weights", roles("inception3b", "inception4a", "inception4c", "inception4e"),
+                  weights_url="https://download.pytorch.org/models/googlenet-1378be20.pth"),
         ModelSpec("vgg16", "VGG-16: dense painterly textures",
                   build_torchvision("vgg16"), vgg_layers((2, 2, 3, 3, 3)), "relu4_3",
                   IMAGENET_MEAN, IMAGENET_STD, "VGG16_Weights", roles("relu3_3", "relu4_1", "relu4_3", "relu5_3")),
