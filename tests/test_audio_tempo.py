@@ -151,6 +151,17 @@ def test_a_stretch_of_loud_off_beat_stabs_does_not_pull_the_beats_off_the_beat()
     assert beat_f(features.beats, np.arange(0.0, len(pcm) / RATE, 0.6)) > 0.95
 
 
+def test_a_lasting_change_of_tempo_keeps_the_beat():
+    # 24 s at 120 BPM, 32 s at 150, 24 s at 120: one tempo for the whole song kept the beat only at 120 (F 0.65).
+    plain = ([(0, "kick", 1.0), (0, "bass", 1.0), (1, "snare", 0.7), (2, "kick", 1.0), (2, "bass", 1.0),
+              (3, "snare", 0.7)] + [(i / 2, "hat", 0.4) for i in range(8)])
+    parts = [pattern(bpm, seconds, 4, plain)[0] for bpm, seconds in ((120.0, 24.0), (150.0, 32.0), (120.0, 24.0))]
+    known = np.concatenate([np.arange(0.0, 24.0, 0.5), 24.0 + np.arange(0.0, 32.0, 0.4), 56.0 + np.arange(0.0, 24.0, 0.5)])
+    features = analyse(np.concatenate(parts), RATE)
+    assert features.tempo == pytest.approx(120.0, rel=0.02)
+    assert beat_f(features.beats, known) > 0.95
+
+
 def test_a_given_tempo_names_no_runner_up():
     pcm, _ = drums(120.0, ROCK_EIGHTHS + [(i / 2, "hat", 0.3) for i in range(8)])
     assert "perhaps" not in tempo_text(analyse(pcm, RATE, bpm=120.0))

@@ -1,12 +1,15 @@
 """Beats from an onset-strength curve at a known tempo (Ellis 2007, "Beat tracking by dynamic programming"):
-the onset peaks that best keep the tempo, chosen by dynamic programming over the whole track; and the beat
-curve a render reads."""
+the onset peaks that best keep the tempo, chosen by dynamic programming over the whole track, where a lasting
+stretch at another tempo keeps its own; and the beat curve a render reads."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
+
+from dreamvid.audio.tempo import autocorrelation, refine_period
 
 # How hard the beat track resists straying from the tempo. librosa's 100 let loud syncopation (a tresillo,
 # off-beat stabs) pull a stretch of beats onto the off-beat. At the score's tempo, beat F >= 0.9 on the tune
@@ -17,6 +20,17 @@ TIGHTNESS = 800.0
 # one a third after counts against it. Straight eighths and sixteenths sit between those points and are left
 # alone. On the tune split at the score's tempo, beat F >= 0.9 on 12 of 23 songs at 0, 19 at 0.5, 10 at 1.
 SWING_WEIGHT = 0.5
+# A song whose tempo changes for a while (120 -> 150 BPM for 48 s) keeps the song's tempo only at a penalty
+# no chain pays. Each LOCAL_SECONDS stretch (every LOCAL_HOP) has its own period where its autocorrelation
+# peaks more than LOCAL_CHANGE from the song's, within LOCAL_SPAN of it (a 4:3 pulse, 33%, stays outside),
+# LOCAL_MARGIN times as high as at the song's period, for LOCAL_LASTING seconds on end. Set a priori, not
+# tuned: no tune song is changed by them; a synthetic 120 -> 150 -> 120 BPM song's F goes 0.67 -> 1.00.
+LOCAL_SECONDS = 8.0
+LOCAL_HOP = 2.0
+LOCAL_SPAN = 0.3
+LOCAL_CHANGE = 0.06
+LOCAL_MARGIN = 1.2
+LOCAL_LASTING = 16.0
 BEAT_DECAY = 0.2  # the beat curve's time constant, as a share of the gap to the next beat: ~0 by then
 
 
@@ -27,7 +41,7 @@ def track_beats(onset: np.ndarray, rate: float, bpm: float) -> np.ndarray:
     if std <= 0 or period < 2:
         return np.zeros(0)
     local = _local_score(_long_short(onset / std, period), period)
-    score, back = _cumulative_score(local, period)
+    score, back = _cumulative_score(local, local_periods(onset, rate, period))
     beats = _backtrack(back, _last_beat(score, period))
     return _trim(beats, local) / rate
 
@@ -48,18 +62,48 @@ def _local_score(onset: np.ndarray, period: float) -> np.ndarray:
     return np.convolve(onset, window, mode="same")
 
 
-def _cumulative_score(local: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
-    """Best score of a beat sequence ending at each sample, and the previous beat it came from."""
-    lags = np.arange(max(1, int(round(period / 2))), int(round(2 * period)) + 1)[::-1]  # earliest beat first
-    penalty = -TIGHTNESS * np.log(lags / period) ** 2  # 0 at exactly one period, steeply worse off it
+def local_periods(onset: np.ndarray, rate: float, period: float) -> np.ndarray:
+    """The beat period at each sample: `period`, except through lasting stretches at another tempo (LOCAL_*)."""
+    window, hop = int(LOCAL_SECONDS * rate), max(1, int(LOCAL_HOP * rate))
+    periods = np.full(len(onset), period)
+    if len(onset) < 2 * window:
+        return periods
+    centres = np.arange(window // 2, len(onset) - window // 2, hop)
+    found = np.array([_stretch_period(onset[c - window // 2:c + window // 2], rate, period) for c in centres])
+    changed = np.abs(found / period - 1.0) > LOCAL_CHANGE
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], changed.astype(int), [0]])))
+    for start, end in zip(edges[::2], edges[1::2]):  # runs of changed stretches
+        if (end - start) * LOCAL_HOP >= LOCAL_LASTING:
+            first, last = centres[start] - hop // 2, centres[end - 1] + hop // 2
+            periods[max(first, 0):last] = np.repeat(found[start:end], hop)[:last - max(first, 0)]
+    return periods
+
+
+def _stretch_period(stretch: np.ndarray, rate: float, period: float) -> float:
+    # The stretch's autocorrelation peak within LOCAL_SPAN of `period`, where it clearly beats `period`'s own.
+    acf = autocorrelation(stretch)
+    low, high = int(period / (1 + LOCAL_SPAN)), int(math.ceil(period * (1 + LOCAL_SPAN)))
+    if high + 3 >= len(acf) // 2 or acf[0] <= 0:
+        return period
+    peak = low + int(np.argmax(acf[low:high + 1]))
+    at_song = float(acf[max(int(round(period)) - 1, 1):int(round(period)) + 2].max())
+    if acf[peak] <= LOCAL_MARGIN * max(at_song, 0.0) or abs(peak / period - 1.0) <= LOCAL_CHANGE:
+        return period
+    return refine_period(acf, float(peak), rate)
+
+
+def _cumulative_score(local: np.ndarray, periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best score of a beat sequence ending at each sample (the beat period there: `periods`), and the
+    previous beat it came from."""
     score, back = local.astype(np.float64), np.full(len(local), -1)
     # Until the first real onset, a beat starts a chain rather than join one built on silence.
-    shortest = int(lags[-1])
+    shortest = max(1, int(round(periods.min() / 2)))
     strong = np.flatnonzero(local[shortest:] >= 0.01 * local.max())
     start = shortest + (int(strong[0]) if len(strong) else len(local))
     # A block of samples no longer than the shortest gap only looks back at samples before the block, which
     # are final: the block is scored at once (the same sums and ties as one sample at a time, 30-60x fewer steps).
     for first in range(start, len(local), shortest):
+        lags, penalty = _gaps(float(periods[first]))
         now = np.arange(first, min(first + shortest, len(local)))
         before = now[:, None] - lags[None, :]
         candidates = np.where(before >= 0, score[np.maximum(before, 0)] + penalty, -np.inf)
@@ -69,6 +113,13 @@ def _cumulative_score(local: np.ndarray, period: float) -> tuple[np.ndarray, np.
         score[now[joins]] += gain[joins]
         back[now[joins]] = before[joins, best[joins]]
     return score, back
+
+
+@functools.lru_cache(maxsize=64)
+def _gaps(period: float) -> tuple[np.ndarray, np.ndarray]:
+    # The gaps a beat may look back (earliest beat first) and their penalties: 0 at exactly one period.
+    lags = np.arange(max(1, int(round(period / 2))), int(round(2 * period)) + 1)[::-1]
+    return lags, -TIGHTNESS * np.log(lags / period) ** 2
 
 
 def _last_beat(score: np.ndarray, period: float) -> int:
