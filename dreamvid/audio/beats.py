@@ -41,7 +41,10 @@ def track_beats(onset: np.ndarray, rate: float, bpm: float) -> np.ndarray:
     if std <= 0 or period < 2:
         return np.zeros(0)
     local = _local_score(_long_short(onset / std, period), period)
-    score, back = _cumulative_score(local, local_periods(onset, rate, period))
+    periods = local_periods(onset, rate, period)
+    # A track shorter than the smoothing window comes out of the convolution as long as the window.
+    periods = np.pad(periods, (0, len(local) - len(periods)), mode="edge")
+    score, back = _cumulative_score(local, periods)
     beats = _backtrack(back, _last_beat(score, period))
     return _trim(beats, local) / rate
 

@@ -90,7 +90,7 @@ def _candidates(onset: np.ndarray, acf: np.ndarray, lags: np.ndarray, pulse: flo
         if not members or max(members)[0] <= 0:
             continue
         family = _family_score(onset, period, window) * max(members)[0]
-        # The subdivisions only choose among octaves: a family is judged as before.
+        # The subdivisions only choose among octaves: a family is judged by its best octave without them.
         members = sorted(((score * _subdivided(onset, member / 2, window), member) for score, member in members),
                          reverse=True)
         ranked += [(family * score / members[0][0], member) for score, member in members[:2]]
