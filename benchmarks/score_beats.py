@@ -51,6 +51,33 @@ def slowed(source: str, factor: float, target: str) -> None:
         f.write(data)
 
 
+def sped_up(source: str, factor: float, first: float, last: float, target: str) -> None:
+    """A copy of the MIDI file `source` that plays `factor` times as fast from quarter `first` to quarter `last`:
+    a track of two set-tempo events is added (the file must have one tempo between them, and be format 1)."""
+    with open(source, "rb") as f:
+        data = f.read()
+    score = read_midi(source)
+    start, end = (round(q * score.ticks_per_quarter) for q in (first, last))
+    if data[8:10] != b"\x00\x01" or any(start < tick <= end for tick, _ in score.tempos):
+        raise ValueError(f"{source}: not a format 1 file with one tempo from quarter {first:g} to {last:g}")
+    held = [value for tick, value in score.tempos if tick <= start][-1]
+    events = b"".join(_varlen_bytes(delta) + b"\xff\x51\x03" + value.to_bytes(3, "big")
+                      for delta, value in ((start, round(held / factor)), (end - start, held)))
+    events += b"\x00\xff\x2f\x00"  # end of track
+    track = b"MTrk" + struct.pack(">I", len(events)) + events
+    tracks = struct.unpack(">H", data[10:12])[0] + 1
+    with open(target, "wb") as f:
+        f.write(data[:10] + struct.pack(">H", tracks) + data[12:] + track)
+
+
+def _varlen_bytes(value: int) -> bytes:
+    out = [value & 0x7F]
+    while value > 0x7F:
+        value >>= 7
+        out.append(0x80 | (value & 0x7F))
+    return bytes(out[::-1])
+
+
 def _parse(data: bytes, path: str) -> tuple[int, list, list, list]:
     # (ticks per quarter, [(tick, us per quarter, byte offset)], [(tick, num, den)], [note ticks])
     if data[:4] != b"MThd":

@@ -9,7 +9,9 @@ changes. `tempo_songs.csv` lists the set: 15 of the songs also rendered slowed (
 scaled by `factor`), so that slow songs weigh like fast ones, and each song with its split: `tune` (what
 the estimator was tuned on) or `held-out` (measured only), alternating in alphabetical order of the
 scores, a slowed render in its score's split; `beat`, where given, is the counted note in quarters for a
-file that states no time signature and whose notes do not keep the quarter (see the manifest's note).
+file that states no time signature and whose notes do not keep the quarter (see the manifest's note);
+`stretch`, where given (FIRST-LAST, in quarters), limits `factor` to that stretch: a tempo change made for the
+tune split (the held-out split has a song whose tempo runs a quarter faster for 48 s).
 Each song is rendered by fluidsynth with the Fluid R3 mono
 GM soundfont (Debian's fluidr3mono-gm-soundfont) to DIR/SONG.wav, and its beats (score_beats.py) go
 to DIR/SONG.beats, one time in seconds a line. Nothing is committed but this script and the manifest;
@@ -28,7 +30,7 @@ import tempfile
 
 import numpy as np
 
-from score_beats import beats, read_midi, slowed, tempo
+from score_beats import beats, read_midi, slowed, sped_up, tempo
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MANIFEST = os.path.join(HERE, "tempo_songs.csv")
@@ -73,7 +75,10 @@ def main() -> None:
         score = os.path.join(scores, song["score"])
         if float(song["factor"]) != 1.0:
             score_copy = os.path.join(folder, song["song"] + ".mid")
-            slowed(score, float(song["factor"]), score_copy)
+            if song["stretch"]:
+                sped_up(score, float(song["factor"]), *map(float, song["stretch"].split("-")), score_copy)
+            else:
+                slowed(score, float(song["factor"]), score_copy)
             score = score_copy
         wav = os.path.join(folder, song["song"] + ".wav")
         if not os.path.exists(wav):

@@ -115,6 +115,19 @@ def test_a_fast_waltz_with_accented_downbeats_is_not_read_by_the_bar():
     assert "or perhaps 60.0 BPM: pass --audio-bpm to choose" in tempo_text(features)
 
 
+def test_a_fast_two_step_with_its_bass_on_1_and_3_is_not_read_at_half_tempo():
+    # 170 BPM: a kick on every beat, the bass on 1 and 3, chords on every off-beat. Its half tempo has the bass
+    # on each of its beats and repeats as well: the estimator before read 85 (F 0.67). At 85 the subdivisions
+    # (the kicks) have the chords between them nearly as loud; at 170 the chords have nothing between them.
+    bar = ([(0, "bass", 1.0), (2, "bass", 0.8)] + [(k, "kick", 0.7) for k in range(4)]
+           + [(k + 0.5, "chord", 0.8) for k in range(4)])
+    pcm, beats = drums(170.0, bar)
+    features = analyse(pcm, RATE)
+    assert features.tempo == pytest.approx(170.0, rel=0.02)
+    assert beat_f(features.beats, beats) > 0.9
+    assert features.runner_up == pytest.approx(85.0, rel=0.02)
+
+
 def test_a_slow_swung_song_keeps_its_tempo_and_its_beats():
     # 66 BPM, a walking bass on the beats, the ride's swung note (2/3 of the beat) louder than the beat's.
     bar = ([(0, "chord", 1.0), (1, "snare", 0.6), (3, "snare", 0.6)] + [(k, "bass", 1.0) for k in range(4)]
@@ -136,6 +149,17 @@ def test_a_stretch_of_loud_off_beat_stabs_does_not_pull_the_beats_off_the_beat()
     features = analyse(pcm, RATE)
     assert features.tempo == pytest.approx(100.0, rel=0.02)
     assert beat_f(features.beats, np.arange(0.0, len(pcm) / RATE, 0.6)) > 0.95
+
+
+def test_a_lasting_change_of_tempo_keeps_the_beat():
+    # 24 s at 120 BPM, 32 s at 150, 24 s at 120: one tempo for the whole song kept the beat only at 120 (F 0.65).
+    plain = ([(0, "kick", 1.0), (0, "bass", 1.0), (1, "snare", 0.7), (2, "kick", 1.0), (2, "bass", 1.0),
+              (3, "snare", 0.7)] + [(i / 2, "hat", 0.4) for i in range(8)])
+    parts = [pattern(bpm, seconds, 4, plain)[0] for bpm, seconds in ((120.0, 24.0), (150.0, 32.0), (120.0, 24.0))]
+    known = np.concatenate([np.arange(0.0, 24.0, 0.5), 24.0 + np.arange(0.0, 32.0, 0.4), 56.0 + np.arange(0.0, 24.0, 0.5)])
+    features = analyse(np.concatenate(parts), RATE)
+    assert features.tempo == pytest.approx(120.0, rel=0.02)
+    assert beat_f(features.beats, known) > 0.95
 
 
 def test_a_given_tempo_names_no_runner_up():

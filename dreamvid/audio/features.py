@@ -14,7 +14,8 @@ from typing import Iterator
 
 import numpy as np
 
-from dreamvid.audio.beats import beat_curve, find_tempo, shift_beats, track_beats
+from dreamvid.audio.beats import beat_curve, shift_beats, track_beats
+from dreamvid.audio.tempo import find_tempo
 from dreamvid.errors import UserError
 
 # 1024 samples (46 ms at 22050 Hz) still holds 4 periods of a 90 Hz bass, while the 256 hop (11.6 ms)
