@@ -27,8 +27,11 @@ from dreamvid.media.frames import frame_to_float
 
 MAX_GAIN = 1.5  # the most the carried residual is amplified to hold the dream's strength
 # The residual is resampled every frame, so bilinear warps blur a mover's dream away: measured on the
-# walkers clip (bench_temporal.py), moving-pixel strength 0.68 x naive bilinear, 0.76 cubic (Lanczos: the same, slower).
-RESIDUAL_WARP = "cubic"
+# walkers clip (bench_temporal.py), moving-pixel strength 0.68 x naive bilinear, 0.76 cubic (Lanczos the same). The
+# blur adds up wherever the picture moves by fractions of a pixel: a window going around a 2 px circle (bench_loop.py,
+# 96 px), the dreams' sharpness (variance of the Laplacian) over frames 1-30 / 31-60 was 0.22 / 0.20 of fresh dreams'
+# bilinear, 0.38 / 0.33 cubic and 0.60 / 0.56 Lanczos (a still window: 0.95 / 0.85); docs/BENCHMARKS.md, "Loops".
+RESIDUAL_WARP = "lanczos"
 # Resampling still blurs a mover's dream a little every frame, and a dream that is held fades with it (a real
 # street clip: moving pixels 0.74 x naive where tracked reliably); the carried residual's local strength (a
 # Gaussian of this sigma, px) is brought back to what it was where it came from.
@@ -144,14 +147,16 @@ def carried_residual(previous: np.ndarray, backward: np.ndarray, local: bool) ->
     residual = warp_with_flow(previous, backward, RESIDUAL_WARP)
     if not local:
         return residual
-    import cv2
-
-    def local_strength(image: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(np.abs(image).mean(axis=2), (0, 0), LOCAL_STRENGTH_SIGMA)
-
     expected = warp_with_flow(local_strength(previous), backward)
     gain = np.clip(expected / np.maximum(local_strength(residual), 1e-6), 1.0, MAX_GAIN)
     return residual * gain[..., None]
+
+
+def local_strength(residual: np.ndarray) -> np.ndarray:
+    """A residual's local strength: its mean absolute value around each pixel (a Gaussian of LOCAL_STRENGTH_SIGMA)."""
+    import cv2
+
+    return cv2.GaussianBlur(np.abs(residual).mean(axis=2), (0, 0), LOCAL_STRENGTH_SIGMA)
 
 
 def grown(previous: np.ndarray | None, source: SourceFrame, wake_frames: int) -> np.ndarray | None:

@@ -17,7 +17,7 @@ import numpy as np
 from dreamvid.errors import UserError
 from dreamvid.flow import FlowEstimator
 from dreamvid.media.frames import frame_to_float
-from dreamvid.temporal import SourceFrame, Start, analyse
+from dreamvid.temporal import MAX_GAIN, SourceFrame, Start, analyse, local_strength
 
 CLOSING_SECONDS = 1.0  # the first pass and the closing: a second of the source, at most the clip less a frame
 # A source loops when its last frame is no farther from its first than this many times the median
@@ -78,15 +78,26 @@ def looped_sources(frames: list[np.ndarray], loop: ClipLoop, estimator: FlowEsti
             yield analyse(estimator, frames[loop.source_index(t - 1)], frame, noise)
 
 
-def toward_loop(start: Start, state: dict) -> Start:
-    """A closing frame's start and temporal target drawn toward the first pass's dream of its source frame,
-    and held there more firmly (all of it at the last frame)."""
+def toward_loop(start: Start, state: dict, current: np.ndarray) -> Start:
+    """A closing frame's start and temporal target drawn toward the first pass's dream of its source frame
+    (`current`), and held there more firmly (all of it at the last frame)."""
     if "loop_target" not in state or start.target is None:
         return start
     share, target = float(state["loop_share"]), frame_to_float(state["loop_target"])
-    return replace(start, image=start.image + share * (target - start.image),
-                   target=start.target + share * (target - start.target),
+    return replace(start, image=mixed_dreams(start.image, target, share, current),
+                   target=mixed_dreams(start.target, target, share, current),
                    weights=start.weights + share * (1.0 - start.weights))
+
+
+def mixed_dreams(dream: np.ndarray, other: np.ndarray, share: float, current: np.ndarray) -> np.ndarray:
+    """`share` of the way from one dream of `current` to another, as strong as they are: where their patterns
+    differ, a plain average is a weaker, softer ghost of both, so the mix's local strength is made up to
+    theirs (at most MAX_GAIN)."""
+    ours, theirs = dream - current, other - current
+    mix = ours + share * (theirs - ours)
+    expected = (1.0 - share) * local_strength(ours) + share * local_strength(theirs)
+    gain = np.clip(expected / np.maximum(local_strength(mix), 1e-6), 1.0, MAX_GAIN)
+    return np.clip(current + mix * gain[..., None], 0.0, 1.0)
 
 
 def looping_step(step, loop: ClipLoop):
