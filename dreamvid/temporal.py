@@ -27,11 +27,11 @@ from dreamvid.media.frames import frame_to_float
 
 MAX_GAIN = 1.5  # the most the carried residual is amplified to hold the dream's strength
 # The residual is resampled every frame, so bilinear warps blur a mover's dream away: measured on the
-# walkers clip (bench_temporal.py), moving-pixel strength 0.68 x naive bilinear, 0.76 cubic (Lanczos the same). The
-# blur adds up wherever the picture moves by fractions of a pixel: a window going around a 2 px circle (bench_loop.py,
-# 96 px), the dreams' sharpness (variance of the Laplacian) over frames 1-30 / 31-60 was 0.22 / 0.20 of fresh dreams'
-# bilinear, 0.38 / 0.33 cubic and 0.60 / 0.56 Lanczos (a still window: 0.95 / 0.85); docs/BENCHMARKS.md, "Loops".
-RESIDUAL_WARP = "lanczos"
+# walkers clip (bench_temporal.py), moving-pixel strength 0.68 x naive bilinear, 0.76 cubic (Lanczos the same).
+# Lanczos keeps far more of a dream's grain where the picture moves by fractions of a pixel (sharpness 0.60 of a fresh
+# dream's against 0.38, bench_loop.py's circle), but the grain it keeps flickers: bench_real's bikes 0.907 -> 0.893
+# (target 0.9), bench_temporal's zoom 0.954 -> 0.938, cut 0.902 (0.923 in its table); docs/BENCHMARKS.md, "Loops".
+RESIDUAL_WARP = "cubic"
 # Resampling still blurs a mover's dream a little every frame, and a dream that is held fades with it (a real
 # street clip: moving pixels 0.74 x naive where tracked reliably); the carried residual's local strength (a
 # Gaussian of this sigma, px) is brought back to what it was where it came from.
