@@ -4,8 +4,8 @@ The render first dreams the source's last `lead` frames (not written), then carr
 the flow from the last source frame to the first, into frame 0, and dreams the whole clip on from it.
 Its own last `lead` frames are the same source frames again: their start and temporal target are drawn,
 more and more, toward the first pass's dreams of them (mixed as strong as both, not averaged into a softer
-ghost), all of it at the end, so the last frame is the
-one frame 0 was carried from and the wrap is one more step along the flow (docs/DESIGN.md, "Loops").
+ghost), all of it at the end, so the last frame is the one frame 0 was carried from and the wrap is one more
+step along the flow (docs/DESIGN.md, "Loops").
 """
 
 from __future__ import annotations
