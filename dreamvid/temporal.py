@@ -27,7 +27,10 @@ from dreamvid.media.frames import frame_to_float
 
 MAX_GAIN = 1.5  # the most the carried residual is amplified to hold the dream's strength
 # The residual is resampled every frame, so bilinear warps blur a mover's dream away: measured on the
-# walkers clip (bench_temporal.py), moving-pixel strength 0.68 x naive bilinear, 0.76 cubic (Lanczos: the same, slower).
+# walkers clip (bench_temporal.py), moving-pixel strength 0.68 x naive bilinear, 0.76 cubic (Lanczos the same).
+# Lanczos keeps far more of a dream's grain where the picture moves by fractions of a pixel (sharpness 0.60 of a fresh
+# dream's against 0.38, bench_loop.py's circle), but the grain it keeps flickers: bench_real's bikes 0.907 -> 0.893
+# (target 0.9), bench_temporal's zoom 0.954 -> 0.938, cut 0.902 (0.923 in its table); docs/BENCHMARKS.md, "Loops".
 RESIDUAL_WARP = "cubic"
 # Resampling still blurs a mover's dream a little every frame, and a dream that is held fades with it (a real
 # street clip: moving pixels 0.74 x naive where tracked reliably); the carried residual's local strength (a
@@ -144,14 +147,16 @@ def carried_residual(previous: np.ndarray, backward: np.ndarray, local: bool) ->
     residual = warp_with_flow(previous, backward, RESIDUAL_WARP)
     if not local:
         return residual
-    import cv2
-
-    def local_strength(image: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(np.abs(image).mean(axis=2), (0, 0), LOCAL_STRENGTH_SIGMA)
-
     expected = warp_with_flow(local_strength(previous), backward)
     gain = np.clip(expected / np.maximum(local_strength(residual), 1e-6), 1.0, MAX_GAIN)
     return residual * gain[..., None]
+
+
+def local_strength(residual: np.ndarray) -> np.ndarray:
+    """A residual's local strength: its mean absolute value around each pixel (a Gaussian of LOCAL_STRENGTH_SIGMA)."""
+    import cv2
+
+    return cv2.GaussianBlur(np.abs(residual).mean(axis=2), (0, 0), LOCAL_STRENGTH_SIGMA)
 
 
 def grown(previous: np.ndarray | None, source: SourceFrame, wake_frames: int) -> np.ndarray | None:

@@ -207,3 +207,33 @@ def test_a_looping_clip_analyses_its_frames_as_a_clip_does_noise_hold_included(t
     sources = work.sources(0)
     [next(sources) for _ in range(3)]
     assert heard == [("on",), ("on",)]  # loop frame 0 has no frame before it
+
+
+def test_a_closing_frame_drawn_toward_the_first_pass_is_as_strong_as_both_dreams_not_their_ghost():
+    import cv2
+
+    from dreamvid.media.frames import float_to_frame, frame_to_float
+    from dreamvid.render.clip_loop import toward_loop
+    from dreamvid.temporal import Start
+
+    current = np.full((48, 64, 3), 0.5, np.float32)
+
+    def dream(seed: int) -> np.ndarray:  # a dream's grain: two dreams of a frame seldom grow the same pattern
+        grain = np.random.default_rng(seed).normal(0, 0.08, current.shape).astype(np.float32)
+        return frame_to_float(float_to_frame(current + cv2.GaussianBlur(grain, (0, 0), 0.8)))
+
+    ours, first_pass = dream(1), dream(2)
+    start = Start(ours, False, target=ours, weights=np.full(current.shape[:2], 0.5, np.float32))
+    state = {"loop_target": float_to_frame(first_pass), "loop_share": np.float64(0.5)}
+
+    def strength(image: np.ndarray) -> float:
+        return float(np.abs(image - current).mean())
+
+    halfway = toward_loop(start, state, current)
+    assert strength(halfway.image) > 0.95 * strength(ours)  # their plain average: 0.71x, a softer ghost
+    assert strength(halfway.target) > 0.95 * strength(ours)
+    assert np.abs(halfway.image - ours).mean() > 0.5 * strength(ours)  # and it is half the other dream
+    at_the_end = toward_loop(start, {**state, "loop_share": np.float64(1.0)}, current)
+    assert np.allclose(at_the_end.image, first_pass, atol=1e-6)  # the last frame is the first pass's dream
+    agreeing = toward_loop(start, {**state, "loop_target": float_to_frame(ours)}, current)
+    assert np.allclose(agreeing.image, ours, atol=1e-6)  # where the two agree, nothing is made stronger

@@ -156,7 +156,7 @@ def clip_step(dreamer: FrameDreamer, sources: Iterator[SourceFrame], settings: R
         start = start_image(method, t, source, masks.for_carry(state), settings)
         mask, mask_state = masks.frame_mask(t, source, state, start.fresh)  # and only inside the mask
         current = frame_to_float(source.frame)
-        start = toward_loop(masks.restrict(start, current, mask), state)  # a looping clip's closing frames
+        start = toward_loop(masks.restrict(start, current, mask), state, current)  # a looping clip's closing frames
         if start.target is not None and t % settings["cadence"]:  # an in-between frame: carried, not dreamed
             return float_to_frame(start.target), kept(start, {**state, "source": source.frame, "output": start.target,
                                                               **mask_state}, settings, current)
