@@ -146,46 +146,60 @@ def sse(event: str, data: object) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
+class HeldStream(StreamingResponse):
+    """A streaming response that runs `on_end` once when it ends, however it ends: finished, the client gone,
+    cancelled, or before its body ever started (a generator's own `finally` would not run then)."""
+
+    def __init__(self, content, on_end, **kwargs):
+        super().__init__(content, **kwargs)
+        self.on_end = on_end
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.on_end()
+
+
 async def job_events(request: Request) -> Response:
     """Progress (with ETA and queue position) and the latest frame as server-sent events; when the page
     goes away (tab closed), its job is cancelled."""
     studio: Studio = request.app.state.studio
     try:
         job = studio.job(request.path_params["job"])
-        studio.check_streams()
+        studio.open_stream()
     except UserError as error:
         return error_response(error, 404)
 
     async def stream():
         sent, sent_frame, quiet = None, -1, 0.0
-        studio.streams += 1
-        try:
-            while True:
-                state = {**job.snapshot(), "position": studio.queue.position(job) if job.status == "queued" else 0}
-                if state != sent:
-                    yield sse("progress", state)
-                    sent, quiet = state, 0.0
-                if job.frame_index != sent_frame and job.frame is not None:
-                    sent_frame = job.frame_index
-                    yield sse("frame", {"index": sent_frame, "src": "data:image/jpeg;base64,"
-                                        + base64.b64encode(job.frame).decode()})
-                if job.finished:
-                    yield sse("end", state)
-                    return
-                if quiet >= HEARTBEAT_S:
-                    yield ": still here\n\n"
-                    quiet = 0.0
-                if await request.is_disconnected():
-                    return
-                await asyncio.sleep(EVENT_POLL_S)
-                quiet += EVENT_POLL_S
-        finally:
-            studio.streams -= 1
-            if not job.finished:
-                studio.queue.cancel(job)
+        while True:
+            state = {**job.snapshot(), "position": studio.queue.position(job) if job.status == "queued" else 0}
+            if state != sent:
+                yield sse("progress", state)
+                sent, quiet = state, 0.0
+            if job.frame_index != sent_frame and job.frame is not None:
+                sent_frame = job.frame_index
+                yield sse("frame", {"index": sent_frame, "src": "data:image/jpeg;base64,"
+                                    + base64.b64encode(job.frame).decode()})
+            if job.finished:
+                yield sse("end", state)
+                return
+            if quiet >= HEARTBEAT_S:
+                yield ": still here\n\n"
+                quiet = 0.0
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(EVENT_POLL_S)
+            quiet += EVENT_POLL_S
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    def ended() -> None:
+        studio.close_stream()
+        if not job.finished:
+            studio.queue.cancel(job)
+
+    return HeldStream(stream(), ended, media_type="text/event-stream",
+                      headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 async def get_result(request: Request) -> Response:

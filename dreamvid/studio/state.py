@@ -60,7 +60,13 @@ class Studio:
     def keep_result(self, job: Job, path: Path) -> None:
         self.storage.keep(path, job.client, lambda: None, self.in_use())
 
-    def check_streams(self) -> None:
-        """Refused when MAX_STREAMS progress streams are open (each holds a connection)."""
+    def open_stream(self) -> None:
+        """Count one more progress stream open, or Refused when MAX_STREAMS are (each holds a connection). The
+        check and the count are one step, with no await between them: requests that arrive together cannot
+        all pass the check before any is counted. The caller must call close_stream once, however it ends."""
         if self.streams >= MAX_STREAMS:
             raise Refused(f"too many progress streams open ({MAX_STREAMS}): close a tab")
+        self.streams += 1
+
+    def close_stream(self) -> None:
+        self.streams -= 1
