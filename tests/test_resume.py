@@ -264,6 +264,43 @@ def test_png_sequence_join_interrupted_at_every_step_is_never_short(cat_path, tm
     assert len(png_frames(pattern.parent)) == 6
 
 
+def test_a_kill_at_any_moment_of_a_checkpoint_s_save_resumes_into_the_same_video(cat_path, tmp_path, monkeypatch,
+                                                                                  capsys):
+    """Killed at each file operation of the second checkpoint's save: the resume gives the uninterrupted video.
+    Between the save's two renames the old order (arrays, then the JSON) left new arrays under the old JSON: a
+    damaged checkpoint (exit 2); the JSON's rename is now the one step that moves the checkpoint on."""
+    from dreamvid.render import loop
+
+    whole = tmp_path / "whole.mp4"
+    assert run(zoom_argv(cat_path, whole, 10)) == 0
+    expected, original_save = decoded(whole), loop.save_state
+    for step in range(1, 20):
+        out = tmp_path / f"killed{step}.mp4"
+        saves, made = [0], [[0]]  # made[0]: the file operations the second save made (stopping_at counts)
+
+        def save(*args):
+            saves[0] += 1
+            if saves[0] != 2:
+                return original_save(*args)
+            with monkeypatch.context() as patch:
+                made[0] = stopping_at(patch, step)
+                original_save(*args)
+            if made[0][0] < step:  # every operation of the save done: nothing left to interrupt
+                raise KeyboardInterrupt
+
+        with monkeypatch.context() as patch:
+            patch.setattr(loop, "save_state", save)
+            assert run(zoom_argv(cat_path, out, 10)) == 130
+        capsys.readouterr()
+        assert run(zoom_argv(cat_path, out, 10, "--resume")) == 0, (step, capsys.readouterr().err)
+        assert np.array_equal(decoded(out), expected), step
+        if made[0][0] < step:
+            break
+    else:
+        pytest.fail("the save never finished")
+    assert step >= 3  # the two renames and the clean-up were each interrupted
+
+
 @pytest.mark.parametrize("damage", ["delete", "empty", "truncate", "change"])
 @pytest.mark.parametrize("index", [0, 1])
 def test_a_damaged_segment_is_rendered_again_never_joined_short(cat_path, tmp_path, monkeypatch, capsys, damage,

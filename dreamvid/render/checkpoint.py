@@ -22,6 +22,7 @@ from dreamvid.errors import UserError, writing
 from dreamvid.media.sealing import file_sha256, fsync_file, fsync_folder
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
+LOOP_FILE, LOOP_NEXT_FILE = "loop.npz", "loop.next.npz"  # the arrays; the next ones until state.json names them
 
 
 class CheckpointDamaged(UserError):
@@ -47,22 +48,25 @@ def content_sha256(values: dict) -> str:
 
 def save_state(folder: str, state: RenderState, arrays: dict[str, np.ndarray]) -> None:
     """The arrays and the JSON that points at them (by SHA-256) and at the sealed segments, sealed by its own
-    SHA-256: both written and on the disk before either is renamed into place, so a kill leaves the pair
-    before or the pair after (but for the instant between two renames), then the folder's names synced."""
-    loop_path, state_path = os.path.join(folder, "loop.npz"), os.path.join(folder, "state.json")
-    loop_temporary, state_temporary = loop_path + ".partial.npz", state_path + ".partial.json"
+    SHA-256: the arrays are written beside the old ones (`loop.next.npz`), both files are on the disk, and the
+    JSON's rename is the one step that moves the checkpoint on; the arrays' rename after it is finished by
+    `read_loop` if a kill comes between the two. So a kill leaves the checkpoint before or the one after."""
+    loop_path, state_path = os.path.join(folder, LOOP_FILE), os.path.join(folder, "state.json")
+    loop_next, state_temporary = os.path.join(folder, LOOP_NEXT_FILE), state_path + ".partial.json"
+    committed = False
     try:
         with writing(loop_path):  # a full disk: one line, the checkpoint before this one kept whole
-            np.savez(loop_temporary, **arrays)
-            fsync_file(loop_temporary)
-            values = {**asdict(state), "loop_sha256": file_sha256(loop_temporary)}
+            np.savez(loop_next, **arrays)
+            fsync_file(loop_next)
+            values = {**asdict(state), "loop_sha256": file_sha256(loop_next)}
             values["state_sha256"] = content_sha256(values)
             write_json(state_temporary, values)
             fsync_file(state_temporary)
-            os.replace(loop_temporary, loop_path)
             os.replace(state_temporary, state_path)
+            committed = True
+            os.replace(loop_next, loop_path)
     finally:
-        for temporary in (loop_temporary, state_temporary):
+        for temporary in (state_temporary,) if committed else (state_temporary, loop_next):
             if os.path.exists(temporary):
                 os.remove(temporary)
     fsync_folder(folder)
@@ -124,8 +128,11 @@ def seal_is_whole(seal: object) -> bool:
 
 
 def read_loop(folder: str, sha256: object) -> dict[str, np.ndarray]:
-    """loop.npz, if its SHA-256 is the one state.json recorded and every array is finite numbers."""
-    path = os.path.join(folder, "loop.npz")
+    """loop.npz, if its SHA-256 is the one state.json recorded and every array is finite numbers. A save cut
+    between its two renames left state.json naming loop.next.npz's arrays: that rename is finished first."""
+    path, pending = os.path.join(folder, LOOP_FILE), os.path.join(folder, LOOP_NEXT_FILE)
+    if os.path.isfile(pending) and file_sha256(pending) == sha256:
+        os.replace(pending, path)
     if not os.path.isfile(path):
         raise CheckpointDamaged(folder, "loop.npz is missing")
     if file_sha256(path) != sha256:
