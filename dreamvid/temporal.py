@@ -147,7 +147,11 @@ def carried_residual(previous: np.ndarray, backward: np.ndarray, local: bool) ->
     residual = warp_with_flow(previous, backward, RESIDUAL_WARP)
     if not local:
         return residual
-    expected = warp_with_flow(local_strength(previous), backward)
+    return made_up_to(residual, warp_with_flow(local_strength(previous), backward))
+
+
+def made_up_to(residual: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """`residual` amplified where its local strength is under `expected` (never weakened; at most MAX_GAIN)."""
     gain = np.clip(expected / np.maximum(local_strength(residual), 1e-6), 1.0, MAX_GAIN)
     return residual * gain[..., None]
 

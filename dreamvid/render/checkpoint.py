@@ -133,9 +133,9 @@ def read_loop(folder: str, sha256: object) -> dict[str, np.ndarray]:
     path, pending = os.path.join(folder, LOOP_FILE), os.path.join(folder, LOOP_NEXT_FILE)
     if os.path.isfile(pending) and file_sha256(pending) == sha256:
         os.replace(pending, path)
-    if not os.path.isfile(path):
+    elif not os.path.isfile(path):
         raise CheckpointDamaged(folder, "loop.npz is missing")
-    if file_sha256(path) != sha256:
+    elif file_sha256(path) != sha256:
         raise CheckpointDamaged(folder, "loop.npz was changed after dreamvid wrote it (its checksum differs)")
     try:
         with np.load(path, allow_pickle=False) as archive:

@@ -18,7 +18,7 @@ import numpy as np
 from dreamvid.errors import UserError
 from dreamvid.flow import FlowEstimator
 from dreamvid.media.frames import frame_to_float
-from dreamvid.temporal import MAX_GAIN, SourceFrame, Start, analyse, local_strength
+from dreamvid.temporal import SourceFrame, Start, analyse, local_strength, made_up_to
 
 CLOSING_SECONDS = 1.0  # the first pass and the closing: a second of the source, at most the clip less a frame
 # A source loops when its last frame is no farther from its first than this many times the median
@@ -96,7 +96,7 @@ def toward_loop(start: Start, state: dict, current: np.ndarray) -> Start:
 def mixed_dreams(dream: np.ndarray, other: np.ndarray, share: float, current: np.ndarray) -> np.ndarray:
     """`share` of the way from one dream of `current` to another, as strong as they are: where their patterns
     differ, a plain average is a weaker, softer ghost of both, so the mix's local strength is made up to
-    theirs (at most MAX_GAIN), the grain's apart from the broad dream's."""
+    theirs (at most temporal.MAX_GAIN), the grain's apart from the broad dream's."""
     ours, theirs = dream - current, other - current
     broad_ours, broad_theirs = broad(ours), broad(theirs)
     mix = strong_mix(broad_ours, broad_theirs, share) + strong_mix(ours - broad_ours, theirs - broad_theirs, share)
@@ -111,9 +111,7 @@ def broad(residual: np.ndarray) -> np.ndarray:
 
 def strong_mix(ours: np.ndarray, theirs: np.ndarray, share: float) -> np.ndarray:
     mix = ours + share * (theirs - ours)
-    expected = (1.0 - share) * local_strength(ours) + share * local_strength(theirs)
-    gain = np.clip(expected / np.maximum(local_strength(mix), 1e-6), 1.0, MAX_GAIN)
-    return mix * gain[..., None]
+    return made_up_to(mix, (1.0 - share) * local_strength(ours) + share * local_strength(theirs))
 
 
 def looping_step(step, loop: ClipLoop):
