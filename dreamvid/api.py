@@ -22,7 +22,7 @@ from PIL import Image
 
 from dreamvid.ascent.dream import StepProgress
 from dreamvid.errors import Cancelled, UserError
-from dreamvid.media.outputs import output_target
+from dreamvid.media.outputs import check_new_output, output_target
 from dreamvid.media.pictures import PICTURE_KINDS, Picture, as_frame, is_path, save_picture
 from dreamvid.media.video_file import write_video
 from dreamvid.render import clip as clip_render
@@ -194,23 +194,49 @@ def clip_frames(clip: "str | os.PathLike | Iterable[Picture]", preset: str | Non
 def clip_file(clip: object, fps: float | None) -> tuple[str, Callable[[], None]]:
     """A clip's path, and what to do when done with it: frames held in memory are written first, losslessly
     but for the video's colour subsampling, into a temporary clip that is deleted afterwards."""
+    frames = frames_given(clip, fps, "clip_frames")
+    if frames is None:
+        return os.fspath(clip), lambda: None
+    folder = tempfile.mkdtemp(prefix="dreamvid-clip-")
+    cleanup = partial(shutil.rmtree, folder, ignore_errors=True)
+    try:
+        return write_video(even_sided(frames), os.path.join(folder, "frames.mkv"), fps, crf=0), cleanup
+    except BaseException:
+        cleanup()
+        raise
+
+
+def frames_given(clip: object, fps: float | None, call: str) -> Iterable[Picture] | None:
+    """The frames of a clip given as frames (None for a clip's path), checked: one line for anything else."""
     if is_path(clip):
         if fps is not None:
             raise UserError("fps is for frames given as arrays or pictures; a clip file has its own")
-        return os.fspath(clip), lambda: None
+        return None
     one_picture = isinstance(clip, Image.Image) or (isinstance(clip, np.ndarray) and clip.ndim != 4)
     if one_picture or not isinstance(clip, Iterable):
         raise UserError(f"a clip must be a path or an iterable of frames ({PICTURE_KINDS} each) with fps=; "
                         f"got {type(clip).__name__}")
     if fps is None:
-        raise UserError("frames given to clip_frames need their rate: fps=30, say")
-    folder = tempfile.mkdtemp(prefix="dreamvid-clip-")
-    cleanup = partial(shutil.rmtree, folder, ignore_errors=True)
-    try:
-        return write_video(even_sided(clip), os.path.join(folder, "frames.mkv"), fps, crf=0), cleanup
-    except BaseException:
-        cleanup()
-        raise
+        raise UserError(f"frames given to {call} need their rate: fps=30, say")
+    return clip
+
+
+def clip_beside(clip: object, fps: float | None, output: str, replacing: bool) -> str:
+    """A render's clip as a file: a path as given; frames written beside the output first (OUT.input.mkv,
+    lossless but for the colour subsampling, and the same bytes for the same frames), so that the settings
+    written there render it again and a resume finds it unchanged."""
+    frames = frames_given(clip, fps, "render_clip")
+    if frames is None:
+        return os.fspath(clip)
+    check_writable_beside(output, replacing)
+    return write_video(even_sided(frames), output_target(output) + ".input.mkv", fps, overwrite=True, crf=0)
+
+
+def check_writable_beside(output: str, replacing: bool) -> None:
+    """An input is written beside its output only where the render may write: a render refused because its
+    output exists leaves that output's input (which its settings name) as it was."""
+    if not replacing:
+        check_new_output(output, overwrite=False)
 
 
 def even_sided(frames: Iterable[Picture]) -> Iterator[np.ndarray]:
@@ -220,12 +246,13 @@ def even_sided(frames: Iterable[Picture]) -> Iterator[np.ndarray]:
         yield frame[: frame.shape[0] - frame.shape[0] % 2, : frame.shape[1] - frame.shape[1] % 2]
 
 
-def picture_file(picture: Picture | None, output: str) -> str:
+def picture_file(picture: Picture | None, output: str, replacing: bool) -> str:
     """A render's input as a file: a path as given; an array or PIL image saved beside the output
     (OUT.input.png), so that the settings written there render it again and a resume finds it unchanged."""
     if picture is None or is_path(picture):
         return os.fspath(picture) if picture is not None else ""
     frame = as_frame(picture)
+    check_writable_beside(output, replacing)
     path = output_target(output) + ".input.png"
     save_picture(frame, path)
     return path
@@ -237,7 +264,7 @@ def render_image(picture: Picture, output: str, preset: str | None = None, *, dr
     """Dream a picture into `output` (and its settings beside it, OUT.dreamvid.toml); returns the absolute
     path written. A picture given as an array or PIL image is saved beside it first (OUT.input.png)."""
     merged = merged_settings("image", preset, config, settings, "render_image arguments", dreamer)
-    written = still.render_image(picture_file(picture, output), output, merged, overwrite, engine_of(dreamer, merged),
+    written = still.render_image(picture_file(picture, output, overwrite), output, merged, overwrite, engine_of(dreamer, merged),
                                  step_watcher(on_step), progress)
     return os.path.abspath(written)
 
@@ -250,18 +277,22 @@ def render_zoom(picture: Picture | None, output: str, preset: str | None = None,
     `resume=True` then completes it exactly. A picture given as an array or PIL image is saved beside the
     output first (OUT.input.png)."""
     merged = merged_settings("zoom", preset, config, settings, "render_zoom arguments", dreamer)
-    written = zoom.render_zoom(picture_file(picture, output), output, merged, overwrite, resume, preview,
+    written = zoom.render_zoom(picture_file(picture, output, overwrite or resume), output, merged, overwrite, resume, preview,
                                engine=engine_of(dreamer, merged), progress=progress, callback=callback)
     return os.path.abspath(written)
 
 
-def render_clip(path: str, output: str, preset: str | None = None, *, dreamer: Dreamer | None = None,
-                overwrite: bool = False, resume: bool = False, preview: bool = False, progress: bool = True,
-                callback: Callback | None = None, config: str | None = None, **settings) -> str:
+def render_clip(clip: "str | os.PathLike | Iterable[Picture]", output: str, preset: str | None = None, *,
+                fps: float | None = None, dreamer: Dreamer | None = None, overwrite: bool = False, resume: bool = False,
+                preview: bool = False, progress: bool = True, callback: Callback | None = None,
+                config: str | None = None, **settings) -> str:
     """A dreamed clip written as the CLI writes it, with the source's sound; `workers=N` or `ray=ADDRESS`:
-    its shots on Ray workers. Returns the absolute path written; `callback` as in `render_zoom`."""
+    its shots on Ray workers. Returns the absolute path written; `callback` as in `render_zoom`. `clip`: a
+    clip's path, or frames (arrays, PIL images or paths) with their `fps`, written beside the output first
+    (OUT.input.mkv)."""
     merged = merged_settings("video", preset, config, settings, "render_clip arguments", dreamer)
-    return os.path.abspath(render_merged_clip(os.fspath(path), output, merged, overwrite, resume, preview, progress,
+    path = clip_beside(clip, fps, output, overwrite or resume)
+    return os.path.abspath(render_merged_clip(path, output, merged, overwrite, resume, preview, progress,
                                               callback, engine_of(dreamer, merged)))
 
 

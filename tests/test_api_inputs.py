@@ -92,6 +92,36 @@ def test_frames_in_memory_are_dreamed_as_a_clip(small_cat):
         dreamvid.clip_frames(small_cat, fps=10, **FAST)
 
 
+def test_frames_in_memory_render_as_a_clip_and_resume_exactly(small_cat, tmp_path):
+    frames = pan_clip(small_cat, 6, (48, 32), 1.5)
+    options = {"size": 48, "checkpoint_frames": 2, **QUIET}
+    whole = dreamvid.render_clip(frames, str(tmp_path / "whole.mp4"), fps=10, **options)
+    assert 'input = "whole.mp4.input.mkv"' in (tmp_path / "whole.mp4.dreamvid.toml").read_text()
+    assert decoded(tmp_path / "whole.mp4.input.mkv").shape == (6, 32, 48, 3)
+    stopped = str(tmp_path / "stopped.mp4")
+    with pytest.raises(dreamvid.Cancelled):
+        dreamvid.render_clip(frames, stopped, fps=10, callback=lambda index, *_: index < 3, **options)
+    # the frames are written beside the output again, to the same bytes, so the resume finds its input unchanged
+    dreamvid.render_clip(frames, stopped, fps=10, resume=True, **options)
+    assert np.array_equal(decoded(whole), decoded(stopped))
+    with pytest.raises(dreamvid.UserError, match="frames given to render_clip need their rate: fps=30"):
+        dreamvid.render_clip(frames, str(tmp_path / "rate.mp4"), **options)
+
+
+def test_a_refused_render_leaves_the_input_beside_its_output_as_it_was(small_cat, tmp_path):
+    dreamvid.render_zoom(small_cat, str(tmp_path / "z.mp4"), frames=2, size=48, **QUIET)
+    dreamvid.render_clip([small_cat[:32, :48]] * 2, str(tmp_path / "c.mp4"), fps=10, size=48, **QUIET)
+    beside = {name: (tmp_path / name).read_bytes() for name in ("z.mp4.input.png", "c.mp4.input.mkv")}
+    other = 255 - small_cat
+    with pytest.raises(dreamvid.UserError, match="output exists"):
+        dreamvid.render_zoom(other, str(tmp_path / "z.mp4"), frames=2, size=48, **QUIET)
+    with pytest.raises(dreamvid.UserError, match="output exists"):
+        dreamvid.render_clip([other[:32, :48]] * 2, str(tmp_path / "c.mp4"), fps=10, size=48, **QUIET)
+    with pytest.raises(dreamvid.UserError, match="output exists"):
+        dreamvid.render_image(other, str(tmp_path / "z.mp4.input.png"), **QUIET)
+    assert {name: (tmp_path / name).read_bytes() for name in beside} == beside  # their settings still render them
+
+
 def test_renders_return_absolute_paths(small_cat, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     written = dreamvid.render_zoom(small_cat, "zoom.mp4", frames=2, size=48, **QUIET)

@@ -26,6 +26,12 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+# Output options that leave out what differs from run to run (a Matroska file's random segment id, its date,
+# the versions' names), so the same frames give the same bytes: an input written beside its output
+# (api.clip_beside) is the same file when written again for a resume, and a render can be checked by its hash.
+BITEXACT = ("-fflags", "+bitexact", "-flags", "+bitexact")
+
+
 def ffmpeg_command(loglevel: str = "error") -> list[str]:
     """The start of every ffmpeg command: no banner, no stdin, no progress lines, only what matters."""
     return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel]

@@ -26,7 +26,7 @@ from dreamvid.media.audio import AudioSource, audio_input_args, audio_output_arg
 from dreamvid.media.outputs import check_new_output, is_frame_pattern
 from dreamvid.media.join_check import check_joined
 from dreamvid.media.reader import read_frames
-from dreamvid.media.process import ffmpeg_command, ffmpeg_message, file_url, read_log
+from dreamvid.media.process import BITEXACT, ffmpeg_command, ffmpeg_message, file_url, read_log
 from dreamvid.media.sealing import flaw, fsync_file, fsync_folder, seal
 from dreamvid.media.writer import PartialFile, PartialFolder, VideoWriter, output_format
 
@@ -190,7 +190,7 @@ def concat_args(list_file: str, ffmpeg_target: str, final_path: str, audio: Audi
     args += audio_output_args(audio, fmt.audio_codec) if audio else []
     if final_path.lower().endswith(".mp4"):
         args += ["-movflags", "+faststart"]
-    return args + [ffmpeg_target]
+    return args + list(BITEXACT) + [ffmpeg_target]
 
 
 def concat_line(path: str) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 from dreamvid.errors import UserError, reported_write_failure, writing
 from dreamvid.media import process
 from dreamvid.media.outputs import check_new_output, is_frame_pattern
-from dreamvid.media.process import ffmpeg_command, ffmpeg_message, file_url, fps_fraction, pattern_url, read_log, stop
+from dreamvid.media.process import BITEXACT, ffmpeg_command, ffmpeg_message, file_url, fps_fraction, pattern_url, read_log, stop
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class VideoWriter(ClosedOnExit):
         args += _quality_args(encoder, crf if crf is not None else fmt.crf)
         if encoder == "libx265" and self.path.lower().endswith((".mp4", ".mov")):
             args += ["-tag:v", "hvc1"]  # Apple players want this tag for HEVC
-        args += list(fmt.extra)
+        args += list(fmt.extra) + list(BITEXACT)
         url = pattern_url if self._format is _PNG_SEQUENCE else file_url
         return args + [url(self._output.ffmpeg_path)]
 
