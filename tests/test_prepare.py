@@ -13,6 +13,7 @@ from dreamvid.media.pictures import resize_frame
 from dreamvid.nets.device import auto_tile, autocast, autocast_dtype
 from dreamvid.nets.features import FeatureNet
 from dreamvid.nets.prepare import CPU_COMPILE_NOTICE, fold_batch_norms, prepare_network
+from dreamvid.nets.strided import PhaseGradientConv
 from dreamvid.notices import notices_to
 from dreamvid.settings import Resolved, merge
 from dreamvid.render.dreaming import default_params
@@ -197,3 +198,35 @@ def test_compiling_for_the_cpu_says_its_cost_first(tiny_net):
     with notices_to(said.append):
         prepare_network(tiny_net, CPU, compile=True, backend="eager")
     assert said == [CPU_COMPILE_NOTICE]
+
+
+# ---- a large stride-2 stem's input gradient by phases --------------------------------------------
+
+@pytest.mark.parametrize("kernel, padding, size", [(7, 3, (37, 50)), (7, 3, (40, 31)), (5, 2, (33, 33)), (6, 2, (30, 41))])
+def test_the_phase_gradient_is_the_convolutions_input_gradient(kernel, padding, size):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 16, kernel, 2, padding).requires_grad_(False)
+    image = torch.rand(1, 3, *size, requires_grad=True)
+    reference = conv(image)
+    weights = torch.randn_like(reference)
+    expected, = torch.autograd.grad((reference * weights).sum(), image)
+    phased = PhaseGradientConv(conv)
+    output = phased(image)
+    got, = torch.autograd.grad((output * weights).sum(), image)
+    assert torch.equal(output, reference)
+    assert got.shape == expected.shape and torch.allclose(got, expected, atol=1e-5, rtol=1e-4)
+
+
+def test_only_googlenets_stem_takes_its_gradient_by_phases_on_the_cpu(tmp_path):
+    from dreamvid.nets.registry import get_spec
+
+    weights = tmp_path / "googlenet.pt"
+    torch.save(get_spec("googlenet").build().state_dict(), weights)
+    wrapped = {}
+    for model, extra in (("googlenet", {"weights": str(weights)}), ("efficientnet_lite0", {})):
+        engine = build_engine(Resolved(merge(("test", {"device": "cpu", "model": model, **extra}))))
+        wrapped[model] = [name for name, module in engine.net.named_modules() if isinstance(module, PhaseGradientConv)]
+        prepare_network(engine.net, CPU)  # again: nothing is wrapped twice
+        assert [name for name, module in engine.net.named_modules()
+                if isinstance(module, PhaseGradientConv)] == wrapped[model]
+    assert wrapped == {"googlenet": ["network.conv1.conv"], "efficientnet_lite0": []}  # a 3x3 stem does not pay

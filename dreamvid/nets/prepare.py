@@ -1,7 +1,8 @@
 """Readying a network for fast ascent: BatchNorm folding, memory format, cuDNN tuning, torch.compile.
 
 None of these change what is dreamed, only how fast. BatchNorm folding and channels-last memory
-apply on every device; cuDNN tuning is CUDA-only; `compile` is asked for.
+apply on every device; a large stride-2 stem's input gradient by phases (nets/strided.py) on the
+CPU; cuDNN tuning is CUDA-only; `compile` is asked for.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from dreamvid.errors import UserError
 from dreamvid.nets.device import autocast
 from dreamvid.nets.features import FeatureNet
+from dreamvid.nets.strided import use_phase_gradients
 from dreamvid.notices import notify
 
 PROBE_SIDE = 64  # px of the image that a freshly compiled network is tried on
@@ -26,6 +28,8 @@ def prepare_network(net: FeatureNet, device: torch.device, compile: bool = False
     """Ready `net` (in place) for fast ascent on `device`; safe to call again on the same net."""
     device = torch.device(device)
     fold_batch_norms(net)
+    if device.type == "cpu":  # oneDNN's transposed kernels; CUDA's are unmeasured, so left as they are
+        use_phase_gradients(net.network, set(net.layer_paths.values()))
     # NHWC: Tensor Core convolutions want it, and oneDNN's CPU depthwise convolutions run faster in it
     net.to(memory_format=torch.channels_last)
     net.channels_last = True
