@@ -103,9 +103,9 @@ def _candidates(onset: np.ndarray, acf: np.ndarray, lags: np.ndarray, pulse: flo
             continue
         family = _family_score(onset, period, window) * max(members)[0]
         # The subdivisions only choose among octaves: a family is judged by its best octave without them.
-        members = sorted(((score * _subdivided(onset, member / 2, window)
-                           * bar_over_half_bar(acf, member) ** HALF_BAR_WEIGHT, member) for score, member in members),
-                         reverse=True)
+        halves = _half_bar_weights(acf, [member for _, member in members])
+        members = sorted(((score * _subdivided(onset, member / 2, window) * half, member)
+                          for (score, member), half in zip(members, halves)), reverse=True)
         ranked += [(family * score / members[0][0], member) for score, member in members[:2]]
     if not ranked:  # no octave of any family repeats once refined: the strongest peak as it is
         return [(pulse, 1.0), (pulse, 0.0)]
@@ -147,6 +147,14 @@ def bar_over_half_bar(acf: np.ndarray, period: float) -> float:
     floor = HALF_BAR_FLOOR * float(acf[0])
     ratio = max(_peak_near(acf, int(round(4 * period))), floor) / max(_peak_near(acf, int(round(2 * period))), floor)
     return min(ratio, HALF_BAR_CAP)
+
+
+def _half_bar_weights(acf: np.ndarray, periods: list[float]) -> list[float]:
+    # Only where every octave has its 4 beats within the track's first half: an octave measured against one that
+    # reads 1.0 for want of lags would be judged by the track's length (a 3.5 s click track read at half tempo).
+    if any(int(round(4 * period)) + 3 > len(acf) // 2 for period in periods):
+        return [1.0] * len(periods)
+    return [bar_over_half_bar(acf, period) ** HALF_BAR_WEIGHT for period in periods]
 
 
 def _peak_near(acf: np.ndarray, lag: int) -> float:
