@@ -41,9 +41,9 @@ SUBDIVISION_CAP = 3.0
 # its bar and one its half, which repeat alike; one too fast calls half a bar its bar and a beat its half. Lags
 # in beats: a slowed copy reads the same. On the tune split tempo right 23/24 at 0-2 (the margin of the right
 # octave grows: median log-odds of its share 0.50 -> 0.71), 22/24 at 2.5. Each peak is floored at HALF_BAR_FLOOR of
-# the variance, so no octave reads 0, and the ratio capped: a 3/4 song's 4:3 octave, whose 2 "beats" repeat
-# nothing, read 19 (the tune split and Frets on Fire songs: 0.8-1.6 at the score's tempo and its octaves, 5th-95th
-# percentile) and outranked the bar as the runner-up.
+# the variance, so no octave reads 0, and the ratio capped: in a synthetic 3/4 song at 180 BPM the bar's octave
+# at 240, whose 2 "beats" repeat nothing, read 19 and outranked the bar (60) as the runner-up (the tune split and
+# Frets on Fire songs: 0.8-1.6 at the score's tempo and its octaves, 5th-95th percentile).
 HALF_BAR_WEIGHT = 1.0
 HALF_BAR_FLOOR = 0.05
 HALF_BAR_CAP = 2.0
