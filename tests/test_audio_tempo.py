@@ -6,6 +6,7 @@ import pytest
 
 from dreamvid.audio.features import analyse
 from dreamvid.audio.picture import CLOSE_SHARE, tempo_text
+from dreamvid.audio.tempo import autocorrelation, bar_over_half_bar
 
 RATE = 22050
 
@@ -101,6 +102,34 @@ def test_a_slow_song_with_eighth_hats_is_not_read_at_double_time():
     assert features.tempo == pytest.approx(70.0, rel=0.02)
     assert beat_f(features.beats, beats) > 0.9
     assert features.runner_up == pytest.approx(140.0, rel=0.02)
+
+
+def test_a_slow_rock_beat_under_loud_sixteenth_hats_is_not_read_at_double_time():
+    # 66 BPM: a kick on 1 and the and of 3, a snare on 2 and 4, sixteenth hats louder than the kick. The estimator
+    # before read 132 (F 0.67, a share of 0.52). The bar's halves differ, so 4 beats apart is more alike than 2
+    # at 66; at 132 its "bar" is half of one and its "half bar" a beat.
+    bar = ([(0, "kick", 1.0), (2.5, "kick", 0.8), (1, "snare", 1.0), (3, "snare", 1.0)]
+           + [(i / 4, "hat", 1.2) for i in range(16)])
+    pcm, beats = pattern(66.0, 30.0, 4, bar)
+    features = analyse(pcm, RATE)
+    assert features.tempo == pytest.approx(66.0, rel=0.02)
+    assert beat_f(features.beats, beats) > 0.9
+    assert features.runner_up == pytest.approx(132.0, rel=0.02)
+
+
+def test_the_bar_repeats_more_than_its_half_only_at_the_beat():
+    # Onsets of a 4-beat bar whose halves differ (1, 0.5 | 0.8 on the and of 3, 0.5): at the beat's period the
+    # bar is more alike than its half; at twice the period (bars of two bars) they are alike; at half the period
+    # the "bar" is half a bar, less alike than a beat.
+    period, onset = 50, np.zeros(3000)
+    for start in range(0, len(onset), 4 * period):
+        for position, strength in ((0, 1.0), (1, 0.5), (2.5, 0.8), (3, 0.5)):
+            if start + int(position * period) < len(onset):
+                onset[start + int(position * period)] = strength
+    acf = autocorrelation(onset)
+    assert bar_over_half_bar(acf, period) > 1.5
+    assert bar_over_half_bar(acf, 2 * period) == pytest.approx(1.0, abs=0.05)
+    assert bar_over_half_bar(acf, period / 2) < 1.0
 
 
 def test_a_fast_waltz_with_accented_downbeats_is_not_read_by_the_bar():
