@@ -22,6 +22,7 @@ from dreamvid.errors import UserError, WriteFailed
 from dreamvid.studio import atlas, jobs
 from dreamvid.studio.bounds import DEFAULT_MAX_STORAGE_MB, Refused, parse_json
 from dreamvid.studio.guard import Guard
+from dreamvid.studio.queue import FINISHED
 from dreamvid.studio.state import Studio
 from dreamvid.studio.submit import ATLAS_MODEL, MODES, atlas_state, dream_request, options, submit_job
 from dreamvid.studio.uploads import PURPOSES, TooBig, UploadSink
@@ -182,7 +183,7 @@ async def job_events(request: Request) -> Response:
                 sent_frame = job.frame_index
                 yield sse("frame", {"index": sent_frame, "src": "data:image/jpeg;base64,"
                                     + base64.b64encode(job.frame).decode()})
-            if job.finished:
+            if state["status"] in FINISHED:  # the state sent, not the job's now: it may have ended since
                 yield sse("end", state)
                 return
             if quiet >= HEARTBEAT_S:

@@ -23,6 +23,9 @@ MAX_STREAMS = 32  # open progress streams (one per tab's job): each holds a conn
 DEFAULT_MAX_STORAGE_MB = 4000.0  # uploads and results kept in the work folder, all tabs together
 TAB_SHARE = 0.5  # the part of that one tab may fill before its own oldest files go
 MAX_FILES = 1000  # uploads and results kept, however small
+# a clip's frames are counted from its header (duration x fps), which may be a little off, or lie: a render
+# that goes this far past the count (frames + 2 % + 30) is stopped, so the bounds hold whatever the header says
+CLIP_FRAME_SLACK = (0.02, 30)
 
 
 class Refused(UserError):
@@ -71,3 +74,9 @@ def check_work(side: int, short_side: int, frames: int, steps: int, preview: boo
         raise UserError(f"this asks for {work:.2g} pixel-steps ({side}x{short_side} px x {frames} frames x "
                         f"{steps} full-size steps); the studio takes at most {MAX_WORK:.0e}: fewer frames, steps or pixels "
                         "(or the command line)")
+
+
+def most_clip_frames(counted: int) -> int:
+    """The frames a clip's render may reach when its header counts `counted` (see CLIP_FRAME_SLACK)."""
+    share, frames = CLIP_FRAME_SLACK
+    return counted + max(frames, math.ceil(counted * share))

@@ -1,0 +1,92 @@
+"""The studio's bounds where a request could slip past them: a clip whose header does not say (or lies about)
+its length, a JSON body of any size, a stream that ends as its job does. Each is refused or stopped in one
+line, and leaves nothing behind."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette", reason="the studio extra is not installed: pip install '.[studio]'")
+pytest.importorskip("httpx", reason="the test client needs httpx (the test extra)")
+
+from conftest import run_ffmpeg  # noqa: E402
+from test_studio import dream, events, upload  # noqa: E402
+from test_studio_guard import one_line, queued, studio, work_files  # noqa: E402, F401 (studio: a fixture)
+
+TINY_CLIP = {"size": 32, "iterations": 1, "octaves": 1, "iterations_next": 1, "octaves_next": 1}
+
+
+def clip_upload(client, path) -> dict:
+    answer = upload(client, path.read_bytes(), path.name)
+    assert answer.status_code == 200, answer.json()
+    return answer.json()
+
+
+def raw_stream(tmp_path, frames: int):
+    """A raw H.264 stream: a clip whose header has no duration, so its length is unknown until decoded."""
+    path = tmp_path / "clip.h264"
+    run_ffmpeg("-f", "lavfi", "-i", "color=c=gray:size=32x24:rate=30", "-frames:v", str(frames), "-c:v", "libx264",
+               "-preset", "ultrafast", "-f", "h264", str(path))
+    return path
+
+
+def test_a_clip_of_unknown_length_needs_frames(studio, tmp_path):
+    clip = clip_upload(studio, raw_stream(tmp_path, 700))
+    assert clip["frames"] == 0  # the header says nothing: 700 frames, more than a Dream's 600, would pass unseen
+    source = {"source": "upload", "id": clip["id"]}
+    answer = dream(studio, mode="video", settings=TINY_CLIP, source=source)
+    assert answer.status_code == 400 and "set frames" in one_line(answer) and queued(studio) == 0
+    answer = dream(studio, mode="video", settings={**TINY_CLIP, "frames": 2}, source=source)
+    assert answer.status_code == 200
+    assert events(studio, answer.json()["id"])[-1][1]["status"] == "done"
+
+
+def test_a_clip_longer_than_its_header_says_is_stopped(studio, tmp_path):
+    from dreamvid.media.synthetic import write_clip
+
+    path = tmp_path / "clip.mp4"
+    write_clip([np.full((24, 32, 3), value, np.uint8) for value in range(40)], str(path), fps=30, tone_hz=None)
+    clip = clip_upload(studio, path)
+    uploads = studio.app.state.studio.uploads
+    uploads[clip["id"]] = replace(uploads[clip["id"]], frames=2)  # what a lying header would have said
+    answer = dream(studio, mode="video", action="render", settings=TINY_CLIP,
+                   source={"source": "upload", "id": clip["id"]})
+    assert answer.status_code == 200
+    ended = events(studio, answer.json()["id"])[-1][1]
+    assert ended["status"] == "failed" and "more frames than its header says" in ended["message"]
+    assert ended["done"] <= 2 + 30
+    assert not [name for name in work_files(studio) if name.startswith("results/")]
+
+
+def test_a_cancelled_render_leaves_no_checkpoint(studio, tmp_path):
+    from dreamvid.media.synthetic import write_clip
+
+    path = tmp_path / "clip.mp4"
+    write_clip([np.full((24, 32, 3), value, np.uint8) for value in range(40)], str(path), fps=30, tone_hz=None)
+    clip = clip_upload(studio, path)
+    answer = dream(studio, mode="video", action="render", settings={**TINY_CLIP, "checkpoint_frames": 2},
+                   source={"source": "upload", "id": clip["id"]})
+    job = studio.app.state.studio.job(answer.json()["id"])
+    job.pause = lambda job: job.done >= 6 and studio.app.state.studio.queue.cancel(job)  # past 3 checkpoints
+    assert events(studio, job.id)[-1][1]["status"] == "cancelled"
+    assert not [name for name in work_files(studio) if name.startswith("results/")]
+
+
+def test_the_end_event_says_how_the_job_ended_even_when_it_ended_mid_look(studio):
+    from dreamvid.studio.queue import Job
+
+    job = Job(client="tab", kind="render", work=lambda job: {}, status="running")
+    looked = job.snapshot
+
+    def look_then_finish() -> dict:  # the job ends between the stream's look at it and its next step
+        state = looked()
+        job.update(status="done", result={"url": "/api/jobs/x/result"})
+        return state
+
+    job.snapshot = look_then_finish
+    studio.app.state.studio.add_job(job)
+    name, state = events(studio, job.id)[-1]
+    assert name == "end" and state["status"] == "done" and state["result"]  # the page shows the result
