@@ -90,3 +90,15 @@ def test_the_end_event_says_how_the_job_ended_even_when_it_ended_mid_look(studio
     studio.app.state.studio.add_job(job)
     name, state = events(studio, job.id)[-1]
     assert name == "end" and state["status"] == "done" and state["result"]  # the page shows the result
+
+
+@pytest.mark.parametrize("route", ["/api/jobs", "/api/atlas"])
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_json_body_past_the_bound_is_refused_unread(studio, route, declared):
+    from dreamvid.studio.bounds import MAX_JSON_BYTES
+
+    body = b'{"mode": "image", "settings": {"seed": 1}, "pad": "' + b"x" * MAX_JSON_BYTES + b'"}'
+    content = body if declared else iter([body[i:i + 65536] for i in range(0, len(body), 65536)])
+    answer = studio.post(route, content=content, headers={"content-type": "application/json"})
+    assert answer.status_code == 413 and "MB of JSON" in one_line(answer) and queued(studio) == 0
+    assert studio.post(route, json={"model": "efficientnet_lite0"}).status_code != 413

@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from dreamvid.errors import UserError, WriteFailed
 from dreamvid.studio import atlas, jobs
-from dreamvid.studio.bounds import DEFAULT_MAX_STORAGE_MB, Refused, parse_json
+from dreamvid.studio.bounds import DEFAULT_MAX_STORAGE_MB, MAX_JSON_BYTES, BodyTooLarge, Refused, parse_json
 from dreamvid.studio.guard import Guard
 from dreamvid.studio.queue import FINISHED
 from dreamvid.studio.state import Studio
@@ -39,7 +39,22 @@ class Stalled(UserError):
 
 
 def error_response(error: UserError, status: int = 400) -> JSONResponse:
-    return JSONResponse({"error": str(error)}, status_code=429 if isinstance(error, Refused) else status)
+    status = 429 if isinstance(error, Refused) else 413 if isinstance(error, BodyTooLarge) else status
+    return JSONResponse({"error": str(error)}, status_code=status)
+
+
+async def json_body(request: Request) -> dict:
+    """The page's JSON object, read chunk by chunk up to MAX_JSON_BYTES (declared or not: a chunked body too)."""
+    too_large = BodyTooLarge(f"the request is larger than the studio takes ({MAX_JSON_BYTES / 1e6:g} MB of JSON)")
+    declared = request.headers.get("content-length") or "0"
+    if not declared.isdigit() or int(declared) > MAX_JSON_BYTES:
+        raise too_large  # refused unread
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise too_large
+    return parse_json(bytes(body))
 
 
 async def page(request: Request) -> Response:
@@ -123,7 +138,7 @@ async def get_sample(request: Request) -> Response:
 async def post_job(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     try:
-        body = parse_json(await request.body())
+        body = await json_body(request)
         # off the event loop: the first request imports the library (torch), and other pages must not wait
         request_, action = await asyncio.to_thread(dream_request, body, studio)
         job = submit_job(studio, request_, action, tab_of(body.get("client")))
@@ -232,7 +247,7 @@ async def post_atlas(request: Request) -> Response:
     """The same, and the thumbnails not yet in the cache queued as background work."""
     studio: Studio = request.app.state.studio
     try:
-        model = parse_json(await request.body()).get("model", ATLAS_MODEL)
+        model = (await json_body(request)).get("model", ATLAS_MODEL)
         return JSONResponse(await asyncio.to_thread(atlas_state, studio, str(model), True))
     except UserError as error:
         return error_response(error)

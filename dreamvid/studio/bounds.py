@@ -23,6 +23,7 @@ MAX_STREAMS = 32  # open progress streams (one per tab's job): each holds a conn
 DEFAULT_MAX_STORAGE_MB = 4000.0  # uploads and results kept in the work folder, all tabs together
 TAB_SHARE = 0.5  # the part of that one tab may fill before its own oldest files go
 MAX_FILES = 1000  # uploads and results kept, however small
+MAX_JSON_BYTES = 1_000_000  # a page's request is a few KB; a schedule of thousands of key frames still fits
 # a clip's frames are counted from its header (duration x fps), which may be a little off, or lie: a render
 # that goes this far past the count (frames + 2 % + 30) is stopped, so the bounds hold whatever the header says
 CLIP_FRAME_SLACK = (0.02, 30)
@@ -30,6 +31,10 @@ CLIP_FRAME_SLACK = (0.02, 30)
 
 class Refused(UserError):
     """A request past a bound (HTTP 429 for capacity, 400 for a value)."""
+
+
+class BodyTooLarge(UserError):
+    """A JSON body past MAX_JSON_BYTES (HTTP 413): refused before it is all read, so it never fills the memory."""
 
 
 def finite_float(text: str) -> float:
