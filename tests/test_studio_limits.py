@@ -102,3 +102,19 @@ def test_a_json_body_past_the_bound_is_refused_unread(studio, route, declared):
     answer = studio.post(route, content=content, headers={"content-type": "application/json"})
     assert answer.status_code == 413 and "MB of JSON" in one_line(answer) and queued(studio) == 0
     assert studio.post(route, json={"model": "efficientnet_lite0"}).status_code != 413
+
+
+def test_a_websocket_is_refused_even_where_a_route_would_take_it(studio):
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocketDisconnect
+
+    async def echo(websocket):
+        await websocket.accept()
+        await websocket.send_text("in")
+        await websocket.close()
+
+    studio.app.router.routes.append(WebSocketRoute("/ws", echo))  # a route added later: protected by default
+    for path in ("/ws", "/static/studio.js", "/api/jobs"):
+        with pytest.raises(WebSocketDisconnect):
+            with studio.websocket_connect(path, headers={"origin": "http://evil.example"}) as socket:
+                socket.receive_text()
