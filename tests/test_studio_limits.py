@@ -118,3 +118,15 @@ def test_a_websocket_is_refused_even_where_a_route_would_take_it(studio):
         with pytest.raises(WebSocketDisconnect):
             with studio.websocket_connect(path, headers={"origin": "http://evil.example"}) as socket:
                 socket.receive_text()
+
+
+def test_a_sound_is_timed_by_decoding_it_not_by_its_header(studio, tmp_path):
+    path = tmp_path / "live.mka"  # a live recording's header has no duration: the studio took it for 5 s
+    run_ffmpeg("-f", "lavfi", "-i", "sine=f=440:d=30", "-f", "matroska", "-live", "1", str(path))
+    answer = upload(studio, path.read_bytes(), path.name, purpose="sound")
+    assert answer.status_code == 200 and answer.json()["seconds"] == pytest.approx(30, abs=0.1)
+    sound = {"audio": {"source": "upload", "id": answer.json()["id"]}}
+    body = {"client": "tab", "mode": "zoom", "action": "dream", "settings": {"size": 32, "fps": 30},
+            "input": {"source": "noise"}, "files": sound}
+    answer = studio.post("/api/jobs", json=body)  # 30 s at 30 fps: 900 frames, past a Dream's 600
+    assert answer.status_code == 400 and "a Dream" in one_line(answer) and queued(studio) == 0
