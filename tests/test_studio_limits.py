@@ -130,3 +130,17 @@ def test_a_sound_is_timed_by_decoding_it_not_by_its_header(studio, tmp_path):
             "input": {"source": "noise"}, "files": sound}
     answer = studio.post("/api/jobs", json=body)  # 30 s at 30 fps: 900 frames, past a Dream's 600
     assert answer.status_code == 400 and "a Dream" in one_line(answer) and queued(studio) == 0
+
+
+@pytest.mark.parametrize("shape, words", [((1, 1), "at least 16"), ((1, 56), "at least 16"),
+                                          ((16, 2000), "ratio")])
+def test_an_input_no_dream_can_use_is_refused_before_it_is_queued(studio, shape, words):
+    import io
+
+    from PIL import Image
+
+    data = io.BytesIO()
+    Image.fromarray(np.zeros((*shape, 3), np.uint8)).save(data, "png")
+    picture = upload(studio, data.getvalue(), "tiny.png").json()
+    answer = dream(studio, settings={"iterations": 1, "octaves": 1}, source={"source": "upload", "id": picture["id"]})
+    assert answer.status_code == 400 and words in one_line(answer) and queued(studio) == 0

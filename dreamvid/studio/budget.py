@@ -9,6 +9,7 @@ from fractions import Fraction
 import math
 
 from dreamvid.errors import UserError
+from dreamvid.media.pictures import MIN_SIDE, check_dream_shape
 from dreamvid.schedule import parse_schedule
 from dreamvid.settings import BY_NAME
 from dreamvid.studio.bounds import MAX_ITERATIONS, MAX_OCTAVES, MAX_SIDE, at_most, check_work
@@ -90,7 +91,10 @@ def check_request(mode: str, settings: dict, source: Source | None, sound_second
     at_most("octaves", settings["octaves"], MAX_OCTAVES)
     at_most("octaves_next", settings["octaves_next"], MAX_OCTAVES)
     longer, shorter = dream_sides(mode, settings, source)
-    if source is not None:
+    if source is not None:  # what the render would refuse after its turn in the queue, refused now
+        if min(source.width, source.height) < MIN_SIDE:
+            raise UserError(f"the input is {source.width}x{source.height} px: each side must be at least {MIN_SIDE} px")
+        check_dream_shape(longer, shorter, "the input")
         at_most("the input's longer side (px)", max(source.width, source.height),
                 MAX_SIDE if not settings["size"] else math.inf, "; set a size to dream it smaller")
     frames = frame_count(mode, settings, source, sound_seconds)
