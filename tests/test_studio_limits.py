@@ -5,6 +5,8 @@ line, and leaves nothing behind."""
 from __future__ import annotations
 
 from dataclasses import replace
+import socket
+import time
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ pytest.importorskip("starlette", reason="the studio extra is not installed: pip 
 pytest.importorskip("httpx", reason="the test client needs httpx (the test extra)")
 
 from conftest import run_ffmpeg  # noqa: E402
-from test_studio import dream, events, upload  # noqa: E402
+from test_studio import SAMPLE, dream, events, upload  # noqa: E402
 from test_studio_guard import one_line, queued, studio, work_files  # noqa: E402, F401 (studio: a fixture)
 
 TINY_CLIP = {"size": 32, "iterations": 1, "octaves": 1, "iterations_next": 1, "octaves_next": 1}
@@ -144,3 +146,41 @@ def test_an_input_no_dream_can_use_is_refused_before_it_is_queued(studio, shape,
     picture = upload(studio, data.getvalue(), "tiny.png").json()
     answer = dream(studio, settings={"iterations": 1, "octaves": 1}, source={"source": "upload", "id": picture["id"]})
     assert answer.status_code == 400 and words in one_line(answer) and queued(studio) == 0
+
+
+def partial_upload(server, declared: int, sent: bytes) -> socket.socket:
+    """An upload over a socket that declares `declared` bytes and sends `sent`, then waits."""
+    cookie = f"dreamvid-studio-{server.listener.getsockname()[1]}={server.token}"
+    raw = socket.create_connection(("127.0.0.1", server.listener.getsockname()[1]))
+    raw.sendall((f"POST /api/uploads?name=x.jpg HTTP/1.1\r\nHost: {server.origin[7:]}\r\nOrigin: {server.origin}\r\n"
+                 f"Cookie: {cookie}\r\nContent-Type: application/octet-stream\r\nContent-Length: {declared}\r\n\r\n"
+                 ).encode() + sent)
+    return raw
+
+
+def test_uploads_at_once_are_capped_and_a_declared_size_past_the_limit_costs_nothing(tmp_path, monkeypatch):
+    from dreamvid.studio.bounds import MAX_UPLOADS_AT_ONCE
+    from dreamvid.studio.server import ServerThread
+    from dreamvid.studio.uploads import UploadSink
+
+    written: list[int] = []
+    original = UploadSink.write
+    monkeypatch.setattr(UploadSink, "write", lambda sink, chunk: written.append(len(chunk)) or original(sink, chunk))
+    server = ServerThread(tmp_path / "work", max_upload_mb=1)
+    with server, server.session(timeout=60) as client:
+        with partial_upload(server, 10**12, b"") as raw:  # declared past the limit: refused, nothing allocated
+            raw.settimeout(5)
+            assert b" 413 " in raw.recv(1000).split(b"\r\n")[0]
+        assert max(written, default=0) <= 1 << 16  # the old refusal wrote one chunk of limit + 1 zero bytes
+        held = [partial_upload(server, 100_000, b"x" * 1000) for _ in range(MAX_UPLOADS_AT_ONCE)]
+        deadline = time.monotonic() + 5
+        while server.app.state.studio.receiving < MAX_UPLOADS_AT_ONCE and time.monotonic() < deadline:
+            time.sleep(0.02)
+        answer = upload(client, b"x" * 1000)
+        assert answer.status_code == 429 and "at once" in one_line(answer)
+        for raw in held:
+            raw.close()
+        deadline = time.monotonic() + 5
+        while server.app.state.studio.receiving and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.app.state.studio.receiving == 0 and upload(client, SAMPLE.read_bytes()).status_code == 200

@@ -98,11 +98,23 @@ async def receive_body(request: Request, sink: UploadSink) -> None:
 
 async def post_upload(request: Request) -> Response:
     """The file is the raw body (no multipart parser): streamed to disk, counted, refused past the limit;
-    whatever goes wrong (too big, stalled, the client gone), the partial file is deleted."""
+    whatever goes wrong (too big, stalled, the client gone), the partial file is deleted. At most
+    MAX_UPLOADS_AT_ONCE at a time: the disk they fill is counted only once they are whole."""
     studio: Studio = request.app.state.studio
     purpose, tab = request.query_params.get("purpose", "input"), tab_of(request.query_params.get("tab"))
     if purpose not in PURPOSES:
         return error_response(UserError(f"purpose must be one of {', '.join(PURPOSES)}"))
+    try:
+        studio.open_upload()
+    except Refused as error:
+        return error_response(error)
+    try:
+        return await receive_upload(request, studio, purpose, tab)
+    finally:
+        studio.close_upload()
+
+
+async def receive_upload(request: Request, studio: Studio, purpose: str, tab: str) -> Response:
     declared = request.headers.get("content-length") or "0"
     try:
         sink = UploadSink(studio.folder, studio.max_upload_bytes)
@@ -110,7 +122,7 @@ async def post_upload(request: Request) -> Response:
         return error_response(error, 507)
     try:
         if not declared.isdigit() or int(declared) > studio.max_upload_bytes:
-            sink.write(b"\0" * (studio.max_upload_bytes + 1))  # refuse before reading a byte of the body
+            sink.refuse()  # before reading a byte of the body
         await receive_body(request, sink)
         upload = await asyncio.to_thread(sink.finish, request.query_params.get("name", ""), purpose)
     except TooBig as error:

@@ -20,6 +20,9 @@ MAX_WORK = 2e10
 MAX_QUEUED_PER_TAB = 8  # a page queues one Dream and a few renders
 MAX_QUEUED = 1000  # all tabs together
 MAX_STREAMS = 32  # open progress streams (one per tab's job): each holds a connection and a file descriptor
+# uploads received at once: a page sends an input and a few files (mask, guide, colour, sound); each may fill
+# --max-upload-mb of disk before the storage quota counts it, so together they stay within 8 x that
+MAX_UPLOADS_AT_ONCE = 8
 DEFAULT_MAX_STORAGE_MB = 4000.0  # uploads and results kept in the work folder, all tabs together
 TAB_SHARE = 0.5  # the part of that one tab may fill before its own oldest files go
 MAX_FILES = 1000  # uploads and results kept, however small

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dreamvid.errors import UserError
 from dreamvid.studio import jobs
-from dreamvid.studio.bounds import DEFAULT_MAX_STORAGE_MB, MAX_QUEUED, MAX_STREAMS, Refused
+from dreamvid.studio.bounds import DEFAULT_MAX_STORAGE_MB, MAX_QUEUED, MAX_STREAMS, MAX_UPLOADS_AT_ONCE, Refused
 from dreamvid.studio.queue import Job, RenderQueue
 from dreamvid.studio.storage import Storage
 from dreamvid.studio.uploads import Upload
@@ -32,6 +32,7 @@ class Studio:
     jobs: OrderedDict[str, Job] = field(default_factory=OrderedDict)
     thumbnails: dict[str, Job] = field(default_factory=dict)  # thumbnail path -> its job, while dreaming
     streams: int = 0  # progress streams open
+    receiving: int = 0  # uploads being received
     storage: Storage = field(init=False)
 
     def __post_init__(self) -> None:
@@ -70,3 +71,12 @@ class Studio:
 
     def close_stream(self) -> None:
         self.streams -= 1
+
+    def open_upload(self) -> None:
+        """Count one more upload being received, or Refused when MAX_UPLOADS_AT_ONCE are (as open_stream)."""
+        if self.receiving >= MAX_UPLOADS_AT_ONCE:
+            raise Refused(f"too many uploads at once ({MAX_UPLOADS_AT_ONCE}): wait for one to finish")
+        self.receiving += 1
+
+    def close_upload(self) -> None:
+        self.receiving -= 1

@@ -58,11 +58,15 @@ class UploadSink:
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
         if self.size > self.limit:
-            self.discard()
-            raise TooBig(f"the file is larger than the upload limit of {self.limit / 1e6:g} MB "
-                         f"(dreamvid studio --max-upload-mb raises it)")
+            self.refuse()
         with writing(str(self.path)):
             self._file.write(chunk)
+
+    def refuse(self) -> None:
+        """Past the limit, counted or declared: the partial file deleted, and TooBig."""
+        self.discard()
+        raise TooBig(f"the file is larger than the upload limit of {self.limit / 1e6:g} MB "
+                     f"(dreamvid studio --max-upload-mb raises it)")
 
     def discard(self) -> None:
         self._file.close()
