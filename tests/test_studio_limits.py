@@ -184,3 +184,12 @@ def test_uploads_at_once_are_capped_and_a_declared_size_past_the_limit_costs_not
         while server.app.state.studio.receiving and time.monotonic() < deadline:
             time.sleep(0.02)
         assert server.app.state.studio.receiving == 0 and upload(client, SAMPLE.read_bytes()).status_code == 200
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_a_port_out_of_range_is_one_line(port, capsys, tmp_path):
+    from dreamvid.cli import run
+
+    assert run(["studio", "--port", port, "--work-folder", str(tmp_path)]) == 2  # was an OverflowError from bind
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--port must be from 0" in error

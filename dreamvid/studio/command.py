@@ -52,6 +52,8 @@ def command_studio(args: argparse.Namespace) -> int:
     for flag, value in (("--max-upload-mb", args.max_upload_mb), ("--max-storage-mb", args.max_storage_mb)):
         if not 0 < value < float("inf"):
             raise UserError(f"{flag} must be a positive number, got {value:g}")
+    if not 0 <= args.port <= 65535:  # socket.bind would raise OverflowError, not the OSError it words
+        raise UserError(f"--port must be from 0 (any free port) to 65535, got {args.port}")
     from dreamvid.studio.server import serve
 
     return serve(args.host, args.port, args.open, args.max_upload_mb, args.work_folder, args.max_storage_mb)
