@@ -1,6 +1,7 @@
-"""The studio's bounds where a request could slip past them: a clip whose header does not say (or lies about)
-its length, a JSON body of any size, a stream that ends as its job does. Each is refused or stopped in one
-line, and leaves nothing behind."""
+"""The studio's bounds where a request could slip past them (a fifth review's findings): a clip or a sound
+whose header does not say (or lies about) its length, an input no dream can use, a JSON body of any size,
+uploads at once and a declared size past the limit, WebSockets, a stopped render's checkpoint, a stream
+that ends as its job does, a port out of range. Each is refused or stopped in one line, leaving nothing."""
 
 from __future__ import annotations
 
