@@ -194,3 +194,14 @@ def test_a_port_out_of_range_is_one_line(port, capsys, tmp_path):
     assert run(["studio", "--port", port, "--work-folder", str(tmp_path)]) == 2  # was an OverflowError from bind
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "--port must be from 0" in error
+
+
+def test_a_pruned_result_takes_its_settings_sidecar_with_it(tmp_path):
+    from test_studio import signed_in, studio_app
+
+    with signed_in(studio_app(tmp_path / "work", max_storage_bytes=1)) as client:  # each result prunes the last
+        for _ in range(3):
+            answer = dream(client, action="render", settings={"size": 32, "iterations": 1, "octaves": 1})
+            assert events(client, answer.json()["id"])[-1][1]["status"] == "done"
+        results = [name for name in work_files(client) if name.startswith("results/")]
+        assert len(results) == 2 and results[0] + ".dreamvid.toml" == results[1]  # the last, and its sidecar

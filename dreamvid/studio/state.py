@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dreamvid.errors import UserError
+from dreamvid.settings.files import settings_path
 from dreamvid.studio import jobs
 from dreamvid.studio.bounds import DEFAULT_MAX_STORAGE_MB, MAX_QUEUED, MAX_STREAMS, MAX_UPLOADS_AT_ONCE, Refused
 from dreamvid.studio.queue import Job, RenderQueue
@@ -59,7 +60,9 @@ class Studio:
                           self.in_use())
 
     def keep_result(self, job: Job, path: Path) -> None:
-        self.storage.keep(path, job.client, lambda: None, self.in_use())
+        """A result under the quotas; pruned, it takes its settings sidecar with it (else one stays per render)."""
+        sidecar = Path(settings_path(str(path)))
+        self.storage.keep(path, job.client, lambda: sidecar.unlink(missing_ok=True), self.in_use())
 
     def open_stream(self) -> None:
         """Count one more progress stream open, or Refused when MAX_STREAMS are (each holds a connection). The
