@@ -205,3 +205,24 @@ def test_a_pruned_result_takes_its_settings_sidecar_with_it(tmp_path):
             assert events(client, answer.json()["id"])[-1][1]["status"] == "done"
         results = [name for name in work_files(client) if name.startswith("results/")]
         assert len(results) == 2 and results[0] + ".dreamvid.toml" == results[1]  # the last, and its sidecar
+
+
+def test_a_previous_run_s_files_count_against_the_quota(tmp_path):
+    import os
+
+    from dreamvid.studio.state import Studio
+    from dreamvid.studio.workfolder import WorkFolder
+
+    folder = WorkFolder(tmp_path / "work")
+    for index in range(6):  # 6 x 100 KB from earlier runs, oldest first; they may fill half of a 500 KB quota
+        path = (folder.uploads if index % 2 else folder.results) / f"{index:016x}.png"
+        path.write_bytes(b"x" * 100_000)
+        path.with_name(path.name + ".dreamvid.toml").write_text("seed = 0\n")
+        os.utime(path, (1000 + index, 1000 + index))
+    (folder.results / "0000000000000009.mp4.dreamvid-state").mkdir()  # a render killed mid-way
+    Studio(folder, 1_000_000, max_storage_bytes=500_000)
+    left = sorted(path.name for path in (tmp_path / "work").rglob("*") if path.is_file() or path.is_dir())
+    assert [name for name in left if name.endswith(".png")] == ["0000000000000004.png", "0000000000000005.png"]
+    assert [name for name in left if name.endswith(".toml")] == ["0000000000000004.png.dreamvid.toml",
+                                                                 "0000000000000005.png.dreamvid.toml"]
+    assert not [name for name in left if "dreamvid-state" in name]

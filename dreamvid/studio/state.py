@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dreamvid.errors import UserError
+from dreamvid.render.resume import discard_state
 from dreamvid.settings.files import settings_path
 from dreamvid.studio import jobs
 from dreamvid.studio.bounds import DEFAULT_MAX_STORAGE_MB, MAX_QUEUED, MAX_STREAMS, MAX_UPLOADS_AT_ONCE, Refused
@@ -16,6 +17,7 @@ from dreamvid.studio.storage import Storage
 from dreamvid.studio.uploads import Upload
 from dreamvid.studio.workfolder import WorkFolder, is_id
 
+EARLIER_RUNS = "earlier runs"  # the tab a previous run's files count against (no page can name it: tab ids are alphanumeric)
 KEPT_JOBS = 2 * MAX_QUEUED  # finished jobs remembered (their results stay downloadable while on disk)
 
 
@@ -40,6 +42,19 @@ class Studio:
         self.storage = Storage(self.max_storage_bytes)
         for stale in self.folder.uploads.glob("*.part"):  # uploads cut short by a previous run's end
             stale.unlink(missing_ok=True)
+        self.adopt_earlier_files()
+
+    def adopt_earlier_files(self) -> None:
+        """A previous run's uploads and results, oldest first, under this run's quotas: the storage is counted
+        in memory, so each run left its files outside every quota. A checkpoint a kill left is deleted (the
+        studio never resumes)."""
+        for stale in [*self.folder.results.glob("*.dreamvid-state"), *self.folder.results.glob(".*.discarded")]:
+            discard_state(str(stale))
+        earlier = [path for folder in (self.folder.uploads, self.folder.results) for path in folder.iterdir()
+                   if path.is_file() and not path.is_symlink() and not path.name.endswith(".dreamvid.toml")]
+        for path in sorted(earlier, key=lambda path: path.stat().st_mtime):
+            sidecar = Path(settings_path(str(path)))
+            self.storage.keep(path, EARLIER_RUNS, lambda sidecar=sidecar: sidecar.unlink(missing_ok=True))
 
     def job(self, job_id: str) -> Job:
         if not is_id(job_id) or job_id not in self.jobs:
