@@ -13,12 +13,24 @@ class UserError(Exception):
     """A problem with the user's input or settings; the CLI prints it as one line and exits 2."""
 
     def __init__(self, message: str = "", *args):
-        super().__init__(one_line(str(message)), *args)
+        super().__init__(shortened(one_line(str(message))), *args)
 
 
 def one_line(text: str) -> str:
     """`text` with its control characters (a newline typed into a value) escaped, so a message stays one line."""
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+# a message quotes what it was given, which may be 100 KB (a studio request, a pasted schedule): its head
+# names the setting and the value's start, its tail says what the setting takes
+MESSAGE_HEAD, MESSAGE_TAIL = 600, 300
+
+
+def shortened(text: str) -> str:
+    left_out = len(text) - MESSAGE_HEAD - MESSAGE_TAIL
+    if left_out <= 100:  # a few lines' worth more is kept whole
+        return text
+    return f"{text[:MESSAGE_HEAD]} [... {left_out} characters ...] {text[-MESSAGE_TAIL:]}"
 
 
 # The writes a disk refuses, with what the user can do about each: the commonest failure of a long render.

@@ -43,6 +43,9 @@ _BINARY: dict[type, Callable[[float, float], float]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
     ast.Div: operator.truediv, ast.Mod: operator.mod, ast.Pow: _power,
 }
+# the checks and the evaluation recurse once per node: a cap far above any real expression (a few dozen) keeps
+# them off Python's recursion limit ("1.0001 ** ... ** 1.0001" 900 deep was a RecursionError after 3.6 s)
+MAX_NODES = 500
 # "^" is the usual slip for a power, so it gets a hint.
 _REFUSED_OPERATORS = {ast.BitXor: '"^" (write ** for powers)', ast.FloorDiv: '"//"'}
 
@@ -87,6 +90,8 @@ def compile_expression(text: str, start: int, end: int) -> Expression:
         raise ParseError("expression", start + min(at, len(src)), err.msg) from None
     except (RecursionError, MemoryError, ValueError) as err:
         raise ParseError("expression", start, str(err) or "expression is too complex") from None
+    if sum(1 for _ in ast.walk(tree)) > MAX_NODES:  # ast.walk keeps a queue: no recursion of its own
+        raise ParseError("expression", start, f"expression is too long (at most {MAX_NODES} numbers, names and operations)")
     names = _check(tree, src, start)
     value = None
     if not names:

@@ -169,6 +169,21 @@ def test_an_untouched_copy_resumes_into_the_same_video(renders, cat_path_module,
     assert np.array_equal(decoded(out), renders[0]) and not state.exists()
 
 
+@pytest.mark.parametrize("advice", [["--overwrite"], ["--resume"]])
+def test_a_state_folder_that_is_a_link_is_removed_never_followed(renders, cat_path_module, tmp_path, capsys, advice):
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(renders[1], elsewhere)
+    kept = os.listdir(elsewhere)
+    out, state = tmp_path / "out.mp4", tmp_path / "out.mp4.dreamvid-state"
+    state.symlink_to(elsewhere)
+    for _ in range(2):  # the second run meets whatever the first left behind
+        code = run(zoom_argv(cat_path_module, out, *advice, *(["--overwrite"] if "--resume" in advice else [])))
+        assert code == 0, capsys.readouterr().err
+        assert np.array_equal(decoded(out), renders[0])
+    assert set(kept) <= set(os.listdir(elsewhere))  # what the link pointed at is not the render's to delete
+    assert not os.path.lexists(state) and not [name for name in os.listdir(tmp_path) if name.startswith(".")]
+
+
 def test_killed_between_the_outputs_rename_and_its_sidecars_resume_finishes(cat_path_module, tmp_path, capsys,
                                                                            monkeypatch):
     from dreamvid.settings import files

@@ -181,6 +181,13 @@ def test_layer_atlas_is_a_labelled_contact_sheet(cat_path, tmp_path, capsys):
     assert (atlas[0] < 250).any() and (atlas[tile_height - 1] == 255).all()  # the picture on top, the label below
 
 
+@pytest.mark.parametrize("size", ["0", "-5", "99999999"])
+def test_an_atlas_tile_size_out_of_range_is_one_line(cat_path, tmp_path, capsys, size):
+    out = tmp_path / "atlas.png"  # 0 and -5 dreamed the picture whole (minutes); 99999999 was a MemoryError
+    code, _, err = run_cli(["layers", "--atlas", cat_path, "-o", str(out), "--size", size], capsys)
+    assert code == 2 and "--size" in err and err.count("\n") == 1 and not out.exists(), err
+
+
 def test_help_returns_zero(capsys):
     assert run(["--help"]) == 0
     assert "image" in capsys.readouterr().out

@@ -174,6 +174,8 @@ def test_canonical_text_is_tidy():
         ("1e999", "character 1", "too large"),
         ("10 ** 10 ** 10", "character 1", "too large"),
         ("(-8) ** (1/3)", "character 1", "fractional power"),
+        (" ** ".join(["1.0001"] * 900), "character 1", "too long"),  # was a RecursionError after seconds
+        ("0: 1, 5: " + " + ".join(["t"] * 600), "character 10", "too long"),
     ],
 )
 def test_bad_strings_say_which_setting_and_where(text, where, fragment):

@@ -39,6 +39,13 @@ def test_unknown_keys_are_rejected_with_the_allowed_keys(tmp_path):
     assert "iteratons" in str(error.value) and "allowed keys: model, weights, layers" in str(error.value)
 
 
+def test_a_file_nested_too_deeply_is_one_line(tmp_path):
+    config = tmp_path / "deep.toml"
+    config.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")  # tomllib recursed into a RecursionError
+    with pytest.raises(UserError, match="deep.toml is not valid TOML: it nests arrays or tables too deeply"):
+        resolve(["image", "a.png", "-o", "b.png", "--config", str(config)])
+
+
 @pytest.mark.parametrize("key, value, fragment", [
     ("octaves", 0, ">= 1"), ("octave_scale", 1.0, "> 1"), ("iterations", -1, ">= 0"),
     ("size", 8, "size"), ("step", "fast", "step"), ("device", "tpu", "auto, cpu, cuda"),

@@ -58,3 +58,10 @@ def test_the_message_names_the_range():
 def test_a_nul_byte_in_a_path_is_refused():
     with pytest.raises(UserError, match="guide"):
         merge(("the API", {"guide": "a\0b.png"}))
+
+
+@pytest.mark.parametrize("flag, value", [("--size", "9" * 100_000 + "x"), ("--zoom", "x" * 100_000),
+                                         ("--interpolation", "y" * 100_000)])
+def test_a_huge_value_gives_a_message_of_a_few_lines_length(flag, value, cat_path, tmp_path, capsys):
+    err = one_line_error(["zoom", cat_path, "-o", str(tmp_path / "out.mp4"), flag, value], capsys)
+    assert len(err) < 1100 and flag.lstrip("-") in err and "characters ...]" in err, err[:2000]

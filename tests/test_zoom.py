@@ -70,6 +70,8 @@ def bad_zoom_inputs(tmp_path, cat_path):
         (["--fps", "0"], out, ("fps",)),
         (["--fps", "-5"], out, ("fps",)),
         (["--fps", "abc"], out, ("fps",)),
+        (["--fps", "1/100000000"], out, ("fps", ">= 1")),  # zoom ** (1 / fps) overflowed: a traceback
+        (["--fps", "0.001"], out, ("fps", ">= 1")),  # 5 s at 0.001 fps: no frame, an IndexError in the join
         (["--zoom", "0"], out, ("zoom", "> 0")),
         (["--checkpoint-frames", "0"], out, ("checkpoint_frames",)),
         ([], str(tmp_path / "missing" / "out.mp4"), ("does not exist",)),

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from dreamvid.errors import UserError
 from dreamvid.media.pictures import Picture, as_frame, check_picture_output, resize_frame, save_picture
 from dreamvid.nets.registry import get_spec
 from dreamvid.notices import notify
@@ -24,6 +25,9 @@ COLUMNS = 4
 FONT, FONT_SCALE, FONT_THICKNESS = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1  # 0.4: about 9 px capitals, legible at any zoom
 LINE_HEIGHT = 14  # px per label line, capitals and descenders with a little air
 MARGIN = 3  # px left of each label line
+# px, a tile's longer side: the least side a dream takes, and the most that keeps a sheet of 4 tiles a row
+# (8192 px wide) in memory; without it, 0 or -5 dreamed the picture at its own size and 99999999 was a MemoryError
+TILE_SIDES = (16, 2048)
 
 
 def main_layers(layers: list[str]) -> list[str]:
@@ -82,10 +86,17 @@ def layer_labels(model: str, layers: list[str]) -> list[str]:
             for layer in layers]
 
 
+def check_tile_side(size: object) -> None:
+    low, high = TILE_SIDES
+    if isinstance(size, bool) or not isinstance(size, int) or not low <= size <= high:
+        raise UserError(f"the atlas's tile size (--size) must be a whole number of px from {low} to {high}, got {size!r}")
+
+
 def render_atlas(picture: Picture, output_path: str, model: str, size: int, overwrite: bool) -> None:
     """Dream the picture once per main layer, with the model built once for all of them; a first line with
     what runs where, the time a layer takes once the first is done, and a last line naming what was written."""
     started = time.monotonic()
+    check_tile_side(size)
     check_picture_output(output_path, overwrite)
     frame = resize_frame(as_frame(picture), size)
     layers = main_layers(list(get_spec(model).layers))

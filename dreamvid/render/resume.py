@@ -120,13 +120,22 @@ def check_no_state(output_path: str, overwrite: bool) -> None:
 
 def discard_state(folder: str) -> None:
     """Renamed away first (one atomic step: no half-deleted state is ever taken for a checkpoint), then deleted."""
-    if not os.path.isdir(folder):
+    if not os.path.lexists(folder):
         return
     trash = folder if folder.endswith(".discarded") else discarded_folder(folder)
     if trash != folder:
-        shutil.rmtree(trash, ignore_errors=True)
+        remove_entry(trash)
         os.replace(folder, trash)
-    shutil.rmtree(trash, ignore_errors=True)
+    remove_entry(trash)
+
+
+def remove_entry(path: str) -> None:
+    """A folder with what it holds; a link (or a file) in its place is removed itself, never followed: what it
+    points at is not the render's to delete, and a link left there would make the next rename onto it fail."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.remove(path)
 
 
 def trusted_checkpoint(output: SegmentedOutput, state: RenderState,

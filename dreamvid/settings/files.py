@@ -63,6 +63,8 @@ def parse_toml(text: str, source: str) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{source} is not valid TOML: {error}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables by recursion: [[[[...]]]] 5000 deep
+        raise UserError(f"{source} is not valid TOML: it nests arrays or tables too deeply") from None
 
 
 def load_preset(name: str) -> dict:

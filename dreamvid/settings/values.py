@@ -96,13 +96,18 @@ def check_schedule(setting: Setting, value: object) -> float | str:
     return str(schedule)
 
 
+# a frame a second at least: fewer is a slide show, and a per-second rate's per-frame share (zoom ** (1 / fps))
+# would overflow a float (1.2 ** 1e7), and 5 s at 0.01 fps would be no frame at all
+LOWEST_FPS, HIGHEST_FPS = 1, 1000
+
+
 def parse_fps(value: object) -> Fraction:
     try:
         fps = Fraction(str(value).strip())
     except (ValueError, ZeroDivisionError):
         raise UserError(f"fps (--fps) must be a number or a ratio like 30000/1001, got {value!r}") from None
-    if not 0 < fps <= 1000:
-        raise UserError(f"fps (--fps) must be > 0 and <= 1000, got {value}")
+    if not LOWEST_FPS <= fps <= HIGHEST_FPS:
+        raise UserError(f"fps (--fps) must be >= {LOWEST_FPS} and <= {HIGHEST_FPS}, got {value}")
     return fps
 
 

@@ -20,8 +20,9 @@ from starlette.staticfiles import StaticFiles
 
 from dreamvid.errors import UserError, WriteFailed
 from dreamvid.studio import atlas, jobs
-from dreamvid.studio.bounds import DEFAULT_MAX_STORAGE_MB, Refused, parse_json
+from dreamvid.studio.bounds import DEFAULT_MAX_STORAGE_MB, MAX_JSON_BYTES, BodyTooLarge, Refused, parse_json
 from dreamvid.studio.guard import Guard
+from dreamvid.studio.queue import FINISHED
 from dreamvid.studio.state import Studio
 from dreamvid.studio.submit import ATLAS_MODEL, MODES, atlas_state, dream_request, options, submit_job
 from dreamvid.studio.uploads import PURPOSES, TooBig, UploadSink
@@ -38,7 +39,22 @@ class Stalled(UserError):
 
 
 def error_response(error: UserError, status: int = 400) -> JSONResponse:
-    return JSONResponse({"error": str(error)}, status_code=429 if isinstance(error, Refused) else status)
+    status = 429 if isinstance(error, Refused) else 413 if isinstance(error, BodyTooLarge) else status
+    return JSONResponse({"error": str(error)}, status_code=status)
+
+
+async def json_body(request: Request) -> dict:
+    """The page's JSON object, read chunk by chunk up to MAX_JSON_BYTES (declared or not: a chunked body too)."""
+    too_large = BodyTooLarge(f"the request is larger than the studio takes ({MAX_JSON_BYTES / 1e6:g} MB of JSON)")
+    declared = request.headers.get("content-length") or "0"
+    if not declared.isdigit() or int(declared) > MAX_JSON_BYTES:
+        raise too_large  # refused unread
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise too_large
+    return parse_json(bytes(body))
 
 
 async def page(request: Request) -> Response:
@@ -82,11 +98,23 @@ async def receive_body(request: Request, sink: UploadSink) -> None:
 
 async def post_upload(request: Request) -> Response:
     """The file is the raw body (no multipart parser): streamed to disk, counted, refused past the limit;
-    whatever goes wrong (too big, stalled, the client gone), the partial file is deleted."""
+    whatever goes wrong (too big, stalled, the client gone), the partial file is deleted. At most
+    MAX_UPLOADS_AT_ONCE at a time: the disk they fill is counted only once they are whole."""
     studio: Studio = request.app.state.studio
     purpose, tab = request.query_params.get("purpose", "input"), tab_of(request.query_params.get("tab"))
     if purpose not in PURPOSES:
         return error_response(UserError(f"purpose must be one of {', '.join(PURPOSES)}"))
+    try:
+        studio.open_upload()
+    except Refused as error:
+        return error_response(error)
+    try:
+        return await receive_upload(request, studio, purpose, tab)
+    finally:
+        studio.close_upload()
+
+
+async def receive_upload(request: Request, studio: Studio, purpose: str, tab: str) -> Response:
     declared = request.headers.get("content-length") or "0"
     try:
         sink = UploadSink(studio.folder, studio.max_upload_bytes)
@@ -94,7 +122,7 @@ async def post_upload(request: Request) -> Response:
         return error_response(error, 507)
     try:
         if not declared.isdigit() or int(declared) > studio.max_upload_bytes:
-            sink.write(b"\0" * (studio.max_upload_bytes + 1))  # refuse before reading a byte of the body
+            sink.refuse()  # before reading a byte of the body
         await receive_body(request, sink)
         upload = await asyncio.to_thread(sink.finish, request.query_params.get("name", ""), purpose)
     except TooBig as error:
@@ -122,7 +150,7 @@ async def get_sample(request: Request) -> Response:
 async def post_job(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     try:
-        body = parse_json(await request.body())
+        body = await json_body(request)
         # off the event loop: the first request imports the library (torch), and other pages must not wait
         request_, action = await asyncio.to_thread(dream_request, body, studio)
         job = submit_job(studio, request_, action, tab_of(body.get("client")))
@@ -182,7 +210,7 @@ async def job_events(request: Request) -> Response:
                 sent_frame = job.frame_index
                 yield sse("frame", {"index": sent_frame, "src": "data:image/jpeg;base64,"
                                     + base64.b64encode(job.frame).decode()})
-            if job.finished:
+            if state["status"] in FINISHED:  # the state sent, not the job's now: it may have ended since
                 yield sse("end", state)
                 return
             if quiet >= HEARTBEAT_S:
@@ -231,7 +259,7 @@ async def post_atlas(request: Request) -> Response:
     """The same, and the thumbnails not yet in the cache queued as background work."""
     studio: Studio = request.app.state.studio
     try:
-        model = parse_json(await request.body()).get("model", ATLAS_MODEL)
+        model = (await json_body(request)).get("model", ATLAS_MODEL)
         return JSONResponse(await asyncio.to_thread(atlas_state, studio, str(model), True))
     except UserError as error:
         return error_response(error)

@@ -20,13 +20,24 @@ MAX_WORK = 2e10
 MAX_QUEUED_PER_TAB = 8  # a page queues one Dream and a few renders
 MAX_QUEUED = 1000  # all tabs together
 MAX_STREAMS = 32  # open progress streams (one per tab's job): each holds a connection and a file descriptor
+# uploads received at once: a page sends an input and a few files (mask, guide, colour, sound); each may fill
+# --max-upload-mb of disk before the storage quota counts it, so together they stay within 8 x that
+MAX_UPLOADS_AT_ONCE = 8
 DEFAULT_MAX_STORAGE_MB = 4000.0  # uploads and results kept in the work folder, all tabs together
 TAB_SHARE = 0.5  # the part of that one tab may fill before its own oldest files go
 MAX_FILES = 1000  # uploads and results kept, however small
+MAX_JSON_BYTES = 1_000_000  # a page's request is a few KB; a schedule of thousands of key frames still fits
+# a clip's frames are counted from its header (duration x fps), which may be a little off, or lie: a render
+# that goes this far past the count (frames + 2 % + 30) is stopped, so the bounds hold whatever the header says
+CLIP_FRAME_SLACK = (0.02, 30)
 
 
 class Refused(UserError):
     """A request past a bound (HTTP 429 for capacity, 400 for a value)."""
+
+
+class BodyTooLarge(UserError):
+    """A JSON body past MAX_JSON_BYTES (HTTP 413): refused before it is all read, so it never fills the memory."""
 
 
 def finite_float(text: str) -> float:
@@ -71,3 +82,9 @@ def check_work(side: int, short_side: int, frames: int, steps: int, preview: boo
         raise UserError(f"this asks for {work:.2g} pixel-steps ({side}x{short_side} px x {frames} frames x "
                         f"{steps} full-size steps); the studio takes at most {MAX_WORK:.0e}: fewer frames, steps or pixels "
                         "(or the command line)")
+
+
+def most_clip_frames(counted: int) -> int:
+    """The frames a clip's render may reach when its header counts `counted` (see CLIP_FRAME_SLACK)."""
+    share, frames = CLIP_FRAME_SLACK
+    return counted + max(frames, math.ceil(counted * share))

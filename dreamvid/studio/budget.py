@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 import math
 
+from dreamvid.errors import UserError
+from dreamvid.media.pictures import MIN_SIDE, check_dream_shape
 from dreamvid.schedule import parse_schedule
 from dreamvid.settings import BY_NAME
 from dreamvid.studio.bounds import MAX_ITERATIONS, MAX_OCTAVES, MAX_SIDE, at_most, check_work
@@ -55,6 +57,9 @@ def frame_count(mode: str, settings: dict, source: Source | None, sound_seconds:
     if settings["frames"]:
         return int(settings["frames"])
     if mode == "video":
+        if source is not None and not source.frames:  # a raw stream or a header without a duration
+            raise UserError("the clip does not say how long it is (its header has no duration): set frames "
+                            "to dream that many of its first frames")
         return source.frames if source else 0
     fps = Fraction(str(settings["fps"]))
     return math.ceil((sound_seconds or ZOOM_SECONDS) * fps)
@@ -77,16 +82,21 @@ def steps_per_frame(mode: str, settings: dict, frames: int) -> float:
     return (first + (frames - 1) * later) / max(1, frames) / peak("cadence", settings["cadence"])
 
 
-def check_request(mode: str, settings: dict, source: Source | None, sound_seconds: float, preview: bool) -> None:
+def check_request(mode: str, settings: dict, source: Source | None, sound_seconds: float, preview: bool) -> int:
     """Every bound a request must keep (one line, UserError, for the first one it breaks), beyond the settings
-    table's own ranges (the seed's among them), which `resolved` has already checked."""
+    table's own ranges (the seed's among them), which `resolved` has already checked; returns the frames
+    counted."""
     at_most("iterations", peak("iterations", settings["iterations"]), MAX_ITERATIONS)
     at_most("iterations_next", peak("iterations_next", settings["iterations_next"]), MAX_ITERATIONS)
     at_most("octaves", settings["octaves"], MAX_OCTAVES)
     at_most("octaves_next", settings["octaves_next"], MAX_OCTAVES)
     longer, shorter = dream_sides(mode, settings, source)
-    if source is not None:
+    if source is not None:  # what the render would refuse after its turn in the queue, refused now
+        if min(source.width, source.height) < MIN_SIDE:
+            raise UserError(f"the input is {source.width}x{source.height} px: each side must be at least {MIN_SIDE} px")
+        check_dream_shape(longer, shorter, "the input")
         at_most("the input's longer side (px)", max(source.width, source.height),
                 MAX_SIDE if not settings["size"] else math.inf, "; set a size to dream it smaller")
     frames = frame_count(mode, settings, source, sound_seconds)
     check_work(longer, shorter, frames, math.ceil(steps_per_frame(mode, settings, frames)), preview)
+    return frames

@@ -20,7 +20,8 @@ BOUNDS_HELP = textwrap.fill(
     f"page), {bounds.MAX_SIDE} px on the longer side, {bounds.MAX_ITERATIONS} iterations per octave, "
     f"{bounds.MAX_OCTAVES} octaves, and a budget of {bounds.MAX_WORK:.0e} pixel-steps (width x height x frames x "
     f"full-size ascent steps per frame, a smaller octave's step counted by its area: about 3 hours on 2 CPU cores); {bounds.MAX_QUEUED_PER_TAB} queued jobs per tab, "
-    f"{bounds.MAX_QUEUED} in all, {bounds.MAX_STREAMS} open progress streams. Past --max-storage-mb (half of it "
+    f"{bounds.MAX_QUEUED} in all, {bounds.MAX_STREAMS} open progress streams, {bounds.MAX_UPLOADS_AT_ONCE} uploads at "
+    f"once, {bounds.MAX_JSON_BYTES / 1e6:g} MB of JSON a request. Past --max-storage-mb (half of it "
     "for one tab) the oldest uploads and results are deleted. The command line has none of these bounds.",
     width=100).replace("e+", "e")
 
@@ -52,6 +53,8 @@ def command_studio(args: argparse.Namespace) -> int:
     for flag, value in (("--max-upload-mb", args.max_upload_mb), ("--max-storage-mb", args.max_storage_mb)):
         if not 0 < value < float("inf"):
             raise UserError(f"{flag} must be a positive number, got {value:g}")
+    if not 0 <= args.port <= 65535:  # socket.bind would raise OverflowError, not the OSError it words
+        raise UserError(f"--port must be from 0 (any free port) to 65535, got {args.port}")
     from dreamvid.studio.server import serve
 
     return serve(args.host, args.port, args.open, args.max_upload_mb, args.work_folder, args.max_storage_mb)

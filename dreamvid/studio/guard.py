@@ -8,7 +8,9 @@ named here. It refuses, in one line each:
 - a request without the session cookie, which only the printed URL's token gives (a foreign page cannot
   know it; SameSite=Strict keeps browsers from sending it along with a foreign page's requests);
 - a POST whose body is not the route's type (JSON; raw bytes for uploads): the types a foreign form or
-  no-cors fetch can send without the browser asking first (text/plain, forms) are never accepted.
+  no-cors fetch can send without the browser asking first (text/plain, forms) are never accepted;
+- every WebSocket: any page may open one to any address (no CORS), and the studio serves none (a server
+  with a WebSocket library installed would otherwise hand them to the app past every check above).
 """
 
 from __future__ import annotations
@@ -75,7 +77,9 @@ class Guard:
         return port == self.port and (name in self.names or (self.any_ip and is_ip_literal(name)))
 
     async def __call__(self, scope: dict, receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "websocket":  # a page may open one to any address, with no CORS: the studio has none
+            return await send({"type": "websocket.close", "code": 1008})
+        if scope["type"] != "http":  # lifespan: the server's own start and stop
             return await self.app(scope, receive, send)
         headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
         refusal = self.refusal(scope, headers)

@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 
+from dreamvid.errors import UserError
 from dreamvid.studio.queue import Job
 
 KEPT_MODELS = 3  # a few networks in memory: switching models back and forth costs no rebuild
@@ -44,6 +45,7 @@ class DreamRequest:
     input_name: str  # the client's name for the input: shown in the CLI command only
     paths: dict = field(default_factory=dict)  # file setting -> stored path the render reads (mask, sound...)
     names: dict = field(default_factory=dict)  # file setting -> the client's name for it, likewise shown only
+    most_frames: int = 0  # a clip's frames past which its render stops (its header may lie); 0: no such cap
 
     def call_settings(self) -> dict:
         return {**self.settings, **{key: str(path) for key, path in self.paths.items()}}
@@ -81,6 +83,13 @@ def shown_notice(job: Job):
             job.update(message=message)
 
     return notice
+
+
+def check_length(request: DreamRequest, done: int) -> None:
+    """One line when a clip turns out longer than its header said (and than the studio's bounds were checked for)."""
+    if request.most_frames and done > request.most_frames:
+        raise UserError(f"the clip has more frames than its header says (past {request.most_frames}): "
+                        "set frames to dream part of it")
 
 
 def jpeg(frame: np.ndarray, side: int = PREVIEW_SIDE, quality: int = 85) -> bytes:
@@ -130,6 +139,7 @@ def preview_frames(job: Job, request: DreamRequest, dreamers: Dreamers) -> None:
     try:
         with api.notices_to(shown_notice(job)):
             for frame in frames:
+                check_length(request, frame.index + 1)
                 job.report(frame.index + 1, frame.total, jpeg(frame.image))
                 if job.should_stop():
                     break
@@ -142,13 +152,25 @@ def render_video(job: Job, request: DreamRequest, dreamers: Dreamers, output: Pa
     api = library()
 
     def callback(index: int, image: np.ndarray, total: int) -> bool:
+        check_length(request, index + 1)
         job.report(index + 1, total, jpeg(image))
         return not job.should_stop()
 
     render = api.render_zoom if request.mode == "zoom" else api.render_clip
     preset = request.preset or ("tunnel" if request.mode == "zoom" else "video-subtle")
     source = str(request.input_path) if request.input_path else None
-    with api.notices_to(shown_notice(job)):
-        render(source, str(output), preset=preset, dreamer=dreamers.get(request.resolved()), overwrite=True,
-               progress=False, callback=callback, **request.call_settings())
+    try:
+        with api.notices_to(shown_notice(job)):
+            render(source, str(output), preset=preset, dreamer=dreamers.get(request.resolved()), overwrite=True,
+                   progress=False, callback=callback, **request.call_settings())
+    except BaseException:
+        discard_checkpoint(output)
+        raise
     return output
+
+
+def discard_checkpoint(output: Path) -> None:
+    """A stopped render's checkpoint: the studio never resumes one, so it would only fill the disk unseen."""
+    from dreamvid.render.resume import discard_state, state_folder
+
+    discard_state(state_folder(str(output)))

@@ -4,6 +4,7 @@ settings, each within the studio's bounds; and the atlas's state."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image
@@ -13,6 +14,7 @@ from dreamvid.settings import BY_NAME
 from dreamvid.settings.files import FILE_SETTINGS, MASK_FROM_MOTION, description, load_preset, preset_names, \
     preset_text
 from dreamvid.studio import atlas, jobs
+from dreamvid.studio.bounds import most_clip_frames
 from dreamvid.studio.budget import Source, check_request
 from dreamvid.studio.models import check_model, model_menu
 from dreamvid.studio.queue import Job
@@ -128,7 +130,9 @@ def dream_request(body: dict, studio: Studio) -> tuple[jobs.DreamRequest, str]:
     request = jobs.DreamRequest(mode, preset, settings, input_path, input_name, paths, names)
     resolved = request.resolved()
     check_model(resolved["model"])
-    check_request(mode, resolved, source, sound_seconds, action == "dream")
+    frames = check_request(mode, resolved, source, sound_seconds, action == "dream")
+    if mode == "video":
+        request = replace(request, most_frames=most_clip_frames(frames))
     return request, action
 
 

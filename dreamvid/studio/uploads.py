@@ -21,6 +21,8 @@ MAX_PIXELS = 64_000_000  # 8000 x 8000: far beyond what a dream needs, and bound
 CLIP_EXTENSIONS = {"mov,mp4,m4a,3gp,3g2,mj2": ".mp4", "matroska,webm": ".mkv", "avi": ".avi", "gif": ".gif",
                    "mpegts": ".ts", "flv": ".flv", "ogg": ".ogg", "wav": ".wav", "mp3": ".mp3", "flac": ".flac"}
 PURPOSES = ("input", "sound")
+SOUND_CHECKED_S = 3601  # a sound is decoded this far at most: past the longest zoom the studio takes (3600 frames, >= 1 fps)
+SOUND_DECODE_TIMEOUT_S = 60  # an hour of MP3 decodes in about 11 s on this machine's 2 loaded cores
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,15 @@ class UploadSink:
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
         if self.size > self.limit:
-            self.discard()
-            raise TooBig(f"the file is larger than the upload limit of {self.limit / 1e6:g} MB "
-                         f"(dreamvid studio --max-upload-mb raises it)")
+            self.refuse()
         with writing(str(self.path)):
             self._file.write(chunk)
+
+    def refuse(self) -> None:
+        """Past the limit, counted or declared: the partial file deleted, and TooBig."""
+        self.discard()
+        raise TooBig(f"the file is larger than the upload limit of {self.limit / 1e6:g} MB "
+                     f"(dreamvid studio --max-upload-mb raises it)")
 
     def discard(self) -> None:
         self._file.close()
@@ -90,7 +96,7 @@ def identify(path: Path, purpose: str) -> tuple:
         report = "" if picture else ffmpeg_report(path)
         if re.search(r"Stream #.*: Audio:", report) is None:
             raise UserError("not a sound file ffmpeg can read (mp3, wav, flac, m4a, a video's sound...)")
-        return "sound", CLIP_EXTENSIONS.get(demuxer(report) or "", ".sound"), 0, 0, 0, seconds_of(report)
+        return "sound", CLIP_EXTENSIONS.get(demuxer(report) or "", ".sound"), 0, 0, 0, decoded_seconds(path)
     if picture:
         width, height, extension = picture
         return "picture", extension, width, height
@@ -133,10 +139,24 @@ def demuxer(report: str) -> str | None:
     return found[1] if found else None
 
 
-def seconds_of(report: str) -> float:
-    """The duration ffmpeg reports (0 when it does not say): what bounds a zoom timed to a sound."""
-    found = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", report)
-    return 0.0 if found is None else int(found[1]) * 3600 + int(found[2]) * 60 + float(found[3])
+def decoded_seconds(path: Path) -> float:
+    """A sound's length as ffmpeg decodes it, not as its header says (a live recording's says nothing, a VBR
+    MP3's may be far off), up to SOUND_CHECKED_S: what bounds a zoom timed to it, whose frames the render
+    counts from the decoded sound too."""
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    command = [get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:a:0", "-t",
+               str(SOUND_CHECKED_S), "-f", "null", "-"]
+    try:
+        report = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
+                                timeout=SOUND_DECODE_TIMEOUT_S).stderr.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        raise UserError(f"the sound takes over {SOUND_DECODE_TIMEOUT_S} s to decode: upload a shorter one") from None
+    times = re.findall(r"time=(\d+):(\d\d):(\d\d(?:\.\d+)?)", report)
+    if not times:
+        raise UserError("not a sound file ffmpeg can decode")
+    hours, minutes, seconds = times[-1]
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 def clip_details(path: Path) -> tuple[str, int, int, int, float]:
