@@ -12,9 +12,9 @@ import pytest
 
 from dreamvid.media.pictures import load_picture
 from dreamvid.media.process import ffmpeg_exe
-from dreamvid.media.reader import probe_video
+from dreamvid.media.reader import VideoInfo, probe_video
 from dreamvid.media.synthetic import pan_clip
-from dreamvid.media.timing import FrameTime, plan_at
+from dreamvid.media.timing import FrameTime, plan_at, plan_clip
 from conftest import CLIP_SIZE as SIZE, NO_DREAM, SAMPLES, check_sound, decoded, nearest, video, write_vfr_clip
 
 FILM = Fraction(24000, 1001)  # a trailer's 23.976 fps
@@ -125,3 +125,15 @@ def test_plan_holds_frames_and_drops_what_would_never_be_seen():
     plan = plan_at(times, Fraction(12))
     assert plan.kept == (0, 2, 3) and plan.repeats == (1, 4, 2)  # frame 1 shares its output frame with 2
     assert plan.first_time == 0 and plan.seconds == Fraction(7, 12)
+
+
+def test_a_raw_streams_guessed_rate_gives_way_to_its_frames_own_interval():
+    # A raw H.264 stream carries no container rate: ffmpeg says 25 fps (and a 60 tbr) for frames 1/30 s apart.
+    # At 25 fps frames would be dropped, at 60 each would be written twice; at their own interval, neither.
+    times = [FrameTime(Fraction(index, 30), Fraction(1, 30)) for index in range(60)]
+    raw = VideoInfo(96, 64, Fraction(25), 0.0, 0, False, base_fps=Fraction(60))
+    plan = plan_clip(times, raw)
+    assert plan.fps == 30 and plan.is_constant_rate and plan.output_frames == 60
+    ntsc = [FrameTime(Fraction(index * 1001, 30000), None) for index in range(10)]
+    assert plan_clip(ntsc, VideoInfo(96, 64, Fraction(25), 0.0, 0, False)).fps == Fraction(30000, 1001)
+    assert plan_clip(times[:1], raw).fps == 25  # one frame: no interval, the stream's own rate

@@ -17,12 +17,13 @@ import tempfile
 
 from dreamvid.errors import UserError
 from dreamvid.media import process as ffmpeg
-from dreamvid.media.process import ffmpeg_command, ffmpeg_message, read_log, stop
+from dreamvid.media.process import ffmpeg_command, ffmpeg_message, fps_fraction, read_log, stop
 from dreamvid.media.reader import VideoInfo, seconds_text, seek_args
 
 SHOWN = re.compile(rb"\] (?:\[info\] )?n: *\d+ pts: *(-?\d+|NOPTS)\s.*?duration: *(-?\d+|NOPTS)?")
 TIME_BASE = re.compile(rb"\] (?:\[info\] )?config in time_base: (\d+)/(\d+)")
 FAILED = re.compile(rb"\[(?:error|fatal)\] (.*)")
+MAX_PLAN_FPS = 1000  # an output rate past this is a time base, not a rate (a base rate of 1k is common)
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,16 @@ def plan_at(times: list[FrameTime], fps: Fraction) -> ClipPlan:
 
 
 def plan_clip(times: list[FrameTime], info: VideoInfo) -> ClipPlan:
-    """The plan at the clip's rate; for a variable-rate clip whose frames that rate would drop
-    (its average rate, say), at its base rate instead, the grid its times lie on."""
-    candidates = [info.fps] + ([info.base_fps] if info.base_fps and info.base_fps <= 1000 else [])
-    plans = [plan_at(times, fps) for fps in candidates]
+    """The plan at the clip's rate; where that rate would drop frames (a variable-rate clip's average rate,
+    or a raw stream's guessed 25 fps), at the rate its frames' usual interval gives, or at its base rate,
+    the grid its times lie on: whichever comes first of those that drop fewest."""
+    others = [rate for rate in (interval_rate(times), info.base_fps) if rate and rate <= MAX_PLAN_FPS]
+    plans = [plan_at(times, fps) for fps in [info.fps] + others]
     return min(plans, key=lambda plan: len(times) - len(plan.kept))  # the first that drops fewest
+
+
+def interval_rate(times: list[FrameTime]) -> Fraction | None:
+    """The rate of the median interval between frames (30000/1001 for 33.367 ms), None for a single frame."""
+    gaps = sorted(later.start - earlier.start for earlier, later in zip(times, times[1:]))
+    median = gaps[len(gaps) // 2] if gaps else 0
+    return fps_fraction(float(1 / median)) if median > 0 else None
