@@ -43,11 +43,16 @@ def error_response(error: UserError, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=status)
 
 
+def declared_past(request: Request, limit: int) -> bool:
+    """The body's declared length (Content-Length) is past `limit`, or is no length: refused before it is read."""
+    declared = request.headers.get("content-length") or "0"
+    return not declared.isdigit() or int(declared) > limit
+
+
 async def json_body(request: Request) -> dict:
     """The page's JSON object, read chunk by chunk up to MAX_JSON_BYTES (declared or not: a chunked body too)."""
     too_large = BodyTooLarge(f"the request is larger than the studio takes ({MAX_JSON_BYTES / 1e6:g} MB of JSON)")
-    declared = request.headers.get("content-length") or "0"
-    if not declared.isdigit() or int(declared) > MAX_JSON_BYTES:
+    if declared_past(request, MAX_JSON_BYTES):
         raise too_large  # refused unread
     body = bytearray()
     async for chunk in request.stream():
@@ -115,13 +120,12 @@ async def post_upload(request: Request) -> Response:
 
 
 async def receive_upload(request: Request, studio: Studio, purpose: str, tab: str) -> Response:
-    declared = request.headers.get("content-length") or "0"
     try:
         sink = UploadSink(studio.folder, studio.max_upload_bytes)
     except WriteFailed as error:
         return error_response(error, 507)
     try:
-        if not declared.isdigit() or int(declared) > studio.max_upload_bytes:
+        if declared_past(request, studio.max_upload_bytes):
             sink.refuse()  # before reading a byte of the body
         await receive_body(request, sink)
         upload = await asyncio.to_thread(sink.finish, request.query_params.get("name", ""), purpose)

@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from dreamvid.errors import UserError
+from dreamvid.render.resume import discard_state, state_folder
 from dreamvid.studio.queue import Job
 
 KEPT_MODELS = 3  # a few networks in memory: switching models back and forth costs no rebuild
@@ -171,6 +172,4 @@ def render_video(job: Job, request: DreamRequest, dreamers: Dreamers, output: Pa
 
 def discard_checkpoint(output: Path) -> None:
     """A stopped render's checkpoint: the studio never resumes one, so it would only fill the disk unseen."""
-    from dreamvid.render.resume import discard_state, state_folder
-
     discard_state(state_folder(str(output)))
