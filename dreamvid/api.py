@@ -264,8 +264,8 @@ def render_image(picture: Picture, output: str, preset: str | None = None, *, dr
     """Dream a picture into `output` (and its settings beside it, OUT.dreamvid.toml); returns the absolute
     path written. A picture given as an array or PIL image is saved beside it first (OUT.input.png)."""
     merged = merged_settings("image", preset, config, settings, "render_image arguments", dreamer)
-    written = still.render_image(picture_file(picture, output, overwrite), output, merged, overwrite, engine_of(dreamer, merged),
-                                 step_watcher(on_step), progress)
+    written = still.render_image(picture_file(picture, output, overwrite), output, merged, overwrite,
+                                 engine_of(dreamer, merged), step_watcher(on_step), progress)
     return os.path.abspath(written)
 
 
@@ -277,8 +277,8 @@ def render_zoom(picture: Picture | None, output: str, preset: str | None = None,
     `resume=True` then completes it exactly. A picture given as an array or PIL image is saved beside the
     output first (OUT.input.png)."""
     merged = merged_settings("zoom", preset, config, settings, "render_zoom arguments", dreamer)
-    written = zoom.render_zoom(picture_file(picture, output, overwrite or resume), output, merged, overwrite, resume, preview,
-                               engine=engine_of(dreamer, merged), progress=progress, callback=callback)
+    written = zoom.render_zoom(picture_file(picture, output, overwrite or resume), output, merged, overwrite, resume,
+                               preview, engine=engine_of(dreamer, merged), progress=progress, callback=callback)
     return os.path.abspath(written)
 
 

@@ -55,8 +55,7 @@ def stated_duration(path: str) -> float:
     _, err, _ = _run([process.ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", "file:" + os.path.abspath(path)])
     if re.search(r"Stream #.*: Video: (?!.*attached pic)", err):
         return 0.0
-    found = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", err)
-    return 0.0 if found is None else int(found[1]) * 3600 + int(found[2]) * 60 + float(found[3])
+    return process.clock_seconds(err, "Duration: ") or 0.0
 
 
 OGG_TAIL = 1 << 16  # an Ogg page is at most 65307 bytes, so the last one starts within this many

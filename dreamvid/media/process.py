@@ -32,6 +32,16 @@ def ffmpeg_exe() -> str:
 BITEXACT = ("-fflags", "+bitexact", "-flags", "+bitexact")
 
 
+def clock_seconds(report: str, label: str, last: bool = False) -> float | None:
+    """The seconds of a time ffmpeg printed as `label`HH:MM:SS.ss in `report` ("Duration: ", or the progress
+    lines' "time="): the first such time, or the last; None where it printed none."""
+    found = re.findall(re.escape(label) + r"(\d+):(\d\d):(\d\d(?:\.\d+)?)", report)
+    if not found:
+        return None
+    hours, minutes, seconds = found[-1 if last else 0]
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
 def ffmpeg_command(loglevel: str = "error") -> list[str]:
     """The start of every ffmpeg command: no banner, no stdin, no progress lines, only what matters."""
     return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel]

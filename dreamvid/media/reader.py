@@ -15,7 +15,8 @@ import numpy as np
 from dreamvid.errors import UserError
 from dreamvid.media import process as ffmpeg
 from dreamvid.media.outputs import is_frame_pattern
-from dreamvid.media.process import ffmpeg_command, ffmpeg_exe, ffmpeg_message, file_url, fps_fraction, pattern_url, read_log, stop
+from dreamvid.media.process import (clock_seconds, ffmpeg_command, ffmpeg_exe, ffmpeg_message, file_url, fps_fraction,
+                                     pattern_url, read_log, stop)
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,7 @@ def _rate(head: str, unit: str) -> float | None:
 
 
 def _duration(err: str) -> float:
-    found = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", err)
-    return 0.0 if found is None else int(found[1]) * 3600 + int(found[2]) * 60 + float(found[3])
+    return clock_seconds(err, "Duration: ") or 0.0
 
 
 def _start_time(err: str) -> Fraction:

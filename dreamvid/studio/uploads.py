@@ -14,6 +14,7 @@ import warnings
 from PIL import Image, UnidentifiedImageError
 
 from dreamvid.errors import UserError, writing
+from dreamvid.media.process import clock_seconds
 from dreamvid.studio.workfolder import WorkFolder, display_name, new_id
 
 MAX_PIXELS = 64_000_000  # 8000 x 8000: far beyond what a dream needs, and bounded memory to decode
@@ -152,11 +153,10 @@ def decoded_seconds(path: Path) -> float:
                                 timeout=SOUND_DECODE_TIMEOUT_S).stderr.decode(errors="replace")
     except subprocess.TimeoutExpired:
         raise UserError(f"the sound takes over {SOUND_DECODE_TIMEOUT_S} s to decode: upload a shorter one") from None
-    times = re.findall(r"time=(\d+):(\d\d):(\d\d(?:\.\d+)?)", report)
-    if not times:
+    seconds = clock_seconds(report, "time=", last=True)
+    if seconds is None:
         raise UserError("not a sound file ffmpeg can decode")
-    hours, minutes, seconds = times[-1]
-    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    return seconds
 
 
 def clip_details(path: Path) -> tuple[str, int, int, int, float]:
